@@ -1,0 +1,72 @@
+"""ament_python package that also installs with pip into a plain virtual environment.
+
+On a robot, ``colcon build`` installs the launch files, configs, RViz layout and shipped
+models into ``share/depth_completion_ros``. Without ROS, ``pip install -e .[ros,test]``
+pulls the ROS 2 Kilted core wheels from PyPI instead.
+"""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "depth_completion_ros"
+
+
+def _files(pattern: str) -> list[str]:
+    return sorted(p for p in glob(pattern) if not p.endswith((".engine", ".gitkeep")))
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["configs/*.yaml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", _files("launch/*.py")),
+        (f"share/{PACKAGE}/config", _files("config/*.yaml")),
+        (f"share/{PACKAGE}/rviz", _files("rviz/*.rviz")),
+        (f"share/{PACKAGE}/models", _files("models/*.onnx") + _files("models/*.pt") + _files("models/*.md")),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "setuptools",
+        "numpy>=1.24",
+        "opencv-python-headless>=4.10,<5",  # 5.x wheels ship without OpenEXR
+        "PyYAML>=6",
+        "tqdm>=4.60",
+        "torch>=2.1",
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
+        "rosbags>=0.10",
+        "imageio>=2.30",
+        "matplotlib>=3.7",
+        "tensorboard>=2.14",
+    ],
+    extras_require={
+        # ROS 2 Kilted core from PyPI, for machines without a ROS install.
+        "ros": [
+            "ros-rclpy",
+            "ros-sensor-msgs",
+            "ros-std-msgs",
+            "ros-diagnostic-msgs",
+            "ros-rosgraph-msgs",
+            "ros-builtin-interfaces",
+            "ros-rmw-fastrtps-cpp",
+        ],
+        "export": ["onnxscript>=0.5"],
+        "test": ["pytest>=7", "pytest-timeout>=2"],
+    },
+    zip_safe=True,
+    maintainer="depth_completion_ros maintainers",
+    maintainer_email="maintainers@depth-completion-ros.invalid",
+    description="Real-time depth completion for ROS 2: interpolation, classical filling and CostDCNet.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "depth_completion_node = depth_completion_ros.node:main",
+            "depth-completion = depth_completion_ros.cli:main",
+        ],
+    },
+)

@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real RGB-D data lives, skipping with a reason when it is absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """``$DC_SHARED_DATA`` or ``../shared/data`` beside the checkout (never copied into it)."""
+    return Path(os.environ.get("DC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def _dataset(name: str) -> Path:
+    path = shared_data_root() / name
+    if not path.is_dir():
+        pytest.skip(f"real data not found at {path} (set DC_SHARED_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def matterport_root() -> Path:
+    return _dataset("matterport3d")
+
+
+@pytest.fixture(scope="session")
+def redkitchen_root() -> Path:
+    return _dataset("7scenes_redkitchen")
+
+
+@pytest.fixture(scope="session")
+def cleargrasp_root() -> Path:
+    return _dataset("cleargrasp_d435")
