@@ -1,0 +1,195 @@
+"""Depth and colour files, and the one place where raw sensor values become metres.
+
+Every depth map inside the library is float32 metres with 0 meaning "no measurement".
+Sensors and datasets disagree on everything else (millimetres, 1/4000 m, 1/5000 m, NaN,
+65535 sentinels, tiny fake depths on resized hole borders), so all inputs pass through
+:func:`sanitize_depth` once, at the edge.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+# OpenCV reads OpenEXR only when this is set before cv2 is imported.
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+import cv2  # noqa: E402
+
+#: Units per metre of common 16-bit depth encodings.
+DEPTH_SCALES = {"mm": 1000.0, "matterport": 4000.0, "tum": 5000.0}
+#: Largest value a 16-bit depth image can hold; many drivers use it as "invalid".
+UINT16_SENTINEL = 65535
+
+DEPTH_SUFFIXES = (".png", ".exr", ".npy", ".tif", ".tiff")
+COLOR_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class DepthIOError(ValueError):
+    """A depth or colour file is missing, unreadable or holds something unexpected."""
+
+
+def sanitize_depth(
+    depth: np.ndarray,
+    scale: float | None = None,
+    min_depth: float = 0.0,
+    max_depth: float = float("inf"),
+) -> np.ndarray:
+    """Convert raw depth to float32 metres with 0 for every invalid pixel.
+
+    Integer input is in ``scale`` units per metre (required) and 65535 is treated as a
+    sentinel; float input is already metres. NaN, inf, negative values and values outside
+    ``[min_depth, max_depth]`` become 0, so later code needs one validity test: ``depth > 0``.
+    """
+    depth = np.asarray(depth)
+    if depth.size == 0:
+        raise DepthIOError("depth image is empty")
+    if np.issubdtype(depth.dtype, np.integer):
+        if scale is None or not scale > 0:
+            raise DepthIOError(f"integer depth ({depth.dtype}) needs a positive scale (units per metre), got {scale}")
+        valid = (depth > 0) & (depth != UINT16_SENTINEL)
+        metres = depth.astype(np.float32) * np.float32(1.0 / scale)
+    elif np.issubdtype(depth.dtype, np.floating):
+        metres = depth.astype(np.float32, copy=True)
+        valid = np.isfinite(metres) & (metres > 0)
+    else:
+        raise DepthIOError(f"unsupported depth dtype {depth.dtype}")
+    if min_depth > 0:
+        valid &= metres >= min_depth
+    if np.isfinite(max_depth):
+        valid &= metres <= max_depth
+    metres[~valid] = 0.0
+    return metres
+
+
+def depth_to_units(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
+    """Encode metres as uint16 in ``scale`` units per metre (0 stays invalid).
+
+    Depths that do not fit into 16 bits become 0 rather than wrapping around, so an
+    encoded image never reports a wrong distance.
+    """
+    depth_m = np.asarray(depth_m, dtype=np.float32)
+    units = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * np.float32(scale))
+    units[(units < 0) | (units >= UINT16_SENTINEL)] = 0
+    return units.astype(np.uint16)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    Readers never see a half-written file, and a failure leaves any previous file untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.is_file():
+        raise DepthIOError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DepthIOError(f"{path}: file is empty")
+
+
+def read_depth_raw(path: str | os.PathLike) -> np.ndarray:
+    """Read a depth file as stored (uint16 units or float metres), single channel."""
+    path = Path(path)
+    _check_readable(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise DepthIOError(f"{path}: not a readable .npy array ({exc})") from exc
+    elif suffix in DEPTH_SUFFIXES:
+        data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if data is None:
+            hint = " (OpenCV was built without OpenEXR?)" if suffix == ".exr" else ""
+            raise DepthIOError(f"{path}: cannot decode image{hint}")
+    else:
+        raise DepthIOError(f"{path}: unsupported depth format {suffix!r} (use one of {DEPTH_SUFFIXES})")
+    if data.ndim == 3 and all(np.array_equal(data[..., 0], data[..., c], equal_nan=data.dtype.kind == "f") for c in range(1, data.shape[2])):
+        # EXR depth from some tools (ClearGrasp) repeats the value in every channel.
+        data = data[..., 0]
+    if data.ndim != 2:
+        raise DepthIOError(f"{path}: expected a single-channel depth image, got shape {data.shape}")
+    if not (data.dtype == np.uint16 or np.issubdtype(data.dtype, np.floating)):
+        raise DepthIOError(f"{path}: depth must be 16-bit or float, got {data.dtype}")
+    return data
+
+
+def read_depth(
+    path: str | os.PathLike,
+    scale: float = 1000.0,
+    min_depth: float = 0.0,
+    max_depth: float = float("inf"),
+) -> np.ndarray:
+    """Read a depth file as float32 metres (0 = invalid); ``scale`` applies to 16-bit files."""
+    return sanitize_depth(read_depth_raw(path), scale=scale, min_depth=min_depth, max_depth=max_depth)
+
+
+def write_depth(path: str | os.PathLike, depth_m: np.ndarray, scale: float = 1000.0) -> Path:
+    """Write metres atomically: ``.png`` as 16-bit ``scale`` units, ``.exr``/``.npy`` as float32 metres."""
+    path = Path(path)
+    depth_m = np.asarray(depth_m)
+    if depth_m.ndim != 2:
+        raise DepthIOError(f"{path}: depth to write must be 2-D, got shape {depth_m.shape}")
+    suffix = path.suffix.lower()
+    with atomic_output(path) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as stream:
+                np.save(stream, depth_m.astype(np.float32))
+        elif suffix in (".png", ".tif", ".tiff"):
+            _imwrite(tmp, depth_to_units(depth_m, scale))
+        elif suffix == ".exr":
+            _imwrite(tmp, np.nan_to_num(depth_m.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0))
+        else:
+            raise DepthIOError(f"{path}: unsupported depth format {suffix!r} (use .png, .exr or .npy)")
+    return path
+
+
+def read_color(path: str | os.PathLike) -> np.ndarray:
+    """Read a colour image as uint8 RGB (H, W, 3); grey images are expanded to three channels."""
+    path = Path(path)
+    _check_readable(path)
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DepthIOError(f"{path}: cannot decode colour image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask image (any bit depth) as a boolean array: True where the pixel is non-zero."""
+    path = Path(path)
+    _check_readable(path)
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if mask is None:
+        raise DepthIOError(f"{path}: cannot decode mask image")
+    return (mask if mask.ndim == 2 else mask.max(axis=2)) > 0
+
+
+def write_color(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write a uint8 RGB (or grey) image atomically; the format follows the suffix."""
+    path = Path(path)
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim not in (2, 3) or (rgb.ndim == 3 and rgb.shape[2] != 3):
+        raise DepthIOError(f"{path}: expected uint8 RGB (H, W, 3) or grey (H, W), got {rgb.dtype} {rgb.shape}")
+    with atomic_output(path) as tmp:
+        _imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb)
+    return path
+
+
+def _imwrite(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), image):
+        raise DepthIOError(f"{path}: OpenCV could not encode the image")

@@ -1,0 +1,108 @@
+"""depth_io: units, sanitising, atomic writes, every bad-file case."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from depth_completion_ros.depth_io import (
+    DepthIOError,
+    atomic_output,
+    depth_to_units,
+    read_color,
+    read_depth,
+    read_mask,
+    sanitize_depth,
+    write_color,
+    write_depth,
+)
+
+
+def test_sanitize_integer_units_and_sentinels():
+    raw = np.array([[0, 1000, 65535], [250, 4000, 30]], np.uint16)
+    metres = sanitize_depth(raw, scale=1000.0, min_depth=0.05)
+    assert metres.dtype == np.float32
+    np.testing.assert_allclose(metres, [[0, 1.0, 0], [0.25, 4.0, 0]])
+
+
+def test_sanitize_float_rejects_nan_inf_negative_and_range():
+    raw = np.array([np.nan, np.inf, -1.0, 0.5, 12.0, 3.0], np.float32)
+    np.testing.assert_array_equal(sanitize_depth(raw, max_depth=10.0), [0, 0, 0, 0.5, 0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [(np.zeros((0, 4), np.float32), "empty"), (np.ones((2, 2), np.uint16), "scale"), (np.ones(3, bool), "dtype")],
+)
+def test_sanitize_bad_input(bad, message):
+    with pytest.raises(DepthIOError, match=message):
+        sanitize_depth(bad)
+
+
+def test_depth_to_units_never_wraps():
+    units = depth_to_units(np.array([0.0, 1.2345, 70.0, np.nan, -2.0]), scale=1000)
+    np.testing.assert_array_equal(units, [0, 1234, 0, 0, 0])  # 1.2345 m rounds half-to-even at 1234.5
+    assert units.dtype == np.uint16
+
+
+@pytest.mark.parametrize("suffix, scale, tolerance", [(".png", 1000.0, 5e-4), (".png", 4000.0, 1.25e-4), (".exr", 1.0, 0), (".npy", 1.0, 0)])
+def test_depth_round_trip(tmp_path, suffix, scale, tolerance):
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.3, 9.0, (24, 32)).astype(np.float32)
+    depth[rng.random(depth.shape) < 0.3] = 0
+    path = write_depth(tmp_path / f"d{suffix}", depth, scale=scale)
+    back = read_depth(path, scale=scale)
+    assert back.shape == depth.shape and back.dtype == np.float32
+    np.testing.assert_array_equal(back > 0, depth > 0)
+    assert np.abs(back - depth).max() <= tolerance + 1e-7
+    assert [p.name for p in tmp_path.iterdir()] == [f"d{suffix}"]  # no temporary left behind
+
+
+def test_read_depth_missing_empty_corrupt_and_wrong_kind(tmp_path):
+    with pytest.raises(DepthIOError, match="no such file"):
+        read_depth(tmp_path / "missing.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(DepthIOError, match="empty"):
+        read_depth(tmp_path / "empty.png")
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(DepthIOError, match="cannot decode"):
+        read_depth(tmp_path / "corrupt.png")
+    write_color(tmp_path / "colour.png", np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    with pytest.raises(DepthIOError, match="single-channel"):
+        read_depth(tmp_path / "colour.png")
+    with pytest.raises(DepthIOError, match="unsupported depth format"):
+        (tmp_path / "depth.txt").write_text("x")
+        read_depth(tmp_path / "depth.txt")
+
+
+def test_failed_write_keeps_previous_file(tmp_path):
+    target = tmp_path / "out.png"
+    write_depth(target, np.ones((4, 4), np.float32))
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_color_round_trip_is_rgb(tmp_path):
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    back = read_color(write_color(tmp_path / "c.png", rgb))
+    np.testing.assert_array_equal(back, rgb)
+    with pytest.raises(DepthIOError, match="uint8 RGB"):
+        write_color(tmp_path / "bad.png", rgb.astype(np.float32))
+
+
+def test_mask(tmp_path):
+    mask = np.zeros((5, 5), np.uint8)
+    mask[1:3, 2] = 255
+    write_color(tmp_path / "m.png", mask)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), mask > 0)
+
+
+def test_real_cleargrasp_exr(cleargrasp_root):
+    depth = read_depth(next(cleargrasp_root.glob("*-transparent-depth-img.exr")), scale=1.0)
+    assert depth.shape == (720, 1280) and 0.5 < (depth > 0).mean() < 1.0
+    assert 0.2 < depth[depth > 0].min() and depth.max() < 2.0  # a tabletop scene, metres
