@@ -62,7 +62,6 @@ setup(
     maintainer_email="maintainers@depth-completion-ros.invalid",
     description="Real-time depth completion for ROS 2: interpolation, classical filling and CostDCNet.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "depth_completion_node = depth_completion_ros.node:main",
