@@ -1,0 +1,67 @@
+"""Checkpoints that carry their own architecture: ``{"config", "state_dict", "meta"}``.
+
+Storing the config mapping (not a pickled object) lets ``torch.load(weights_only=True)`` read
+the file safely and lets any later code version rebuild the model without extra arguments.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..depth_io import atomic_output
+from .config import ModelConfig, ModelConfigError
+from .costdcnet import CostDCNet
+
+CHECKPOINT_KEYS = ("config", "state_dict", "meta")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable, incomplete or does not match its stored config."""
+
+
+def save_checkpoint(path: str | os.PathLike, model: CostDCNet, **meta: Any) -> Path:
+    """Write ``model`` (config, weights) and ``meta`` atomically; meta values must be plain data
+    (numbers, strings, lists, dicts, tensors) so the file loads with ``weights_only=True``."""
+    path = Path(path)
+    payload = {"config": model.config.to_dict(), "state_dict": model.state_dict(), "meta": dict(meta)}
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The raw checkpoint mapping, checked for the expected keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (corrupt, truncated, or not written by save_checkpoint; "
+            f"torch.load raised {type(exc).__name__})"
+        ) from exc
+    if not isinstance(payload, dict) or any(key not in payload for key in CHECKPOINT_KEYS):
+        found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{path}: expected a mapping with keys {list(CHECKPOINT_KEYS)}, found {found}")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[CostDCNet, dict[str, Any]]:
+    """Rebuild the model from the stored config, load its weights; returns ``(model in eval mode, meta)``."""
+    payload = read_checkpoint(path, map_location)
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+    except ModelConfigError as exc:
+        raise CheckpointError(f"{path}: stored model config is invalid ({exc})") from exc
+    model = CostDCNet(config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the stored config {config.name!r} ({exc})") from exc
+    return model.to(map_location).eval(), payload["meta"]

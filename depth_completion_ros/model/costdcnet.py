@@ -1,0 +1,248 @@
+"""CostDCNet (Kam et al., ECCV 2022) without MinkowskiEngine.
+
+    rgb (N,3,H,W), depth (N,1,H,W) metres
+      │
+      ├─ planes: validity, plane index, residual of every valid pixel
+      ├─ Encoder2D(rgb ‖ depth/max) ─────────────────────────► F ch at H/u   ─┐ placed into planes by
+      ├─ Encoder3D(occupied voxels: [1, residual]) ─────────► F ch × K planes │ the normalised cell
+      │                                                                       │ plane histogram
+      └─ RGB-D volume (2F, K, H/u, W/u) ─► CostVolumeUNet ─► (u², K, H/u, W/u) ◄┘
+           ─► per-plane pixel shuffle ─► (K, H, W) ─► softmax over planes
+           ─► depth = Σ_k p_k · plane_depth_k,  confidence = peak 3-plane mass (rescaled)
+
+See docs/model.md for what differs from the paper and why.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig, load_model_config
+from .layers import (
+    PlaneSites,
+    PointwiseConv,
+    PseudoConv3dBlock,
+    ResidualBlock2d,
+    SiteConvBnReLU,
+    SiteResidualBlock,
+    cell_histogram,
+    plane_one_hot,
+    sites_from_histogram,
+)
+
+#: Size of the plane window whose probability mass defines the confidence.
+CONFIDENCE_WINDOW = 3
+
+
+class Prediction(NamedTuple):
+    """Everything one forward pass yields; ``depth`` and ``confidence`` are ``(N, 1, H, W)``."""
+
+    depth: Tensor
+    confidence: Tensor
+    probabilities: Tensor  # (N, K, H, W), softmax over the depth planes
+
+
+class Encoder2D(nn.Module):
+    """ResNet-style RGB-D encoder: stem, stages of basic blocks (stride 2 after the first), 1×1 head."""
+
+    def __init__(self, config: ModelConfig, in_channels: int = 4) -> None:
+        super().__init__()
+        widths = config.encoder2d_widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 3, stride=config.encoder2d_stem_stride, padding=1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
+        blocks = []
+        for index, width in enumerate(widths):
+            previous = widths[max(index - 1, 0)]
+            blocks.append(ResidualBlock2d(previous, width, stride=1 if index == 0 else 2))
+            blocks.extend(ResidualBlock2d(width, width) for _ in range(config.encoder2d_blocks - 1))
+        self.stages = nn.Sequential(*blocks)
+        self.head = nn.Conv2d(widths[-1], config.feature_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+class Encoder3D(nn.Module):
+    """Encoder of the occupied depth-plane voxels, output as a dense ``(N, F, K, H/u, W/u)`` volume.
+
+    Stem: 3×3×3 conv from the full-resolution voxels (stride ``encoder3d_stem_stride``); every
+    later stage starts with a (1,2,2)-strided 3×3×3 conv; each level adds residual blocks. A
+    reduced-resolution level keeps one site per cell, in the cell's most populated plane. With
+    ``dense=True`` the same parameters run as ordinary Conv3d over the whole volume (reference).
+    """
+
+    def __init__(self, config: ModelConfig, dense: bool, in_channels: int = 2) -> None:
+        super().__init__()
+        self.dense = dense
+        self.num_planes = config.num_planes
+        widths = config.encoder3d_widths
+        self.strides = [config.encoder3d_stem_stride] + [2] * (len(widths) - 1)
+        self.downs = nn.ModuleList(
+            SiteConvBnReLU(previous, width, stride)
+            for previous, width, stride in zip((in_channels,) + widths[:-1], widths, self.strides)
+        )
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(SiteResidualBlock(width) for _ in range(config.encoder3d_blocks)) for width in widths
+        )
+        self.head = PointwiseConv(widths[-1], config.feature_channels)
+
+    def level_cells(self) -> list[int]:
+        """Cell size (in input pixels) of every level, finest first."""
+        cells, cell = [], 1
+        for stride in self.strides:
+            cell *= stride
+            cells.append(cell)
+        return cells
+
+    def forward(self, features: Tensor, sites: PlaneSites, one_hot: Tensor) -> Tensor:
+        """``features`` ``(N, C, H, W)`` at full-resolution ``sites``; ``one_hot`` from :func:`plane_one_hot`."""
+        if self.dense:
+            features = features.unsqueeze(2) * sites.occupancy(self.num_planes)
+        source = sites
+        for cell, down, blocks in zip(self.level_cells(), self.downs, self.blocks):
+            target = sites if cell == 1 else sites_from_histogram(cell_histogram(one_hot, cell))
+            mask = target.mask(self.dense, self.num_planes)
+            features = down(features, source, target, mask)
+            for block in blocks:
+                features = block(features, target, mask)
+            source = target
+        features = self.head(features) * mask
+        return features if self.dense else features.unsqueeze(2) * source.occupancy(self.num_planes)
+
+
+class CostVolumeUNet(nn.Module):
+    """3D U-Net over the RGB-D volume: pseudo-3D blocks, MaxPool3d(2), nearest upsampling + skips."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        widths = config.unet_widths
+        inputs = (2 * config.feature_channels,) + widths[:-1]
+        self.down = nn.ModuleList(PseudoConv3dBlock(i, o) for i, o in zip(inputs, widths))
+        self.up = nn.ModuleList(PseudoConv3dBlock(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
+        self.head = nn.Conv3d(widths[0], config.up_scale**2, 1)
+
+    def forward(self, volume: Tensor) -> Tensor:
+        skips = []
+        for index, block in enumerate(self.down):
+            if index > 0:
+                volume = F.max_pool3d(volume, 2)
+            volume = block(volume)
+            skips.append(volume)
+        for block, skip in zip(reversed(self.up), reversed(skips[:-1])):
+            volume = block(torch.cat([F.interpolate(volume, scale_factor=2.0, mode="nearest"), skip], dim=1))
+        return self.head(volume)
+
+
+class CostDCNet(nn.Module):
+    """Depth completion from RGB + raw depth through a depth-plane cost volume.
+
+    ``forward(rgb, depth) -> (completed_depth, confidence)``:
+
+    * ``rgb`` ``(N, 3, H, W)`` float in 0–1; ``depth`` ``(N, 1, H, W)`` float metres, 0 = invalid.
+      NaN, ±inf and negative depths count as invalid. Valid depths outside
+      ``[min_depth, max_depth]`` are clamped to that range. With no valid depth at all the
+      network still predicts from RGB.
+    * ``H`` and ``W`` must be multiples of ``config.total_stride``.
+    * ``completed_depth`` ``(N, 1, H, W)`` metres in ``[min_depth, max_depth]``; ``confidence``
+      ``(N, 1, H, W)`` in 0–1: the probability mass in the most likely window of
+      three neighbouring planes, rescaled so a uniform distribution gives 0 and all mass in
+      three planes gives 1.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder2d = Encoder2D(config)
+        self.encoder3d = Encoder3D(config, dense=config.encoder3d == "dense")
+        self.cost_volume = CostVolumeUNet(config)
+        plane_depths = config.min_depth + config.plane_step * torch.arange(config.num_planes, dtype=torch.float32)
+        self.register_buffer("plane_depths", plane_depths.view(1, -1, 1, 1), persistent=False)
+
+    def check_inputs(self, rgb: Tensor, depth: Tensor) -> None:
+        """Raise ``ValueError`` naming the problem for inputs the network cannot take."""
+        for name, tensor, channels in (("rgb", rgb, 3), ("depth", depth, 1)):
+            if not isinstance(tensor, Tensor):
+                raise ValueError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+            if tensor.ndim != 4 or tensor.shape[1] != channels:
+                raise ValueError(f"{name} must have shape (N, {channels}, H, W), got {tuple(tensor.shape)}")
+            if not tensor.is_floating_point():
+                raise ValueError(f"{name} must be a float tensor, got {tensor.dtype}")
+        if rgb.shape[0] != depth.shape[0] or rgb.shape[2:] != depth.shape[2:]:
+            raise ValueError(f"rgb {tuple(rgb.shape)} and depth {tuple(depth.shape)} differ in batch or image size")
+        height, width = depth.shape[2:]
+        stride = self.config.total_stride
+        if height % stride or width % stride or height == 0 or width == 0:
+            raise ValueError(
+                f"image size {width}x{height} (WxH) is not a positive multiple of the network stride {stride}; "
+                f"crop or resize to e.g. {max(stride, width // stride * stride)}x{max(stride, height // stride * stride)}"
+            )
+
+    def forward(self, rgb: Tensor, depth: Tensor) -> tuple[Tensor, Tensor]:
+        """``(completed_depth, confidence)``, the two outputs every backend and the ONNX graph give."""
+        prediction = self.predict(rgb, depth)
+        return prediction.depth, prediction.confidence
+
+    def predict(self, rgb: Tensor, depth: Tensor) -> Prediction:
+        """Depth, confidence and the plane probabilities they come from (for losses on the distribution)."""
+        if not torch.onnx.is_in_onnx_export():  # the exporter checks once, before tracing
+            self.check_inputs(rgb, depth)
+        probabilities = self.plane_probabilities(rgb, depth)
+        completed = (probabilities * self.plane_depths).sum(dim=1, keepdim=True)
+        return Prediction(completed, plane_confidence(probabilities), probabilities)
+
+    def plane_probabilities(self, rgb: Tensor, depth: Tensor) -> Tensor:
+        """Softmax over the depth planes of every pixel, ``(N, K, H, W)``."""
+        config = self.config
+        valid = ((depth > 0) & (depth < float("inf"))).to(depth.dtype)  # NaN compares false: invalid
+        depth = torch.where(valid > 0, depth, torch.zeros_like(depth))
+        position = (depth.clamp(config.min_depth, config.max_depth) - config.min_depth) / config.plane_step
+        plane = torch.floor(position + 0.5)
+        residual = (position - plane) * valid
+        plane = plane * valid
+        sites = PlaneSites(plane, valid)
+        one_hot = plane_one_hot(plane, valid, config.num_planes)
+
+        features2d = self.encoder2d(torch.cat([rgb, depth / config.max_depth], dim=1))
+        volume3d = self.encoder3d(torch.cat([valid, residual], dim=1), sites, one_hot)
+        placement = placement_weights(cell_histogram(one_hot, config.up_scale))
+        volume = torch.cat([volume3d, features2d.unsqueeze(2) * placement.unsqueeze(1)], dim=1)
+
+        logits = self.cost_volume(volume)  # (N, u², K, h, w)
+        logits = logits.transpose(1, 2).flatten(1, 2)  # (N, K * u², h, w): u² sub-pixels per plane
+        return torch.softmax(F.pixel_shuffle(logits, config.up_scale), dim=1)
+
+
+def placement_weights(histogram: Tensor) -> Tensor:
+    """Weights that place a cell's 2D features into the planes ``(N, K, h, w)``; every cell sums to 1.
+
+    A cell's weight per plane is the fraction of its valid pixels in that plane; a cell without
+    depth spreads evenly over all planes. Always positive where used and normalised, unlike the
+    original mask arithmetic, which gave zero or negative weights to cells spanning several planes.
+    """
+    total = histogram.sum(dim=1, keepdim=True)
+    uniform = torch.full_like(histogram, 1.0 / histogram.shape[1])
+    return torch.where(total > 0, histogram / total.clamp(min=1e-12), uniform)
+
+
+def plane_confidence(probabilities: Tensor) -> Tensor:
+    """Peak probability mass of any 3 neighbouring planes, rescaled: uniform -> 0, concentrated -> 1.
+
+    A depth between two planes legitimately splits its mass over them, so mass in a small
+    window (not the single largest probability, nor entropy) measures certainty.
+    """
+    planes = probabilities.shape[1]
+    padded = F.pad(probabilities, (0, 0, 0, 0, 1, 1))
+    window = padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
+    floor = CONFIDENCE_WINDOW / planes
+    return ((window.amax(dim=1, keepdim=True) - floor) / (1.0 - floor)).clamp(0.0, 1.0)
+
+
+def build_model(config: ModelConfig | str) -> CostDCNet:
+    """A freshly initialised CostDCNet for a config object, packaged config name or YAML path."""
+    return CostDCNet(config if isinstance(config, ModelConfig) else load_model_config(config))

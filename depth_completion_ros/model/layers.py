@@ -1,0 +1,226 @@
+"""Building blocks of CostDCNet, written with standard, ONNX/TensorRT-exportable operators.
+
+The 3D encoder works on a depth-plane volume in which every pixel occupies at most one plane.
+It has two interchangeable representations that share parameters (same ``state_dict``):
+
+* **one plane per pixel** (``sparse``): features ``(N, C, H, W)`` plus :class:`PlaneSites`
+  (the plane index and validity of every pixel). A 3×3×3 convolution then only needs, per
+  pixel, the 3×3 image neighbourhood gated by plane difference (|Δplane| ≤ 1 selects the kernel
+  slice) — cost proportional to the pixel count, not to ``num_planes × H × W``.
+* **dense volume** (``dense``): features ``(N, C, K, H, W)`` zero outside occupied voxels and
+  plain ``Conv3d`` — the straightforward reference the sparse form is tested against.
+
+Both compute submanifold semantics (MinkowskiEngine's): outputs exist only at occupied sites,
+and batch statistics use occupied sites only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+#: Plane offsets a 3×3×3 kernel reaches, in the order of its depth axis.
+PLANE_OFFSETS = (-1, 0, 1)
+
+
+@dataclass(frozen=True)
+class PlaneSites:
+    """The occupied voxels of one resolution level: at most one plane per pixel.
+
+    ``plane`` holds integral plane indices as float (exact for any realistic plane count, and
+    float compares export cleanly); ``valid`` is 1 where the pixel holds a voxel, else 0.
+    """
+
+    plane: Tensor  # (N, 1, H, W)
+    valid: Tensor  # (N, 1, H, W)
+
+    def occupancy(self, num_planes: int) -> Tensor:
+        """Dense 0/1 occupancy ``(N, 1, K, H, W)`` of the same sites."""
+        planes = torch.arange(num_planes, dtype=self.plane.dtype, device=self.plane.device).view(1, 1, -1, 1, 1)
+        return (self.plane.unsqueeze(2) == planes).to(self.valid.dtype) * self.valid.unsqueeze(2)
+
+    def mask(self, dense: bool, num_planes: int) -> Tensor:
+        """Mask that broadcasts over features of the chosen representation."""
+        return self.occupancy(num_planes) if dense else self.valid
+
+
+def plane_one_hot(plane: Tensor, valid: Tensor, num_planes: int) -> Tensor:
+    """Per-pixel plane indicator ``(N, K, H, W)``: 1 at the pixel's plane, all 0 where invalid."""
+    return PlaneSites(plane, valid).occupancy(num_planes).squeeze(1)
+
+
+def cell_histogram(one_hot: Tensor, cell: int) -> Tensor:
+    """Fraction of each ``cell × cell`` block's pixels that lie in each plane ``(N, K, H/cell, W/cell)``."""
+    return one_hot if cell == 1 else F.avg_pool2d(one_hot, cell)
+
+
+def sites_from_histogram(histogram: Tensor) -> PlaneSites:
+    """One site per cell, in the cell's most populated plane (ties go to the nearer plane)."""
+    valid = (histogram.sum(dim=1, keepdim=True) > 0).to(histogram.dtype)
+    plane = histogram.argmax(dim=1, keepdim=True).to(histogram.dtype)
+    return PlaneSites(plane, valid)
+
+
+class MaskedBatchNorm(nn.Module):
+    """Batch norm whose training statistics come from occupied sites only, output masked.
+
+    In eval mode it is ordinary ``batch_norm`` (exported as BatchNormalization, which ONNX
+    Runtime and TensorRT fold into the preceding convolution) followed by the mask.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.eps = eps
+        self.momentum = momentum
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        if not self.training:
+            normalised = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+            return normalised * mask
+        dims = [0] + list(range(2, x.ndim))
+        count = mask.sum()
+        safe_count = count.clamp(min=1.0)
+        mean = (x * mask).sum(dim=dims) / safe_count
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        centred = (x - mean.view(shape)) * mask
+        var = (centred * centred).sum(dim=dims) / safe_count
+        with torch.no_grad():
+            has_sites = count > 0
+            unbiased = var * count / (count - 1).clamp(min=1.0)
+            self.running_mean.copy_(torch.where(has_sites, torch.lerp(self.running_mean, mean, self.momentum), self.running_mean))
+            self.running_var.copy_(torch.where(has_sites, torch.lerp(self.running_var, unbiased, self.momentum), self.running_var))
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return (centred * scale.view(shape) + self.bias.view(shape)) * mask
+
+
+class SiteConv3d(nn.Module):
+    """3×3×3 convolution (stride 1 or (1, 2, 2)) between the occupied sites of two levels.
+
+    ``forward`` takes either representation (see the module docstring): 4-D features use the
+    gather formulation, 5-D dense volumes use ``conv3d``; both give the same numbers. The
+    weight has the layout of ``nn.Conv3d`` (``out, in, plane, row, col``) and no bias (a batch
+    norm follows).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        if stride not in (1, 2):
+            raise ValueError(f"SiteConv3d stride must be 1 or 2, got {stride}")
+        self.stride = stride
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3, 3))
+        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor, source: PlaneSites, target: PlaneSites) -> Tensor:
+        if x.ndim == 5:
+            out = F.conv3d(x, self.weight, stride=(1, self.stride, self.stride), padding=1)
+            return out * target.occupancy(x.shape[2])
+        return self._gather(x, source, target)
+
+    def _gather(self, x: Tensor, source: PlaneSites, target: PlaneSites) -> Tensor:
+        """Per target pixel, the 3×3 source neighbourhood gated by plane difference, then one 1×1 conv."""
+        padded_x, padded_plane, padded_valid = (F.pad(t, (1, 1, 1, 1)) for t in (x, source.plane, source.valid))
+        # The source is exactly ``stride`` times the target size, so every window can be cut
+        # relative to the padded borders; no shape arithmetic keeps the exported graph free of
+        # Shape ops and valid for any input size.
+        taps, planes, valids = [], [], []
+        for row in range(3):
+            for col in range(3):
+                window = (..., self._offset_slice(row), self._offset_slice(col))
+                taps.append(padded_x[window])
+                planes.append(padded_plane[window])
+                valids.append(padded_valid[window])
+        neighbour_planes = torch.cat(planes, dim=1)  # (N, 9, H, W)
+        neighbour_valid = torch.cat(valids, dim=1) * target.valid
+        gates = torch.stack(
+            [(neighbour_planes == target.plane + offset).to(x.dtype) * neighbour_valid for offset in PLANE_OFFSETS], dim=1
+        )  # (N, 3, 9, H, W): which kernel slice, if any, each neighbour meets
+        columns = torch.stack(taps, dim=2).unsqueeze(2) * gates.unsqueeze(1)  # (N, C, 3, 9, H, W)
+        columns = columns.flatten(1, 3)  # (N, C * 27, H, W), ordered like the Conv3d weight
+        return F.conv2d(columns, self.weight.reshape(self.weight.shape[0], -1, 1, 1))
+
+    def _offset_slice(self, offset: int) -> slice:
+        """Source rows (or columns) ``stride * i + offset - 1`` for every target row ``i``, in padded coordinates."""
+        end = offset - self.stride - 1
+        return slice(offset, end if end < 0 else None, self.stride)
+
+
+class PointwiseConv(nn.Module):
+    """1×1 (×1) convolution that accepts 4-D features or 5-D volumes with the same weight."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels))
+        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        kernel = self.weight.view(*self.weight.shape, *([1] * (x.ndim - 2)))
+        return F.conv3d(x, kernel) if x.ndim == 5 else F.conv2d(x, kernel)
+
+
+class SiteConvBnReLU(nn.Module):
+    """Convolution between site levels, masked batch norm, ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv = SiteConv3d(in_channels, out_channels, stride)
+        self.bn = MaskedBatchNorm(out_channels)
+
+    def forward(self, x: Tensor, source: PlaneSites, target: PlaneSites, mask: Tensor) -> Tensor:
+        return torch.relu(self.bn(self.conv(x, source, target), mask))
+
+
+class SiteResidualBlock(nn.Module):
+    """ResNet basic block on occupied sites (two submanifold 3×3×3 convolutions)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = SiteConv3d(channels, channels)
+        self.bn1 = MaskedBatchNorm(channels)
+        self.conv2 = SiteConv3d(channels, channels)
+        self.bn2 = MaskedBatchNorm(channels)
+
+    def forward(self, x: Tensor, sites: PlaneSites, mask: Tensor) -> Tensor:
+        out = torch.relu(self.bn1(self.conv1(x, sites, sites), mask))
+        out = self.bn2(self.conv2(out, sites, sites), mask)
+        return torch.relu(out + x)
+
+
+class ResidualBlock2d(nn.Module):
+    """ResNet basic block; a strided 1×1 projection keeps the skip path when the shape changes."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and in_channels == out_channels
+            else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.skip(x))
+
+
+class PseudoConv3dBlock(nn.Sequential):
+    """CostDCNet's "pseudo-3D" block: (1,3,3) conv over the image, then (3,1,1) over planes."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv3d(in_channels, out_channels, (1, 3, 3), padding=(0, 1, 1), bias=False),
+            nn.BatchNorm3d(out_channels),
+            nn.ELU(inplace=True),
+            nn.Conv3d(out_channels, out_channels, (3, 1, 1), padding=(1, 0, 0), bias=False),
+            nn.BatchNorm3d(out_channels),
+            nn.ELU(inplace=True),
+        )

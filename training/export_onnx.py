@@ -1,0 +1,221 @@
+"""Export CostDCNet to ONNX and prove the export computes what PyTorch computes.
+
+    python training/export_onnx.py --checkpoint run/best.pt --output models/costdcnet_cpu.onnx
+    python training/export_onnx.py --config costdcnet_cpu --output /tmp/untrained.onnx --dynamic
+
+The graph has inputs ``rgb`` (N,3,H,W) float 0–1 and ``depth`` (N,1,H,W) float metres
+(0/NaN/inf = invalid), outputs ``completed_depth`` and ``confidence`` (N,1,H,W), and only
+standard operators (Conv, BatchNormalization folded, MaxPool, Resize, DepthToSpace, Softmax,
+ArgMax, Pad/Slice/Concat, elementwise). The model config and input size are stored in the
+ONNX ``metadata_props`` so backends can configure themselves from the file alone. After
+writing, the export is always compared with PyTorch on real Matterport frames (or, when the
+shared data folder is absent, on random input, said so loudly).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+if not __package__:  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+
+from depth_completion_ros import __version__  # noqa: E402
+from depth_completion_ros.datasets import discover_frames, load_frame  # noqa: E402
+from depth_completion_ros.depth_io import atomic_output  # noqa: E402
+from depth_completion_ros.geometry import resize_color, resize_depth  # noqa: E402
+from depth_completion_ros.model import CostDCNet, build_model, load_checkpoint  # noqa: E402
+
+INPUT_NAMES = ("rgb", "depth")
+OUTPUT_NAMES = ("completed_depth", "confidence")
+DEFAULT_OPSET = 17
+#: FP32 parity tolerance between ONNX Runtime and PyTorch, metres.
+PARITY_TOLERANCE_M = 1e-3
+#: Folder of the real frames used for the parity check (``$DC_SHARED_DATA`` overrides).
+SHARED_DATA = Path(os.environ.get("DC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    """Largest ONNX Runtime vs PyTorch difference on one input."""
+
+    name: str
+    depth_max_abs_m: float
+    confidence_max_abs: float
+
+    @property
+    def ok(self) -> bool:
+        return self.depth_max_abs_m <= PARITY_TOLERANCE_M
+
+
+def export_onnx(
+    model: CostDCNet,
+    output: str | os.PathLike,
+    height: int = 256,
+    width: int = 320,
+    dynamic: bool = False,
+    batch: int = 1,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Write ``model`` as ONNX (atomically) and return the path.
+
+    ``dynamic=False`` fixes the input to ``(batch, ·, height, width)`` — what TensorRT builds
+    fastest; ``dynamic=True`` leaves batch, height and width free (each image size must still be
+    a multiple of ``model.config.total_stride``: the strided convolutions, MaxPool, Resize and
+    DepthToSpace must divide evenly). ``height``/``width`` then only size the tracing example.
+    """
+    if opset < 17:
+        raise ValueError(f"opset must be >= 17, got {opset}")
+    output = Path(output)
+    model = model.eval()
+    device = next(model.parameters()).device
+    rgb = torch.rand(batch, 3, height, width, device=device)
+    depth = torch.rand(batch, 1, height, width, device=device) * model.config.max_depth
+    model.check_inputs(rgb, depth)
+    dynamic_axes = None
+    if dynamic:
+        axes = {0: "batch", 2: "height", 3: "width"}
+        dynamic_axes = {name: axes for name in INPUT_NAMES + OUTPUT_NAMES}
+    with atomic_output(output) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is chosen on purpose (see docs/model.md); strided slices simply
+        # stay unfolded. Neither notice is actionable for the user.
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        torch.onnx.export(
+            model,
+            (rgb, depth),
+            str(tmp),
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+        graph = onnx.load(str(tmp))
+        _add_metadata(graph, model, height, width, dynamic)
+        onnx.checker.check_model(graph, full_check=True)
+        onnx.save(graph, str(tmp))
+    return output
+
+
+def _add_metadata(graph: onnx.ModelProto, model: CostDCNet, height: int, width: int, dynamic: bool) -> None:
+    config = model.config
+    metadata = {
+        "model_config": json.dumps(config.to_dict()),
+        "model_name": config.name,
+        "input_height": "dynamic" if dynamic else str(height),
+        "input_width": "dynamic" if dynamic else str(width),
+        "total_stride": str(config.total_stride),
+        "min_depth": str(config.min_depth),
+        "max_depth": str(config.max_depth),
+        "inputs": "rgb (N,3,H,W) float 0-1; depth (N,1,H,W) float metres, 0/NaN/inf = invalid",
+        "outputs": "completed_depth (N,1,H,W) metres; confidence (N,1,H,W) 0-1 (peak 3-plane mass, rescaled)",
+        "producer": f"depth_completion_ros {__version__}",
+    }
+    del graph.metadata_props[:]
+    onnx.helper.set_model_props(graph, metadata)
+    graph.doc_string = f"CostDCNet depth completion ({config.name}); metadata_props hold the model config."
+
+
+def read_onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file (model config JSON, input size, depth range)."""
+    return {prop.key: prop.value for prop in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def parity_inputs(height: int, width: int, batch: int = 1, data_root: Path = SHARED_DATA) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, rgb (1,3,H,W) float32, depth (1,1,H,W) float32 m)`` from the real Matterport frames,
+    resized (depth nearest-neighbour) to the export size; empty when the data folder is absent."""
+    root = data_root / "matterport3d"
+    if not root.is_dir():
+        return []
+    inputs = []
+    for frame in discover_frames(root, layout="matterport"):
+        sample = load_frame(frame)
+        rgb, depth = sample.rgb, sample.depth
+        if depth.shape != (height, width):
+            rgb, depth = resize_color(rgb, width, height), resize_depth(depth, width, height)
+        rgb_nchw = np.repeat((rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None], batch, axis=0)
+        depth_nchw = np.repeat(depth[None, None].astype(np.float32), batch, axis=0)
+        inputs.append((sample.name, rgb_nchw, depth_nchw))
+    return inputs
+
+
+def check_parity(
+    model: CostDCNet, onnx_path: str | os.PathLike, inputs: list[tuple[str, np.ndarray, np.ndarray]]
+) -> list[ParityResult]:
+    """Run PyTorch (FP32, CPU) and ONNX Runtime (CPU) on the same inputs; report the largest differences."""
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    model = model.float().cpu().eval()
+    results = []
+    for name, rgb, depth in inputs:
+        with torch.no_grad():
+            expected = [t.numpy() for t in model(torch.from_numpy(rgb), torch.from_numpy(depth))]
+        actual = session.run(list(OUTPUT_NAMES), {"rgb": rgb, "depth": depth})
+        differences = [float(np.max(np.abs(a - e))) for a, e in zip(actual, expected)]
+        results.append(ParityResult(name, *differences))
+    return results
+
+
+def _random_inputs(height: int, width: int, batch: int, max_depth: float) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    generator = np.random.default_rng(0)
+    rgb = generator.random((batch, 3, height, width), dtype=np.float32)
+    depth = generator.random((batch, 1, height, width), dtype=np.float32) * max_depth
+    depth[generator.random(depth.shape) < 0.4] = 0.0
+    return [("random input", rgb, depth)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="trained checkpoint (.pt from save_checkpoint)")
+    source.add_argument("--config", help="export freshly initialised weights of this config (name or YAML path)")
+    parser.add_argument("--output", type=Path, required=True, help="ONNX file to write")
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--batch", type=int, default=1, help="fixed batch size (ignored with --dynamic)")
+    parser.add_argument("--dynamic", action="store_true", help="dynamic batch, height and width")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    args = parser.parse_args(argv)
+
+    if args.checkpoint is not None:
+        model, _ = load_checkpoint(args.checkpoint)
+    else:
+        torch.manual_seed(0)
+        model = build_model(args.config)
+    try:
+        path = export_onnx(model, args.output, args.height, args.width, args.dynamic, args.batch, args.opset)
+    except ValueError as exc:
+        parser.error(str(exc))
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"wrote {path} ({model.config.name}, {parameters:,} parameters, opset {args.opset}, "
+          f"{'dynamic size' if args.dynamic else f'{args.batch}x{args.height}x{args.width}'})")
+
+    batch = 1 if args.dynamic else args.batch
+    inputs = parity_inputs(args.height, args.width, batch)
+    if not inputs:
+        print(f"NOTE: no real frames at {SHARED_DATA / 'matterport3d'} (set DC_SHARED_DATA); parity on RANDOM input only")
+        inputs = _random_inputs(args.height, args.width, batch, model.config.max_depth)
+    results = check_parity(model, path, inputs)
+    print(f"\nParity ONNX Runtime vs PyTorch (FP32, CPU), tolerance {PARITY_TOLERANCE_M * 1000:.1f} mm on depth:")
+    print("| frame | max abs depth diff (mm) | max abs confidence diff | ok |\n|---|---|---|---|")
+    for result in results:
+        print(f"| {result.name} | {result.depth_max_abs_m * 1000:.4f} | {result.confidence_max_abs:.2e} | {'yes' if result.ok else 'NO'} |")
+    if not all(result.ok for result in results):
+        print(f"PARITY FAILED: ONNX output differs from PyTorch by more than {PARITY_TOLERANCE_M * 1000:.1f} mm", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
