@@ -1,0 +1,174 @@
+"""classical_fill and the nearest/inpainting baselines on real RGB-D frames and hand-made cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from depth_completion_ros.classical import ClassicalOptions, classical_fill, inpaint_fill, nearest_fill
+from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.metrics import depth_metrics
+
+BASELINES = {
+    "classical": classical_fill,
+    "nearest": nearest_fill,
+    "telea": inpaint_fill,
+    "ns": lambda depth: inpaint_fill(depth, method="ns"),
+}
+
+
+@pytest.fixture(scope="module")
+def matterport_samples(matterport_root):
+    return [load_frame(frame) for frame in discover_frames(matterport_root, layout="matterport")]
+
+
+@pytest.fixture(scope="module")
+def kitchen_depth(redkitchen_root):
+    """Three real 640x480 Kinect frames (B, H, W) with their own holes."""
+    frames = discover_frames(redkitchen_root, layout="frames")[::100]
+    return np.stack([load_frame(frame, with_rgb=False).depth for frame in frames])
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_fills_every_hole_and_keeps_observed_pixels_bit_exact(name, kitchen_depth):
+    raw = kitchen_depth[0]
+    original = raw.copy()
+    filled = BASELINES[name](raw)
+    observed = raw > 0
+    assert 0.05 < (~observed).mean() < 0.5, "the test frame should have real holes"
+    assert filled.dtype == np.float32 and filled.shape == raw.shape
+    assert np.all(np.isfinite(filled)) and np.all(filled > 0)
+    assert np.array_equal(filled[observed], raw[observed])
+    assert np.array_equal(raw, original), "the input must not be modified"
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_fills_stay_within_the_observed_depth_range(name, kitchen_depth):
+    raw = kitchen_depth[1]
+    filled = BASELINES[name](raw)
+    observed = raw[raw > 0]
+    holes = raw == 0
+    assert filled[holes].min() >= observed.min() and filled[holes].max() <= observed.max()
+
+
+def test_classical_fill_beats_nearest_fill_in_real_matterport_holes(matterport_samples):
+    for sample in matterport_samples:
+        classical = depth_metrics(classical_fill(sample.depth), sample.gt, sample.depth)
+        nearest = depth_metrics(nearest_fill(sample.depth), sample.gt, sample.depth)
+        assert classical["hole/count"] > 10_000
+        assert classical["hole/rmse"] <= nearest["hole/rmse"], sample.name
+
+
+def test_rgb_guidance_changes_only_hole_pixels(matterport_samples):
+    sample = matterport_samples[0]
+    plain = classical_fill(sample.depth)
+    guided = classical_fill(sample.depth, sample.rgb, rgb_guidance=True)
+    holes = sample.depth == 0
+    assert np.array_equal(guided[~holes], sample.depth[~holes])
+    assert np.all(guided > 0)
+    assert not np.array_equal(guided[holes], plain[holes])
+    # Without rgb_guidance, colour is accepted (validated) but unused.
+    assert np.array_equal(classical_fill(sample.depth, sample.rgb), plain)
+
+
+def test_hole_rims_do_not_leak_into_the_hole():
+    # A wall at 2 m with a hole whose 1-pixel rim holds interpolated fake depth (0.5 m),
+    # as in Matterport frames resized with holes.
+    depth = np.full((64, 64), 2.0, np.float32)
+    depth[20:44, 20:44] = 0.5
+    depth[21:43, 21:43] = 0.0
+    filled = classical_fill(depth)
+    np.testing.assert_allclose(filled[26:38, 26:38], 2.0, rtol=1e-5)
+    near_wins = classical_fill(depth, rim_width=0)
+    assert near_wins[26:38, 26:38].max() < 1.0, "without rim rejection the rim spreads (the case it guards)"
+
+
+def test_single_observed_pixel_fills_the_frame_with_its_depth():
+    depth = np.zeros((48, 64), np.float32)
+    depth[10, 50] = 3.25
+    for name, fill in BASELINES.items():
+        np.testing.assert_allclose(fill(depth), 3.25, rtol=1e-6, err_msg=name)
+
+
+def test_nearest_fill_takes_the_nearest_observed_depth():
+    depth = np.array([[1.0, 0.0, 0.0, 3.0], [0.0, 0.0, 0.0, 0.0]], np.float32)
+    np.testing.assert_array_equal(nearest_fill(depth), [[1.0, 1.0, 3.0, 3.0], [1.0, 1.0, 3.0, 3.0]])
+
+
+def test_empty_frame_comes_back_as_zeros_and_full_frame_unchanged():
+    for name, fill in BASELINES.items():
+        assert np.array_equal(fill(np.zeros((8, 8), np.float32)), np.zeros((8, 8), np.float32)), name
+        full = np.linspace(0.5, 4.0, 64, dtype=np.float32).reshape(8, 8)
+        assert np.array_equal(fill(full), full), name
+
+
+def test_nan_and_inf_are_holes():
+    depth = np.full((16, 16), 1.5, np.float32)
+    depth[4:8, 4:8] = np.nan
+    depth[10:12, 10:12] = np.inf
+    depth[0, 0] = -1.0
+    for name, fill in BASELINES.items():
+        filled = fill(depth)
+        np.testing.assert_allclose(filled, 1.5, rtol=1e-6, err_msg=name)
+
+
+def test_max_depth_caps_fills_but_keeps_observed_depth(kitchen_depth):
+    raw = kitchen_depth[0]
+    filled = classical_fill(raw, max_depth=2.0)
+    holes = raw == 0
+    assert raw.max() > 2.5
+    assert filled[holes].max() <= 2.0 + 1e-6
+    assert np.array_equal(filled[~holes], raw[~holes])
+
+
+def test_batch_matches_frame_by_frame_and_torch_matches_numpy(kitchen_depth):
+    batch = classical_fill(kitchen_depth)
+    assert batch.shape == kitchen_depth.shape
+    for frame, filled in zip(kitchen_depth, batch):
+        assert np.array_equal(classical_fill(frame), filled)
+    tensor = classical_fill(torch.from_numpy(kitchen_depth))
+    assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float32
+    assert np.array_equal(tensor.numpy(), batch)
+    assert np.array_equal(nearest_fill(torch.from_numpy(kitchen_depth[0])).numpy(), nearest_fill(kitchen_depth[0]))
+
+
+def test_float64_input_returns_float32(kitchen_depth):
+    filled = classical_fill(kitchen_depth[0].astype(np.float64))
+    assert filled.dtype == np.float32
+    assert np.array_equal(filled, classical_fill(kitchen_depth[0]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensor_comes_back_on_its_device(kitchen_depth):
+    depth = torch.from_numpy(kitchen_depth).cuda()
+    filled = classical_fill(depth)
+    assert filled.device == depth.device
+    assert np.array_equal(filled.cpu().numpy(), classical_fill(kitchen_depth))
+
+
+def test_options_object_and_keyword_overrides_agree(kitchen_depth):
+    options = ClassicalOptions(rim_width=1, smooth=False)
+    assert np.array_equal(
+        classical_fill(kitchen_depth[0], options=options), classical_fill(kitchen_depth[0], rim_width=1, smooth=False)
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: classical_fill(np.zeros((4, 4), np.uint16)), TypeError, "sanitize_depth"),
+        (lambda: classical_fill(np.zeros((1, 1, 4, 4), np.float32)), ValueError, r"\(H, W\) or \(B, H, W\)"),
+        (lambda: classical_fill(np.zeros((0, 4), np.float32)), ValueError, "non-empty"),
+        (lambda: classical_fill(np.ones((4, 4), np.float32), np.zeros((4, 5, 3), np.uint8)), ValueError, "rgb must be"),
+        (lambda: classical_fill(np.ones((4, 4), np.float32), np.zeros((4, 4, 3), np.float32)), TypeError, "uint8"),
+        (lambda: classical_fill(np.ones((2, 4, 4), np.float32), np.zeros((4, 4, 3), np.uint8)), ValueError, "rgb must be"),
+        (lambda: classical_fill(np.ones((4, 4), np.float32), radius=3), TypeError, "unknown classical_fill option"),
+        (lambda: classical_fill(np.ones((4, 4), np.float32), max_depth=0.0), ValueError, "max_depth"),
+        (lambda: ClassicalOptions(rim_tolerance=1.0), ValueError, "rim_tolerance"),
+        (lambda: inpaint_fill(np.ones((4, 4), np.float32), method="fast"), ValueError, "telea"),
+        (lambda: nearest_fill(np.zeros((4, 4), np.int32)), TypeError, "float metres"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_clear_message(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
