@@ -1,0 +1,142 @@
+"""Score completion methods on a dataset, all methods on the same inputs in one run.
+
+Two protocols:
+
+``gt``
+    Compare with the dataset's reference depth (Matterport3D mesh depth, ClearGrasp opaque
+    depth) over valid reference pixels, split into observed and hole pixels of the raw input.
+``hidden``
+    For sequences without ground truth (7-Scenes, a user's own recordings): hide extra
+    realistic regions of each raw frame (``holes.hide_regions``, seeded per frame), complete
+    the rest, and score only the hidden pixels against what the sensor measured there.
+
+Every method sees exactly the same input depth and colour; per-frame metrics are averaged
+over frames (``metrics.aggregate_metrics``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .datasets import Frame, Sample, load_frame
+from .depth_io import atomic_output, write_color
+from .holes import hide_regions
+from .metrics import aggregate_metrics, depth_metrics, format_metrics_table, metric_key
+from .visualization import make_panel
+
+#: A completion method: (depth (H, W) metres, rgb (H, W, 3) uint8 or None) -> completed depth (H, W).
+Method = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
+PROTOCOLS = ("auto", "gt", "hidden")
+#: Hidden-region protocol defaults: a share of the valid pixels hidden in realistic blobs.
+HIDDEN_FRACTION = (0.15, 0.3)
+REPORT_GROUPS = ("all", "observed", "hole", "hole_small", "hole_large")
+
+
+@dataclass
+class EvaluationReport:
+    """Aggregated metrics per method, with per-frame values and timing."""
+
+    protocol: str
+    frames: int
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_frame: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    ms_per_frame: dict[str, float] = field(default_factory=dict)
+
+    def markdown(self, groups: Sequence[str] = REPORT_GROUPS) -> str:
+        """One Markdown table per pixel group (hole pixels are what completion is for)."""
+        scored = "hidden pixels (measured by the sensor, hidden from the method)" if self.protocol == "hidden" \
+            else "pixels with valid reference depth"
+        parts = [f"Protocol `{self.protocol}`, {self.frames} frames, metrics averaged over frames on {scored}."]
+        for group in groups:
+            rows = {
+                name: {metric: values[metric_key(group, metric)] for metric in
+                       ("rmse", "mae", "rel", "rel_median", "delta_1.05", "delta_1.25", "count")
+                       if metric_key(group, metric) in values}
+                for name, values in self.metrics.items()
+            }
+            if not any(row.get("count") for row in rows.values()):
+                continue
+            for name, row in rows.items():
+                row["ms/frame"] = self.ms_per_frame.get(name, math.nan)
+            columns = ("rmse", "mae", "rel", "rel_median", "delta_1.05", "delta_1.25", "count", "ms/frame")
+            parts.append(f"**{group}**\n\n" + format_metrics_table(rows, columns=columns))
+        return "\n\n".join(parts)
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(
+                {"protocol": self.protocol, "frames": self.frames, "metrics": self.metrics,
+                 "ms_per_frame": self.ms_per_frame, "per_frame": self.per_frame},
+                indent=2, allow_nan=True))
+        return path
+
+
+def resolve_protocol(frames: Sequence[Frame], protocol: str) -> str:
+    """``auto`` means ``gt`` when every frame has reference depth, else ``hidden``."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r} (use one of {', '.join(PROTOCOLS)})")
+    if protocol == "auto":
+        return "gt" if all(frame.gt is not None for frame in frames) else "hidden"
+    if protocol == "gt" and any(frame.gt is None for frame in frames):
+        raise ValueError("protocol 'gt' needs reference depth for every frame; use 'hidden' for raw-only data")
+    return protocol
+
+
+def prepare_inputs(sample: Sample, protocol: str, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input depth, reference depth) of one frame under ``protocol``; the reference is 0 where unscored."""
+    if protocol == "gt":
+        return sample.depth, sample.gt
+    input_depth, hidden = hide_regions(sample.depth, np.random.default_rng([seed, index]), fraction=HIDDEN_FRACTION)
+    return input_depth, np.where(hidden, sample.depth, 0.0).astype(np.float32)
+
+
+def evaluate(
+    frames: Sequence[Frame],
+    methods: Mapping[str, Method],
+    protocol: str = "auto",
+    seed: int = 0,
+    min_gt: float = 0.1,
+    panels_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> EvaluationReport:
+    """Run every method on every frame and score it; ``panels_dir`` gets raw/pred/GT/error panels."""
+    if not frames:
+        raise ValueError("no frames to evaluate")
+    if not methods:
+        raise ValueError("no methods to evaluate")
+    protocol = resolve_protocol(frames, protocol)
+    report = EvaluationReport(protocol=protocol, frames=len(frames))
+    busy = dict.fromkeys(methods, 0.0)
+    for index, frame in enumerate(tqdm(frames, desc=f"evaluating ({protocol})", unit="frame", disable=not progress)):
+        sample = load_frame(frame)
+        input_depth, reference = prepare_inputs(sample, protocol, seed, index)
+        for name, method in methods.items():
+            start = time.perf_counter()
+            pred = method(input_depth, sample.rgb)
+            busy[name] += time.perf_counter() - start
+            report.per_frame.setdefault(name, []).append(depth_metrics(pred, reference, raw=input_depth, min_gt=min_gt))
+            if panels_dir is not None:
+                panel = make_panel(input_depth, pred, gt=reference, rgb=sample.rgb,
+                                   titles={"completed": name, "gt": "hidden (measured)" if protocol == "hidden" else "reference"})
+                write_color(Path(panels_dir) / name / f"{frame.name}.png", panel)
+    report.metrics = {name: aggregate_metrics(values) for name, values in report.per_frame.items()}
+    report.ms_per_frame = {name: 1000.0 * seconds / len(frames) for name, seconds in busy.items()}
+    return report
+
+
+def evaluate_completer(frames: Sequence[Frame], completer, **options) -> EvaluationReport:
+    """Evaluate one :class:`~depth_completion_ros.pipeline.DepthCompleter` under its method's name."""
+
+    def run(depth: np.ndarray, rgb: np.ndarray | None) -> np.ndarray:
+        return completer.complete(depth, rgb).depth
+
+    return evaluate(frames, {completer.method: run}, **options)
