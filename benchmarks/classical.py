@@ -19,6 +19,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -77,7 +78,7 @@ def print_speed_table(samples: list[Sample], repeats: int) -> None:
             for s in samples
         ]
         for name, method in METHODS.items():
-            seconds = statistics.median(median_seconds(lambda: method(depth, rgb), repeats) for depth, rgb in frames)
+            seconds = statistics.median(median_seconds(partial(method, depth, rgb), repeats) for depth, rgb in frames)
             print(f"| {name} | {width}x{height} | {1e3 * seconds:.1f} | {1 / seconds:.0f} |", flush=True)
 
 
@@ -91,7 +92,9 @@ def accuracy_table(samples: list[Sample]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data", help="shared real-data folder")
+    parser.add_argument(
+        "--data", type=Path, default=REPO_ROOT.parent / "shared" / "data", help="shared real-data folder"
+    )
     parser.add_argument("--frames", type=int, default=5, help="7-Scenes frames to time, spread over the sequence")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per frame (median)")
     args = parser.parse_args()
@@ -102,7 +105,8 @@ def main() -> None:
     )
     kitchen = load_samples(args.data, "7scenes_redkitchen", args.frames)
     if kitchen:
-        print(f"Speed on {len(kitchen)} real 7-Scenes frames (median over frames of the median of {args.repeats} runs):\n")
+        print(f"Speed on {len(kitchen)} real 7-Scenes frames "
+              f"(median over frames of the median of {args.repeats} runs):\n")
         print_speed_table(kitchen, args.repeats)
     for folder, label in (("matterport3d", "Matterport3D"), ("cleargrasp_d435", "ClearGrasp D435")):
         samples = [s for s in load_samples(args.data, folder) if s.gt is not None]

@@ -97,7 +97,7 @@ def small_holes(holes: np.ndarray, small_hole_fraction: float = DEFAULT_SMALL_HO
     holes = np.asarray(holes, dtype=bool)
     if holes.ndim != 2:
         raise ValueError(f"hole mask must be (H, W), got shape {holes.shape}")
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=8)
     is_small = stats[:, cv2.CC_STAT_AREA] <= small_hole_fraction * holes.size
     is_small[0] = False  # label 0 is the observed region
     return is_small[labels]
@@ -161,7 +161,9 @@ def _frames(array: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     if frames.ndim == 2:
         frames = frames[None]
     if frames.ndim != 3 or frames.size == 0:
-        raise ValueError(f"{name} must be a non-empty (H, W), (B, H, W) or (B, 1, H, W) array, got shape {frames.shape}")
+        raise ValueError(
+            f"{name} must be a non-empty (H, W), (B, H, W) or (B, 1, H, W) array, got shape {frames.shape}"
+        )
     if not np.issubdtype(frames.dtype, np.floating):
         raise TypeError(
             f"{name} must be float depth in metres, got {frames.dtype}; "

@@ -18,7 +18,9 @@ import torch
 from .metrics import to_numpy
 
 #: Colormap names accepted everywhere: OpenCV's maps, lower case ("turbo", "viridis", ...).
-COLORMAPS = {name.removeprefix("COLORMAP_").lower(): getattr(cv2, name) for name in dir(cv2) if name.startswith("COLORMAP_")}
+COLORMAPS = {
+    name.removeprefix("COLORMAP_").lower(): getattr(cv2, name) for name in dir(cv2) if name.startswith("COLORMAP_")
+}
 #: Default depth range of :func:`colorize_depth` (m): indoor RGB-D cameras read up to ~10 m.
 DEFAULT_VMAX = 10.0
 DEPTH_COLORMAP = "turbo"
@@ -33,6 +35,8 @@ DEFAULT_TITLES = {
     "error": "|completed - GT|",
     "confidence": "confidence",
 }
+#: Narrower tiles leave no room for a title or a labelled colour bar.
+MIN_PANEL_WIDTH = 32
 #: (colormap, vmin, vmax, unit) of a tile's colour bar.
 _ScaleBar = tuple[str, float, float, str]
 _TEXT = (255, 255, 255)
@@ -121,6 +125,8 @@ def make_panel(
         raise ValueError(f"make_panel: columns must be >= 1, got {columns}")
     raw, completed = _depth_image(raw, "raw"), _depth_image(completed, "completed")
     shape = raw.shape
+    if shape[1] < MIN_PANEL_WIDTH:
+        raise ValueError(f"make_panel: images must be at least {MIN_PANEL_WIDTH} px wide for titles, got {shape[1]}")
     images = {"raw": raw, "completed": completed}
     if gt is not None:
         images["gt"] = _depth_image(gt, "gt")

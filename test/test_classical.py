@@ -124,7 +124,7 @@ def test_max_depth_caps_fills_but_keeps_observed_depth(kitchen_depth):
 def test_batch_matches_frame_by_frame_and_torch_matches_numpy(kitchen_depth):
     batch = classical_fill(kitchen_depth)
     assert batch.shape == kitchen_depth.shape
-    for frame, filled in zip(kitchen_depth, batch):
+    for frame, filled in zip(kitchen_depth, batch, strict=True):
         assert np.array_equal(classical_fill(frame), filled)
     tensor = classical_fill(torch.from_numpy(kitchen_depth))
     assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float32
@@ -161,7 +161,7 @@ def test_options_object_and_keyword_overrides_agree(kitchen_depth):
         (lambda: classical_fill(np.zeros((0, 4), np.float32)), ValueError, "non-empty"),
         (lambda: classical_fill(np.ones((4, 4), np.float32), np.zeros((4, 5, 3), np.uint8)), ValueError, "rgb must be"),
         (lambda: classical_fill(np.ones((4, 4), np.float32), np.zeros((4, 4, 3), np.float32)), TypeError, "uint8"),
-        (lambda: classical_fill(np.ones((2, 4, 4), np.float32), np.zeros((4, 4, 3), np.uint8)), ValueError, "rgb must be"),
+        (lambda: classical_fill(np.ones((2, 4, 4), np.float32), np.zeros((4, 4, 3), np.uint8)), ValueError, "rgb must"),
         (lambda: classical_fill(np.ones((4, 4), np.float32), radius=3), TypeError, "unknown classical_fill option"),
         (lambda: classical_fill(np.ones((4, 4), np.float32), max_depth=0.0), ValueError, "max_depth"),
         (lambda: ClassicalOptions(rim_tolerance=1.0), ValueError, "rim_tolerance"),

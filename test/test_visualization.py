@@ -101,7 +101,7 @@ def test_panel_layout_holds_each_tile_at_its_place(matterport_sample):
 
 def test_panel_grid_and_optional_tiles(matterport_sample):
     sample = matterport_sample
-    height, width = sample.depth.shape
+    width = sample.depth.shape[1]
     two = make_panel(torch.from_numpy(sample.depth), torch.from_numpy(sample.depth))
     gap = two.shape[1] - 2 * width
     assert 0 < gap < 20
@@ -117,6 +117,9 @@ def test_auto_scale_rounds_up_to_whole_metres(matterport_sample):
     assert np.array_equal(auto, make_panel(sample.depth, sample.depth, sample.gt, vmax=vmax))
 
 
+FLAT = np.ones((4, 40), np.float32)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -124,9 +127,10 @@ def test_auto_scale_rounds_up_to_whole_metres(matterport_sample):
         (lambda: colorize_depth(np.ones((2, 2), np.float32), colormap="rainbow2"), "unknown colormap"),
         (lambda: colorize_depth(np.ones((2, 2), np.float32), vmin=3.0, vmax=3.0), "vmin < vmax"),
         (lambda: colorize(np.ones((2, 2)), 0.0, float("inf"), "turbo"), "finite"),
-        (lambda: make_panel(np.ones((4, 4), np.float32), np.ones((4, 5), np.float32)), "completed"),
-        (lambda: make_panel(np.ones((4, 4), np.float32), np.ones((4, 4), np.float32), rgb=np.ones((4, 4, 3))), "uint8"),
-        (lambda: make_panel(np.ones((4, 4), np.float32), np.ones((4, 4), np.float32), columns=0), "columns"),
+        (lambda: make_panel(FLAT, np.ones((4, 41), np.float32)), "completed"),
+        (lambda: make_panel(FLAT, FLAT, rgb=np.ones((4, 40, 3))), "uint8"),
+        (lambda: make_panel(FLAT, FLAT, columns=0), "columns"),
+        (lambda: make_panel(np.ones((4, 8), np.float32), np.ones((4, 8), np.float32)), "at least 32 px"),
     ],
 )
 def test_bad_input_is_rejected_with_a_clear_message(call, message):
