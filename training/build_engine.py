@@ -1,0 +1,214 @@
+"""Build the TensorRT engine of an exported CostDCNet, on the machine that will run it.
+
+    python training/build_engine.py models/costdcnet_cpu.onnx --precision fp16
+
+An engine only runs with the TensorRT version and the GPU model it was built with, so it is
+built on the robot (once, a few minutes) and cached under a name made of the ONNX stem, the
+precision, the TensorRT version, the GPU name and a hash of the ONNX file — the name the
+``tensorrt`` backend looks for (``depth_completion_ros.backends.engine_file_name``). The cache
+is beside the ONNX file, or ``~/.cache/depth_completion_ros/engines`` when that folder is
+read-only, or ``--cache-dir``. Before the engine is moved into the cache it is compared with
+ONNX Runtime (CPU) on the real Matterport frames (random input when the shared data is
+absent); an engine that disagrees by more than the tolerance is not installed.
+
+Exit status: 0 built, 1 build or parity failure, 2 TensorRT or a CUDA GPU is not available here.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+if not __package__:  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from depth_completion_ros.backends import (  # noqa: E402
+    DEFAULT_MODEL_SIZE,
+    ENGINE_PRECISIONS,
+    BackendError,
+    OnnxRuntimeBackend,
+    TensorRTBackend,
+    engine_cache_path,
+    import_tensorrt,
+    resolve_device,
+)
+from depth_completion_ros.depth_io import atomic_output  # noqa: E402
+from training.export_onnx import _random_inputs, parity_inputs, read_onnx_metadata  # noqa: E402
+
+LOG = logging.getLogger("build_engine")
+
+EXIT_FAILED = 1
+EXIT_UNAVAILABLE = 2
+#: Largest tolerated |TensorRT - ONNX Runtime| depth difference (metres), per precision. FP32
+#: matches the export check; FP16 rounds logits to ~3 significant digits, which moves the
+#: soft-argmax depth by centimetres where the plane distribution is flat.
+DEFAULT_TOLERANCE_M = {"fp32": 1e-3, "fp16": 0.05}
+
+
+class EngineBuildError(RuntimeError):
+    """TensorRT could not parse or build the network, or the engine failed its parity check."""
+
+
+@dataclass(frozen=True)
+class EngineParity:
+    """Largest TensorRT vs ONNX Runtime difference on one input."""
+
+    name: str
+    depth_max_abs_m: float
+    confidence_max_abs: float
+
+
+def build_engine(
+    onnx_path: str | os.PathLike,
+    precision: str = "fp16",
+    cache_dir: str | os.PathLike | None = None,
+    workspace_gb: float = 2.0,
+    size: tuple[int, int] | None = None,
+    max_batch: int = 1,
+    tolerance_m: float | None = None,
+) -> Path:
+    """Build, parity-check and atomically cache the engine of ``onnx_path``; returns its path.
+
+    ``size`` (W, H) and ``max_batch`` only matter for an ONNX file exported with dynamic axes:
+    the engine gets one fixed image size (default: the size recorded in the ONNX metadata, else
+    the training size) and batches from 1 to ``max_batch``. Raises BackendError when TensorRT or
+    a CUDA device is missing, EngineBuildError when the build or the parity check fails.
+    """
+    if precision not in ENGINE_PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {list(ENGINE_PRECISIONS)}")
+    if workspace_gb <= 0 or max_batch < 1:
+        raise ValueError(f"workspace_gb must be > 0 and max_batch >= 1, got {workspace_gb} and {max_batch}")
+    if tolerance_m is not None and tolerance_m < 0:
+        raise ValueError(f"tolerance must be >= 0 metres, got {tolerance_m}")
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"{onnx_path}: ONNX model not found")
+    trt = import_tensorrt()
+    device = resolve_device("cuda")
+    target = engine_cache_path(onnx_path, precision, cache_dir)
+    width, height = size or _recorded_size(onnx_path)
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise EngineBuildError(f"{onnx_path}: TensorRT cannot parse the ONNX graph: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+    if precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    else:
+        # TensorRT runs FP32 convolutions in TF32 (10-bit mantissa) by default; fp32 means fp32.
+        config.clear_flag(trt.BuilderFlag.TF32)
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    if any(dim < 0 for tensor in inputs for dim in tensor.shape):
+        profile = builder.create_optimization_profile()
+        for tensor in inputs:
+            smallest, largest = _profile_shapes(tuple(tensor.shape), width, height, max_batch)
+            profile.set_shape(tensor.name, smallest, smallest, largest)
+        config.add_optimization_profile(profile)
+
+    LOG.info("building %s engine for %s on %s with TensorRT %s (takes minutes)", precision, onnx_path,
+             torch.cuda.get_device_name(device), trt.__version__)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise EngineBuildError(f"{onnx_path}: TensorRT failed to build the engine (see its log above)")
+    tolerance = DEFAULT_TOLERANCE_M[precision] if tolerance_m is None else tolerance_m
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(bytes(serialized))
+        results = check_engine_parity(tmp, onnx_path)
+        for result in results:
+            LOG.info("parity vs ONNX Runtime on %s: max |depth diff| %.4f mm, max |confidence diff| %.2e",
+                     result.name, result.depth_max_abs_m * 1000, result.confidence_max_abs)
+        worst = max(result.depth_max_abs_m for result in results)
+        if worst > tolerance:
+            raise EngineBuildError(
+                f"engine differs from ONNX Runtime by {worst * 1000:.2f} mm (tolerance {tolerance * 1000:.2f} mm); "
+                f"not installed. Try --precision fp32, or raise --tolerance if this accuracy is acceptable"
+            )
+    LOG.info("engine written to %s", target)
+    return target
+
+
+def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity]:
+    """Run the engine (TensorRT) and the ONNX file (ONNX Runtime, CPU) on the same inputs."""
+    engine = TensorRTBackend(engine_path)
+    reference = OnnxRuntimeBackend(onnx_path)
+    width, height = engine.input_size or engine.model_size
+    inputs = parity_inputs(height, width) or _random_inputs(height, width, 1, max_depth=10.0)
+    results = []
+    for name, rgb, depth in inputs:
+        expected_depth, expected_confidence = reference.infer(rgb, depth)
+        depth_out, confidence_out = engine.infer(torch.from_numpy(rgb).to(engine.device),
+                                                 torch.from_numpy(depth).to(engine.device))
+        confidence_diff = (
+            float(np.max(np.abs(confidence_out.cpu().numpy() - expected_confidence)))
+            if confidence_out is not None and expected_confidence is not None else float("nan")
+        )
+        results.append(EngineParity(name, float(np.max(np.abs(depth_out.cpu().numpy() - expected_depth))),
+                                    confidence_diff))
+    return results
+
+
+def _recorded_size(onnx_path: Path) -> tuple[int, int]:
+    """(W, H) recorded by export_onnx in the metadata, else the training size."""
+    metadata = read_onnx_metadata(onnx_path)
+    width, height = metadata.get("input_width", ""), metadata.get("input_height", "")
+    if width.isdigit() and height.isdigit():
+        return int(width), int(height)
+    return DEFAULT_MODEL_SIZE
+
+
+def _profile_shapes(shape: tuple[int, ...], width: int, height: int, max_batch: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(min, max) shapes of an (N, C, H, W) input: dynamic dims get the chosen size and 1…max_batch."""
+    if len(shape) != 4:
+        raise EngineBuildError(f"expected 4-D (N, C, H, W) inputs, got shape {shape}")
+    batch, channels, rows, cols = shape
+    fixed = (rows if rows > 0 else height, cols if cols > 0 else width)
+    smallest = (batch if batch > 0 else 1, channels, *fixed)
+    largest = (batch if batch > 0 else max_batch, channels, *fixed)
+    return smallest, largest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("onnx", type=Path, help="exported model (training/export_onnx.py)")
+    parser.add_argument("--precision", choices=ENGINE_PRECISIONS, default="fp16")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="engine folder (default: beside the ONNX, else ~/.cache/depth_completion_ros/engines)")
+    parser.add_argument("--workspace-gb", type=float, default=2.0, help="TensorRT builder workspace limit")
+    parser.add_argument("--width", type=int, default=None, help="input width for a dynamic-size ONNX")
+    parser.add_argument("--height", type=int, default=None, help="input height for a dynamic-size ONNX")
+    parser.add_argument("--max-batch", type=int, default=1, help="largest batch for a dynamic-batch ONNX")
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help=f"parity tolerance in metres (default: {DEFAULT_TOLERANCE_M})")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if (args.width is None) != (args.height is None):
+        parser.error("give both --width and --height, or neither")
+    size = (args.width, args.height) if args.width is not None else None
+
+    try:
+        path = build_engine(args.onnx, args.precision, args.cache_dir, args.workspace_gb, size, args.max_batch,
+                            args.tolerance)
+    except BackendError as exc:
+        print(f"error: cannot build a TensorRT engine on this machine: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except (EngineBuildError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
