@@ -317,7 +317,11 @@ class CompletionBackend(ABC):
 
 
 class TorchBackend(CompletionBackend):
-    """CostDCNet in PyTorch on CPU or CUDA; optional FP16 autocast on CUDA."""
+    """CostDCNet in PyTorch on CPU or CUDA; optional FP16 autocast on CUDA.
+
+    The backend owns ``model``: it is moved to ``device`` and switched to eval mode. Training
+    code can wrap its live model for evaluation without writing a checkpoint.
+    """
 
     name = "torch"
     takes_tensors = True
@@ -588,16 +592,7 @@ def model_files(model_path: str | os.PathLike | None) -> dict[str, Path]:
 
     ``None`` means the shipped CPU model (its ONNX export, else its checkpoint).
     """
-    if model_path is None:
-        try:
-            path = default_model_path(kind="onnx")
-        except ModelNotFoundError:
-            try:
-                path = default_model_path(kind="pt")
-            except ModelNotFoundError as exc:
-                raise ModelFileError(str(exc)) from exc
-    else:
-        path = Path(model_path)
+    path = _shipped_model() if model_path is None else Path(model_path)
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelFileError(f"{path}: unknown model file type {path.suffix!r}; expected one of {list(MODEL_SUFFIXES)}")
     path = _existing_file(path, "model")
@@ -607,6 +602,17 @@ def model_files(model_path: str | os.PathLike | None) -> dict[str, Path]:
         if suffix not in files and sibling.is_file():
             files[suffix] = sibling
     return files
+
+
+def _shipped_model() -> Path:
+    """The shipped CPU model: its ONNX export where present, else its checkpoint."""
+    problems = []
+    for kind in ("onnx", "pt"):
+        try:
+            return default_model_path(kind=kind)
+        except ModelNotFoundError as exc:
+            problems.append(str(exc))
+    raise ModelFileError("no model path given and no shipped model: " + " ".join(problems))
 
 
 def _require(files: Mapping[str, Path], suffix: str, kind: str) -> Path:

@@ -1,0 +1,334 @@
+"""DepthCompleter: raw depth (+ RGB) in, completed depth at the input's resolution out.
+
+Stages, each timed: ``sanitize`` (NaN, inf, out-of-range -> 0) -> ``interpolate`` (the seed's
+midpoint pass, optional) -> the method: ``interp`` (that pass alone), ``classical``
+(:func:`classical.classical_fill`) or ``model`` (``fit`` the frame to the network, ``infer``,
+``restore`` the prediction to the frame) -> ``merge``: observed pixels are always returned as
+measured, and model fills whose confidence is below ``confidence_threshold`` become 0.
+
+The output has exactly the input's height and width, whatever ``fit`` does internally, so a
+published completed image keeps the input's ``camera_info`` unchanged.
+
+numpy in gives numpy out; torch in gives torch out on the same device. CUDA tensors stay on
+the GPU through sanitising, interpolation and the model; only the classical fill (OpenCV)
+runs on the CPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
+
+from .backends import CompletionBackend, create_backend, sanitize_metres
+from .classical import ClassicalOptions, classical_fill
+from .geometry import Box, fit_box, resize_color, resize_depth
+from .interpolation import midpoint_fill
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+METHODS = ("model", "classical", "interp")
+FITS = ("crop", "resize", "full")
+
+
+@dataclass(frozen=True)
+class Completion(Generic[ArrayT]):
+    """Result of :meth:`DepthCompleter.complete`, shaped and typed like the input depth.
+
+    ``confidence`` (model method only) is 1 on observed pixels, the network's confidence on
+    its fills and 0 where the classical fill covered the frame outside the model's crop.
+    ``timings`` holds milliseconds per stage plus ``total``.
+    """
+
+    depth: ArrayT
+    confidence: ArrayT | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class DepthCompleter:
+    """Completes batches of depth frames with one configured method (see module docstring).
+
+    ``fit`` (model method) maps a frame of any size to the network: ``crop`` centre-crops to
+    the model's aspect ratio and resizes (nearest for depth) to its input size, and fills the
+    rest of the frame classically; ``resize`` resizes the whole frame (distorting the aspect
+    ratio); ``full`` runs at the frame's own resolution, padded to the network stride (needs a
+    backend without a fixed input size). ``backend`` is a kind for :func:`create_backend`
+    (with ``model_path``, ``device`` and ``backend_options``) or a ready CompletionBackend;
+    these are ignored by the other methods.
+    """
+
+    def __init__(
+        self,
+        method: str = "model",
+        backend: str | CompletionBackend = "auto",
+        model_path: str | None = None,
+        interpolate: bool = True,
+        fit: str = "crop",
+        confidence_threshold: float = 0.0,
+        min_depth: float = 0.0,
+        max_depth: float = float("inf"),
+        device: str | torch.device | None = None,
+        classical_options: ClassicalOptions | None = None,
+        backend_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+        if fit not in FITS:
+            raise ValueError(f"unknown fit {fit!r}; expected one of {list(FITS)}")
+        if not 0.0 <= confidence_threshold <= 1.0:
+            raise ValueError(f"confidence_threshold must be in [0, 1], got {confidence_threshold}")
+        if not 0.0 <= min_depth < max_depth:
+            raise ValueError(f"need 0 <= min_depth < max_depth, got {min_depth} and {max_depth}")
+        self.method = method
+        self.interpolate = interpolate
+        self.fit = fit
+        self.confidence_threshold = confidence_threshold
+        self.min_depth = min_depth
+        self.max_depth = max_depth
+        self.classical_options = classical_options or ClassicalOptions()
+        self.backend: CompletionBackend | None = None
+        if method == "model":
+            if isinstance(backend, CompletionBackend):
+                self.backend = backend
+            else:
+                self.backend = create_backend(backend, model_path, device, **dict(backend_options or {}))
+            if fit == "full" and self.backend.input_size is not None:
+                raise ValueError(
+                    f"fit='full' runs the network at each frame's own size, but this {self.backend.name} model "
+                    f"takes {self.backend.input_size[0]}x{self.backend.input_size[1]} only; use fit='crop' or "
+                    f"'resize', or export the ONNX with --dynamic"
+                )
+
+    def describe(self) -> str:
+        """One line for logs: method, backend, device, input size and why faster backends were skipped."""
+        parts = [f"method={self.method}", f"interpolation={'on' if self.interpolate else 'off'}"]
+        if self.backend is not None:
+            parts += [f"fit={self.fit}", f"backend={self.backend.describe()}"]
+            if self.confidence_threshold > 0:
+                parts.append(f"confidence_threshold={self.confidence_threshold}")
+            if self.backend.selection_reasons:
+                parts.append("skipped: " + "; ".join(self.backend.selection_reasons))
+        return ", ".join(parts)
+
+    def complete(self, depth_m: ArrayT, rgb: np.ndarray | torch.Tensor | None = None) -> Completion[ArrayT]:
+        """Complete ``depth_m`` (H, W) or (B, H, W) float metres; ``rgb`` uint8 (…, H, W, 3) or None.
+
+        The model method needs ``rgb``; the classical method uses it only with RGB guidance.
+        """
+        frames, colors = self._check_inputs(depth_m, rgb)
+        batched = depth_m.ndim == 3
+        stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))
+        with stopwatch.stage("sanitize"):
+            observed = sanitize_metres(frames, self.min_depth, self.max_depth)
+        prefilled = observed
+        if self.interpolate:
+            with stopwatch.stage("interpolate"):
+                prefilled = midpoint_fill(observed)
+        confidence = None
+        if self.method == "interp":
+            filled = prefilled
+        elif self.method == "classical":
+            with stopwatch.stage("classical"):
+                filled = classical_fill(prefilled, colors, options=self.classical_options)
+        else:
+            filled, confidence = self._model_fill(prefilled, colors, stopwatch)
+        with stopwatch.stage("merge"):
+            # Merge where the fill lies (the model's device, or the CPU for numpy work).
+            if isinstance(filled, torch.Tensor):
+                observed, where = torch.as_tensor(observed).to(filled.device), torch.where
+            else:
+                observed, where = _to_numpy(observed), np.where
+            is_observed = observed > 0
+            completed = where(is_observed, observed, filled)
+            if confidence is not None:
+                confidence = where(is_observed, 1.0, confidence)
+                if self.confidence_threshold > 0:
+                    completed = where(confidence >= self.confidence_threshold, completed, 0.0)
+            depth_out = _like_input(completed, depth_m, batched)
+            confidence_out = None if confidence is None else _like_input(confidence, depth_m, batched)
+        return Completion(depth_out, confidence_out, stopwatch.finish())
+
+    def _check_inputs(
+        self, depth: ArrayT, rgb: np.ndarray | torch.Tensor | None
+    ) -> tuple[ArrayT, np.ndarray | torch.Tensor | None]:
+        """(B, H, W) depth and (B, H, W, 3) colour views; ValueError/TypeError naming the problem."""
+        if not isinstance(depth, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"depth must be a numpy array or torch tensor, got {type(depth).__name__}")
+        if depth.ndim not in (2, 3) or 0 in depth.shape:
+            raise ValueError(f"depth must be a non-empty (H, W) or (B, H, W) array, got shape {tuple(depth.shape)}")
+        floating = depth.is_floating_point() if isinstance(depth, torch.Tensor) else np.issubdtype(depth.dtype, np.floating)
+        if not floating:
+            raise TypeError(f"depth must be float metres, got {depth.dtype}; convert sensor units with "
+                            f"depth_io.sanitize_depth(depth, scale)")
+        frames = depth if depth.ndim == 3 else depth[None]
+        if isinstance(frames, torch.Tensor) and frames.device.type == "cpu":
+            # On the CPU the numpy implementations are the fast ones (OpenCV, lookup tables).
+            frames = frames.detach().numpy()
+        if rgb is None:
+            if self.method == "model":
+                raise ValueError("method 'model' needs the RGB image registered to the depth; got rgb=None "
+                                 "(use method='classical' for depth-only input)")
+            return frames, None
+        if not isinstance(rgb, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"rgb must be a numpy array or torch tensor, got {type(rgb).__name__}")
+        expected = (*depth.shape, 3)
+        if tuple(rgb.shape) != expected:
+            raise ValueError(f"rgb must have shape {expected} (uint8 RGB matching depth {tuple(depth.shape)}), "
+                             f"got {tuple(rgb.shape)}")
+        if rgb.dtype not in (np.uint8, torch.uint8):
+            raise TypeError(f"rgb must be uint8, got {rgb.dtype}")
+        return frames, rgb if rgb.ndim == 4 else rgb[None]
+
+    def _model_fill(
+        self, prefilled: ArrayT, colors: np.ndarray | torch.Tensor, stopwatch: _Stopwatch
+    ) -> tuple[np.ndarray | torch.Tensor, torch.Tensor | np.ndarray]:
+        """Network prediction (B, H, W) and confidence at frame resolution, in the backend's kind.
+
+        A backend that takes tensors gets the whole stage on its device; the ONNX Runtime CPU
+        backend gets numpy and OpenCV, several times faster than torch's CPU kernels here.
+        """
+        backend = self.backend
+        with stopwatch.stage("fit"):
+            depth, rgb = _as_kind(prefilled, backend), _as_kind(colors, backend)
+            height, width = depth.shape[-2:]
+            box, net_depth, net_rgb = self._fit_to_model(depth, rgb)
+        with stopwatch.stage("infer"):
+            predicted, confidence = backend.infer(net_rgb, net_depth)
+        with stopwatch.stage("restore"):
+            predicted = predicted[:, 0]
+            # A foreign model without a confidence output: its fills are all taken as certain.
+            confidence = _full_like(predicted, 1.0) if confidence is None else confidence[:, 0]
+            x, y, box_w, box_h = box
+            if self.fit == "full":
+                predicted, confidence = predicted[:, :height, :width], confidence[:, :height, :width]
+            else:
+                predicted, confidence = _resize_linear(predicted, box_w, box_h), _resize_linear(confidence, box_w, box_h)
+        if (box_w, box_h) == (width, height):
+            return predicted, confidence
+        with stopwatch.stage("classical"):
+            # Outside the crop the network saw nothing: fill it classically so every pixel has depth.
+            filled = _as_kind(classical_fill(depth, rgb, options=self.classical_options), backend)
+            outside_confidence = _full_like(filled, 0.0)
+            filled[:, y : y + box_h, x : x + box_w] = predicted
+            outside_confidence[:, y : y + box_h, x : x + box_w] = confidence
+        return filled, outside_confidence
+
+    def _fit_to_model(self, depth: ArrayT, rgb: ArrayT) -> tuple[Box, ArrayT, ArrayT]:
+        """The frame region the network sees (x, y, w, h) and the network's (N, C, h, w) inputs."""
+        backend = self.backend
+        height, width = depth.shape[-2:]
+        if self.fit == "full":
+            multiple = backend.size_multiple
+            depth, rgb = _pad_bottom_right(depth, rgb, -height % multiple, -width % multiple)
+            return (0, 0, width, height), depth[:, None], _rgb_to_network(rgb)
+        model_w, model_h = backend.input_size or backend.model_size
+        box = fit_box(width, height, model_w / model_h) if self.fit == "crop" else (0, 0, width, height)
+        x, y, box_w, box_h = box
+        depth, rgb = depth[:, y : y + box_h, x : x + box_w], rgb[:, y : y + box_h, x : x + box_w]
+        return box, _resize_nearest(depth, model_w, model_h)[:, None], _rgb_to_network(_resize_color(rgb, model_w, model_h))
+
+
+class _Stopwatch:
+    """Milliseconds per stage; synchronises a CUDA device at stage ends so each figure is that
+    stage's own cost rather than whatever the asynchronous queue happened to flush."""
+
+    def __init__(self, cuda_device: torch.device | None) -> None:
+        self._cuda_device = cuda_device
+        self._start = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        yield
+        if self._cuda_device is not None:
+            torch.cuda.synchronize(self._cuda_device)
+        self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - begin) * 1000.0
+
+    def finish(self) -> dict[str, float]:
+        self.timings["total"] = (time.perf_counter() - self._start) * 1000.0
+        return self.timings
+
+
+def _cuda_device(
+    depth: np.ndarray | torch.Tensor, rgb: np.ndarray | torch.Tensor | None, backend: CompletionBackend | None
+) -> torch.device | None:
+    """The CUDA device this call touches, if any (to time its stages truthfully)."""
+    for device in (getattr(depth, "device", None), getattr(rgb, "device", None), getattr(backend, "device", None)):
+        if isinstance(device, torch.device) and device.type == "cuda":
+            return device
+    return None
+
+
+def _like_input(result: np.ndarray | torch.Tensor, like: ArrayT, batched: bool) -> ArrayT:
+    """``result`` (B, H, W) as the caller's array kind, device and rank."""
+    result = result if batched else result[0]
+    if isinstance(like, torch.Tensor):
+        return torch.as_tensor(result).to(device=like.device, dtype=torch.float32)
+    return np.ascontiguousarray(_to_numpy(result), dtype=np.float32)
+
+
+# Array helpers for the model stage: numpy/OpenCV on the CPU, torch on the backend's device.
+# Each applies one rule to either kind, so both paths give the network the same input.
+
+
+def _as_kind(array: np.ndarray | torch.Tensor, backend: CompletionBackend) -> np.ndarray | torch.Tensor:
+    """``array`` as a tensor on the backend's device when it takes tensors, else as numpy."""
+    return torch.as_tensor(array).to(backend.device) if backend.takes_tensors else _to_numpy(array)
+
+
+def _to_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
+    return array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+
+
+def _full_like(array: ArrayT, value: float) -> ArrayT:
+    return torch.full_like(array, value) if isinstance(array, torch.Tensor) else np.full_like(array, value)
+
+
+def _resize_nearest(depth: ArrayT, width: int, height: int) -> ArrayT:
+    """(B, H, W) depth resized without blending holes (geometry.resize_depth's nearest rule)."""
+    if isinstance(depth, torch.Tensor):
+        return F.interpolate(depth[:, None], size=(height, width), mode="nearest-exact")[:, 0]
+    return resize_depth(depth, width, height, mode="nearest")
+
+
+def _resize_color(rgb: ArrayT, width: int, height: int) -> ArrayT:
+    """(B, H, W, 3) uint8 resized like geometry.resize_color: area when shrinking, else bilinear."""
+    if not isinstance(rgb, torch.Tensor):
+        return np.stack([resize_color(frame, width, height) for frame in rgb])
+    shrinking = width < rgb.shape[2] or height < rgb.shape[1]
+    values = rgb.permute(0, 3, 1, 2).to(torch.float32)
+    if shrinking:
+        values = F.interpolate(values, size=(height, width), mode="area")
+    else:
+        values = F.interpolate(values, size=(height, width), mode="bilinear", align_corners=False)
+    return values.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def _rgb_to_network(rgb: ArrayT) -> ArrayT:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in 0–1, the network's colour input."""
+    if isinstance(rgb, torch.Tensor):
+        return rgb.permute(0, 3, 1, 2).to(torch.float32).div(255.0).contiguous()
+    return np.ascontiguousarray(rgb.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
+
+
+def _resize_linear(values: ArrayT, width: int, height: int) -> ArrayT:
+    """(B, h, w) dense prediction resized bilinearly (pixel-centre aligned, as OpenCV and torch agree)."""
+    if isinstance(values, torch.Tensor):
+        return F.interpolate(values[:, None], size=(height, width), mode="bilinear", align_corners=False)[:, 0]
+    return np.stack([cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR) for frame in values])
+
+
+def _pad_bottom_right(depth: ArrayT, rgb: ArrayT, pad_h: int, pad_w: int) -> tuple[ArrayT, ArrayT]:
+    """Pad to the network stride: depth with 0 (no measurement), colour by replicating its edge."""
+    if isinstance(depth, torch.Tensor):
+        colour = F.pad(rgb.permute(0, 3, 1, 2).to(torch.float32), (0, pad_w, 0, pad_h), mode="replicate")
+        return F.pad(depth, (0, pad_w, 0, pad_h)), colour.to(torch.uint8).permute(0, 2, 3, 1)
+    return (np.pad(depth, ((0, 0), (0, pad_h), (0, pad_w))),
+            np.pad(rgb, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge"))
