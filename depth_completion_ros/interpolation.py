@@ -105,6 +105,8 @@ def _lookup_tables() -> tuple[np.ndarray, np.ndarray]:
 _PAIR_COUNT, _NEIGHBOUR_WEIGHTS = _lookup_tables()
 # Away from the border every neighbour is interior: whether a hole has any pair at all.
 _HAS_PAIR_INSIDE = np.ascontiguousarray(_PAIR_COUNT[0xFF00:] > 0).view(np.uint8)
+for _table in (_CODE_KERNEL, _PAIR_COUNT, _NEIGHBOUR_WEIGHTS, _HAS_PAIR_INSIDE):
+    _table.flags.writeable = False
 
 
 def midpoint_fill(depth: DepthT) -> DepthT:
@@ -255,8 +257,8 @@ def _fill_torch(values: torch.Tensor) -> torch.Tensor:
         return ..., slice(1 + dy, 1 + dy + height), slice(1 + dx, 1 + dx + width)
 
     sums = torch.zeros(values.shape, dtype=torch.float64, device=values.device)
-    counts = torch.zeros_like(values)
-    # Per-pair buffers reused in place: no allocation inside the loop.
+    counts = torch.zeros(values.shape, dtype=torch.uint8, device=values.device)  # at most 9 pairs
+    # Per-pair buffers reused in place: no allocation of batch-sized tensors inside the loop.
     counted = torch.empty(values.shape, dtype=torch.bool, device=values.device)
     pair_sum = torch.empty_like(sums)
     for first, second in MIDPOINT_PAIRS:
@@ -264,8 +266,7 @@ def _fill_torch(values: torch.Tensor) -> torch.Tensor:
         torch.logical_and(padded_valid[a], padded_valid[b], out=counted)
         counted &= interior[a] | interior[b]
         torch.add(padded[a], padded[b], out=pair_sum)
-        pair_sum *= counted
-        sums += pair_sum
+        sums += pair_sum.masked_fill_(~counted, 0)
         counts += counted
     # Holes without a pair get 0 / 1 = 0, i.e. stay holes.
     return torch.where(values > 0, values, (sums / (2 * counts).clamp_min(1)).to(values.dtype))
