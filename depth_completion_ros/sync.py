@@ -52,10 +52,9 @@ class StampGuard:
             if stamp_ns == last:
                 raise StampRejected("duplicate_stamp", f"stamp {stamp_ns / NANOSECONDS:.9f} s repeats the previous one")
             if last - stamp_ns <= self._jump_reset_ns:
-                raise StampRejected(
-                    "out_of_order",
-                    f"stamp {stamp_ns / NANOSECONDS:.9f} s is {(last - stamp_ns) / 1e6:.3f} ms older than the previous one",
-                )
+                late_ms = (last - stamp_ns) / 1e6
+                message = f"stamp {stamp_ns / NANOSECONDS:.9f} s is {late_ms:.3f} ms older than the previous one"
+                raise StampRejected("out_of_order", message)
         self._last = stamp_ns
         return last is not None and stamp_ns < last
 
@@ -103,7 +102,7 @@ class ApproximatePairSync(Generic[T]):
     def slop_s(self, value: float) -> None:
         if not value >= 0:
             raise ValueError(f"slop must be >= 0 seconds, got {value}")
-        self._slop_ns = int(round(value * NANOSECONDS))
+        self._slop_ns = round(value * NANOSECONDS)
 
     @property
     def queue_size(self) -> int:

@@ -1,6 +1,7 @@
 """Pairing policy (newest pair wins, nothing queues up) and the 1-slot worker hand-off, without DDS."""
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -105,7 +106,12 @@ def test_live_parameter_changes():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"slop_s": -0.1, "queue_size": 1}, {"slop_s": 0.1, "queue_size": 0}, {"slop_s": 0.1, "queue_size": 1, "jump_reset_s": 0}]
+    "kwargs",
+    [
+        {"slop_s": -0.1, "queue_size": 1},
+        {"slop_s": 0.1, "queue_size": 0},
+        {"slop_s": 0.1, "queue_size": 1, "jump_reset_s": 0},
+    ],
 )
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
@@ -145,7 +151,7 @@ def test_jittery_streams_every_message_is_paired_dropped_or_queued_and_pairs_mov
     assert all(abs(d - c) <= slop * NANOSECONDS for d, c in pairs)
     for column in (0, 1):
         stamps = [pair[column] for pair in pairs]
-        assert all(b > a for a, b in zip(stamps, stamps[1:]))
+        assert all(b > a for a, b in itertools.pairwise(stamps))
         queued = len(sync._queues[column])
         assert accepted[column] == len(pairs) + sync.dropped[column] + queued
 

@@ -1,0 +1,562 @@
+"""The depth completion node over real DDS (rclpy + Fast DDS on loopback), and its helper modules.
+
+Every node test publishes real 7-Scenes frames from a driver node in the same namespace and
+checks what comes out on the node's topics; the node runs the fast ``classical`` method.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import fields, replace
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+
+from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
+from depth_completion_ros.geometry import CameraIntrinsics
+from depth_completion_ros.node import (
+    PARAMETERS,
+    REJECT_REASONS,
+    DepthCompletionNode,
+    ParameterError,
+    Settings,
+)
+from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
+from depth_completion_ros.qos import reliability_for
+from depth_completion_ros.ros_image import depth_from_msg
+from ros_helpers import (
+    BackgroundExecutor,
+    Collector,
+    camera_info_msg,
+    color_msg,
+    depth_msg,
+    fresh_namespace,
+    isolate_ros_network,
+    qos,
+    ros_context,
+    wait_for,
+    wait_for_subscribers,
+)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MS = 1_000_000
+RELIABLE, BEST_EFFORT = ReliabilityPolicy.RELIABLE, ReliabilityPolicy.BEST_EFFORT
+
+
+# ---- helper modules, no DDS ----------------------------------------------------------------------
+
+
+def test_points_back_project_through_the_intrinsics():
+    intrinsics = CameraIntrinsics(fx=500.0, fy=400.0, cx=2.0, cy=1.0, width=5, height=3)
+    depth = np.full((3, 5), 2.0, np.float32)
+    depth[0, 0] = 0
+    rgb = np.zeros((3, 5, 3), np.uint8)
+    rgb[2, 4] = (255, 128, 1)
+    points = depth_to_points(depth, intrinsics, rgb)
+    assert points.shape == (3, 5)
+    assert np.isnan(points["x"][0, 0]) and np.isnan(points["z"][0, 0])
+    assert points["x"][2, 4] == pytest.approx((4 - 2.0) / 500.0 * 2.0)
+    assert points["y"][2, 4] == pytest.approx((2 - 1.0) / 400.0 * 2.0)
+    assert points["z"][2, 4] == 2.0
+    assert points["rgb"][2, 4] == 0xFF8001
+
+
+def test_pointcloud_message_layout_matches_the_points():
+    intrinsics = CameraIntrinsics(fx=1.0, fy=1.0, cx=0.0, cy=0.0, width=4, height=2)
+    points = depth_to_points(np.ones((2, 4), np.float32), intrinsics, np.zeros((2, 4, 3), np.uint8))
+    msg = fill_pointcloud2_msg(PointCloud2(), pointcloud_buffer(points), PointField)
+    assert [(f.name, f.offset, f.datatype, f.count) for f in msg.fields] == [
+        ("x", 0, POINTFIELD_FLOAT32, 1), ("y", 4, POINTFIELD_FLOAT32, 1), ("z", 8, POINTFIELD_FLOAT32, 1),
+        ("rgb", 12, POINTFIELD_FLOAT32, 1),
+    ]
+    assert (msg.height, msg.width, msg.point_step, msg.row_step) == (2, 4, 16, 64)
+    assert len(msg.data) == 2 * 64 and msg.is_dense is False
+    back = np.frombuffer(bytes(msg.data), points.dtype).reshape(2, 4)
+    np.testing.assert_array_equal(back["x"], points["x"])
+
+
+def test_points_refuse_intrinsics_of_another_size():
+    with pytest.raises(ValueError, match="intrinsics are for 4x2"):
+        depth_to_points(np.ones((3, 4), np.float32), CameraIntrinsics(1.0, 1.0, 0.0, 0.0, 4, 2))
+
+
+@pytest.mark.parametrize(
+    "mode, publishers, expected",
+    [
+        ("auto", [], BEST_EFFORT),
+        ("auto", [RELIABLE, RELIABLE], RELIABLE),
+        ("auto", [RELIABLE, BEST_EFFORT], BEST_EFFORT),
+        ("reliable", [BEST_EFFORT], RELIABLE),
+        ("best_effort", [RELIABLE], BEST_EFFORT),
+    ],
+)
+def test_reliability_follows_the_mode_and_the_publishers(mode, publishers, expected):
+    assert reliability_for(mode, publishers) == expected
+
+
+def test_rate_latency_and_counters():
+    now = [0.0]
+    meter = RateMeter(window_s=2.0, clock=lambda: now[0])
+    for _ in range(31):
+        meter.tick()
+        now[0] += 1 / 30
+    assert meter.rate() == pytest.approx(30.0, rel=0.05)
+    now[0] += 5.0
+    assert meter.rate() == 0.0 and meter.total == 31
+    window = LatencyWindow(size=100)
+    for ms in range(1, 201):
+        window.add(ms / 1e3)
+    summary = window.summary()
+    assert summary.count == 100 and summary.max_ms == pytest.approx(200.0) and summary.median_ms == pytest.approx(150.5)
+    counters = Counters(["a", "b"])
+    counters.increment("a", 2)
+    assert counters.snapshot() == {"a": 2, "b": 0}
+    with pytest.raises(KeyError, match="unknown counter 'c'"):
+        counters.increment("c")
+
+
+def test_settings_cover_every_parameter_and_defaults_are_valid():
+    assert {f.name for f in fields(Settings)} == {spec.name for spec in PARAMETERS}
+    defaults = Settings(**{spec.name: spec.default for spec in PARAMETERS})
+    assert defaults.problems() == []
+    assert "not one of" in replace(defaults, method="magic").problems()[0]
+    assert "below colorize_max" in replace(defaults, colorize_min=5.0, colorize_max=5.0).problems()[0]
+    assert all(spec.description for spec in PARAMETERS)
+
+
+# ---- the node over DDS ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ros():
+    with ros_context() as context:
+        executor = BackgroundExecutor(context)
+        yield executor
+        executor.shutdown()
+
+
+@pytest.fixture(scope="module")
+def kitchen(redkitchen_root):
+    """Three real 640x480 Kinect frames (depth with holes, colour, intrinsics)."""
+    return [load_frame(frame) for frame in discover_frames(redkitchen_root)[:3]]
+
+
+class Rig:
+    """A node under test in a fresh namespace, a driver node feeding it, and collectors on its outputs."""
+
+    def __init__(
+        self,
+        ros: BackgroundExecutor,
+        publisher_reliability: ReliabilityPolicy = RELIABLE,
+        with_color: bool = True,
+        matched: bool = True,
+        **params,
+    ) -> None:
+        self.ros = ros
+        self.namespace = fresh_namespace()
+        params.setdefault("method", "classical")
+        self.driver = ros.add(Node("driver", namespace=self.namespace, context=ros.context))
+        profile = qos(publisher_reliability)
+        self.depth_pub = self.driver.create_publisher(Image, "depth/image_raw", profile)
+        self.color_pub = self.driver.create_publisher(Image, "color/image_raw", profile) if with_color else None
+        self.info_pub = self.driver.create_publisher(CameraInfo, "depth/camera_info", profile)
+        self.node = DepthCompletionNode(
+            context=ros.context,
+            namespace=self.namespace,
+            parameter_overrides=[Parameter(name, value=value) for name, value in params.items()],
+        )
+        ros.add(self.node)
+        self.depth_out = Collector(self.driver, Image, "depth_completed/image_raw")
+        self.info_out = Collector(self.driver, CameraInfo, "depth_completed/camera_info")
+        inputs = [self.depth_pub, self.info_pub] + ([self.color_pub] if self.color_pub else [])
+        for publisher in inputs if matched else ():
+            wait_for_subscribers(publisher)
+        output = f"{self.namespace}/depth_completed/image_raw"
+        wait_for(lambda: self.driver.count_publishers(output) == 1, what="node outputs")
+        self.next_stamp = 1_000 * 1_000_000_000
+
+    def stamp(self) -> int:
+        """A new stamp, 33 ms after the previous one."""
+        self.next_stamp += 33 * MS
+        return self.next_stamp
+
+    def send_camera_info(self, intrinsics: CameraIntrinsics) -> None:
+        self.info_pub.publish(camera_info_msg(intrinsics, self.next_stamp))
+        wait_for(lambda: self.node.latest_intrinsics() == intrinsics, what="camera_info at the node")
+
+    def send(self, depth: Image, color: Image | None = None) -> None:
+        self.depth_pub.publish(depth)
+        if color is not None:
+            self.color_pub.publish(color)
+
+    def send_sample(self, sample, stamp: int, encoding: str = "16UC1") -> None:
+        self.send(depth_msg(sample.depth, stamp, encoding), color_msg(sample.rgb, stamp) if self.color_pub else None)
+
+    def close(self) -> None:
+        self.ros.remove(self.node)
+        self.ros.remove(self.driver)
+
+
+@pytest.fixture
+def make_rig(ros):
+    rigs = []
+
+    def make(**kwargs) -> Rig:
+        rigs.append(Rig(ros, **kwargs))
+        return rigs[-1]
+
+    yield make
+    for rig in rigs:
+        rig.close()
+
+
+def _observed_kept_and_holes_filled(raw: np.ndarray, completed: np.ndarray, tolerance: float) -> None:
+    observed = raw > 0
+    assert (~observed).sum() > 1000, "the real frame should have holes to fill"
+    assert np.abs(completed[observed] - raw[observed]).max() <= tolerance
+    assert (completed > 0).mean() > 0.99
+    assert (completed[~observed] > 0).mean() > 0.95
+
+
+def test_completes_real_frames_with_the_input_stamp_frame_and_encoding(make_rig, kitchen):
+    rig = make_rig()
+    rig.send_camera_info(kitchen[0].intrinsics)
+    for sample in kitchen[:2]:
+        stamp = rig.stamp()
+        rig.send_sample(sample, stamp)
+        out = rig.depth_out.wait_for_stamp(stamp)
+        assert out.header.frame_id == "camera_depth_optical_frame" and out.encoding == "16UC1"
+        assert (out.width, out.height) == (640, 480)
+        _observed_kept_and_holes_filled(sample.depth, depth_from_msg(out), tolerance=0.0)
+        info = rig.info_out.wait_for_stamp(stamp)
+        assert info.header.frame_id == out.header.frame_id
+        assert CameraIntrinsics.from_camera_info(info) == kitchen[0].intrinsics
+    assert rig.node.frames_published == 2
+    assert sum(rig.node.rejected().values()) == 0
+
+
+def test_32fc1_with_nan_and_inf_is_sanitised_and_completed(make_rig, kitchen):
+    rig = make_rig(with_color=False, require_color=False)
+    depth = kitchen[0].depth.copy()
+    msg = depth_msg(depth, rig.stamp(), "32FC1")
+    wire = np.frombuffer(bytes(msg.data), np.float32).reshape(depth.shape).copy()
+    wire[100:110, 100:110] = np.inf
+    wire[200:210, 200:210] = -1.0
+    msg.data = wire.tobytes()
+    depth[100:110, 100:110] = 0
+    depth[200:210, 200:210] = 0
+    rig.send(msg)
+    out = rig.depth_out.wait_for_stamp(rig.next_stamp)
+    assert out.encoding == "32FC1"
+    completed = np.frombuffer(bytes(out.data), np.float32).reshape(depth.shape)
+    assert np.isfinite(completed[100:110, 100:110]).all() and (completed[200:210, 200:210] > 0).all()
+    _observed_kept_and_holes_filled(depth, np.nan_to_num(completed), tolerance=0.0)
+
+
+def test_output_encoding_parameter(make_rig, kitchen):
+    rig = make_rig(output_encoding="32FC1")
+    rig.send_sample(kitchen[0], rig.stamp(), "16UC1")
+    out = rig.depth_out.wait_for_stamp(rig.next_stamp)
+    assert out.encoding == "32FC1"
+    _observed_kept_and_holes_filled(kitchen[0].depth, depth_from_msg(out), tolerance=5e-4)
+
+
+@pytest.fixture(scope="module")
+def bad_input_rig(ros, kitchen):
+    rig = Rig(ros)
+    rig.send_camera_info(kitchen[0].intrinsics)
+    yield rig
+    rig.close()
+
+
+def _truncated(msg: Image) -> Image:
+    msg.data = bytes(msg.data)[: len(msg.data) // 2]
+    return msg
+
+
+def _bad_depth_encoding(msg: Image) -> Image:
+    msg.encoding = "8UC1"
+    return msg
+
+
+def _bad_color_encoding(msg: Image) -> Image:
+    msg.encoding = "yuv422"
+    return msg
+
+
+SMALL_RGB = np.zeros((240, 320, 3), np.uint8)
+BAD_INPUTS = {
+    # case: (reason, count, how to spoil the (depth, colour) pair)
+    "unsupported depth encoding": ("bad_depth_image", 1, lambda d, c, s: (_bad_depth_encoding(d), c)),
+    "truncated depth": ("bad_depth_image", 1, lambda d, c, s: (_truncated(d), c)),
+    "unsupported colour encoding": ("bad_color_image", 1, lambda d, c, s: (d, _bad_color_encoding(c))),
+    "truncated colour": ("bad_color_image", 1, lambda d, c, s: (d, _truncated(c))),
+    "colour of another size": ("size_mismatch", 1, lambda d, c, s: (d, color_msg(SMALL_RGB, s))),
+    "all-zero depth": ("empty_depth", 1, lambda d, c, s: (depth_msg(np.zeros((480, 640), np.float32), s), c)),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_frames_are_rejected_counted_and_never_published(bad_input_rig, kitchen, case):
+    rig = bad_input_rig
+    reason, count, spoil = BAD_INPUTS[case]
+    before = rig.node.rejected()
+    bad_stamp = rig.stamp()
+    depth, color = spoil(depth_msg(kitchen[0].depth, bad_stamp), color_msg(kitchen[0].rgb, bad_stamp), bad_stamp)
+    rig.send(depth, color)
+    wait_for(lambda: rig.node.rejected()[reason] == before[reason] + count, what=f"{reason} counted")
+    good_stamp = rig.stamp()
+    rig.send_sample(kitchen[1], good_stamp)
+    rig.depth_out.wait_for_stamp(good_stamp)  # the node is alive and still completing
+    assert rig.depth_out.with_stamp(bad_stamp) == []
+    after = rig.node.rejected()
+    assert {r: after[r] - before[r] for r in REJECT_REASONS if after[r] != before[r]} == {reason: count}
+
+
+@pytest.mark.parametrize("reason, offset_ms", [("duplicate_stamp", 0), ("out_of_order", -10)])
+def test_repeated_or_backward_stamps_are_rejected(bad_input_rig, kitchen, reason, offset_ms):
+    rig = bad_input_rig
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    rig.depth_out.wait_for_stamp(stamp)
+    before = rig.node.rejected()[reason]
+    rig.send_sample(kitchen[1], stamp + offset_ms * MS)
+    wait_for(lambda: rig.node.rejected()[reason] == before + 2, what=f"depth and colour counted as {reason}")
+    assert len(rig.depth_out.with_stamp(stamp)) == 1
+
+
+def test_camera_info_of_another_size_rejects_frames_until_a_matching_one_comes(bad_input_rig, kitchen):
+    rig = bad_input_rig
+    rig.send_camera_info(kitchen[0].intrinsics.scaled(320, 240))
+    before = rig.node.rejected()["camera_info_mismatch"]
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    wait_for(lambda: rig.node.rejected()["camera_info_mismatch"] == before + 1, what="camera_info_mismatch counted")
+    rig.send_camera_info(kitchen[0].intrinsics)
+    good = rig.stamp()
+    rig.send_sample(kitchen[0], good)
+    rig.depth_out.wait_for_stamp(good)
+    assert rig.depth_out.with_stamp(stamp) == []
+
+
+def test_invalid_camera_info_is_rejected_and_the_last_good_one_kept(bad_input_rig, kitchen):
+    rig = bad_input_rig
+    before = rig.node.rejected()["bad_camera_info"]
+    broken = camera_info_msg(kitchen[0].intrinsics, rig.next_stamp)
+    broken.k = [0.0] * 9
+    rig.info_pub.publish(broken)
+    wait_for(lambda: rig.node.rejected()["bad_camera_info"] == before + 1, what="bad_camera_info counted")
+    assert rig.node.latest_intrinsics() == kitchen[0].intrinsics
+
+
+def test_resize_color_accepts_colour_of_another_size(make_rig, kitchen):
+    rig = make_rig(resize_color=True)
+    stamp = rig.stamp()
+    small = kitchen[0].rgb[::2, ::2].copy()
+    rig.send(depth_msg(kitchen[0].depth, stamp), color_msg(small, stamp))
+    rig.depth_out.wait_for_stamp(stamp)
+    assert rig.node.rejected()["size_mismatch"] == 0
+
+
+def test_a_backlog_is_dropped_and_the_newest_frame_always_comes_out(make_rig, kitchen):
+    rig = make_rig()
+    stamps = [rig.stamp() for _ in range(15)]
+    for stamp in stamps:  # a burst far faster than the worker completes frames
+        rig.send_sample(kitchen[0], stamp)
+    rig.depth_out.wait_for_stamp(stamps[-1], timeout=10.0)
+    time.sleep(0.2)
+    published = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in rig.depth_out.messages]
+    assert published == sorted(published) and published[-1] == stamps[-1]
+    dropped = rig.node.dropped()
+    assert dropped["stale"] > 0, "the worker should have skipped frames rather than queue them"
+    # Frames the node received were published or counted; DDS may also overwrite its reader history.
+    assert len(published) + dropped["stale"] + dropped["unmatched_depth"] <= len(stamps)
+
+
+@pytest.mark.parametrize("publisher_reliability", [RELIABLE, BEST_EFFORT])
+def test_auto_qos_matches_the_publishers(make_rig, kitchen, publisher_reliability):
+    rig = make_rig(publisher_reliability=publisher_reliability)
+    expected = ReliabilityPolicy(publisher_reliability).name
+    wait_for(lambda: set(rig.node.input_reliability().values()) == {expected}, what=f"inputs subscribed {expected}")
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    rig.depth_out.wait_for_stamp(stamp)
+
+
+def _diagnostics_for(collector: Collector, node: DepthCompletionNode, name_suffix: str) -> list[DiagnosticStatus]:
+    return [
+        status
+        for array in collector.messages
+        for status in array.status
+        if status.hardware_id == node.get_fully_qualified_name() and status.name.endswith(name_suffix)
+    ]
+
+
+def test_reliable_subscription_warns_about_best_effort_publishers(make_rig):
+    rig = make_rig(publisher_reliability=BEST_EFFORT, matched=False, depth_qos="reliable", input_timeout=0.5)
+    diagnostics = Collector(rig.driver, DiagnosticArray, "/diagnostics")
+
+    def warned():
+        return [
+            s for s in _diagnostics_for(diagnostics, rig.node, ": inputs")
+            if s.level == DiagnosticStatus.WARN and "cannot reach this RELIABLE subscription" in s.message
+        ]
+
+    status = wait_for(warned, timeout=5.0, what="a QoS warning in /diagnostics")[0]
+    assert "set depth_qos:=auto or best_effort" in status.message
+    assert rig.node.input_reliability()["depth"] == "RELIABLE"
+
+
+def test_diagnostics_report_rates_latency_and_method(make_rig, kitchen):
+    rig = make_rig()
+    diagnostics = Collector(rig.driver, DiagnosticArray, "/diagnostics")
+    for sample in kitchen:
+        stamp = rig.stamp()
+        rig.send_sample(sample, stamp)
+        rig.depth_out.wait_for_stamp(stamp)
+
+    def reported():
+        return [s for s in _diagnostics_for(diagnostics, rig.node, ": completion")
+                if any(v.key == "frames published" and v.value == "3" for v in s.values)]
+
+    status = wait_for(reported, timeout=5.0, what="completion diagnostics after 3 frames")[-1]
+    values = {v.key: v.value for v in status.values}
+    assert status.level == DiagnosticStatus.OK
+    assert values["method (running)"] == "classical" and values["fallback"] == "none"
+    assert float(values["latency median (ms)"]) > 0
+    assert "dropped: stale" in values
+
+
+def test_parameters_are_validated_and_applied_live(make_rig):
+    rig = make_rig()
+    node = rig.node
+
+    def set_one(name, value):
+        return node.set_parameters([Parameter(name, value=value)])[0]
+
+    refused = set_one("method", "magic")
+    assert not refused.successful and "not one of" in refused.reason
+    refused = set_one("colorize_min", 20.0)
+    assert not refused.successful and "below colorize_max" in refused.reason
+    assert not set_one("confidence_threshold", 1.5).successful
+    assert not set_one("backend", "torch").successful  # read-only: needs a restart
+    assert not set_one("slop", "wide").successful  # wrong type
+    assert set_one("slop", 0.05).successful and node.get_parameter("slop").value == 0.05
+    assert set_one("method", "interp").successful
+    assert node.get_parameter("method").value == "interp"
+
+
+def test_a_method_change_takes_effect_on_the_next_frame(make_rig, kitchen):
+    rig = make_rig()
+    assert rig.node.set_parameters([Parameter("method", value="interp")])[0].successful
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    rig.depth_out.wait_for_stamp(stamp)
+    assert rig.node.active_method() == ("interp", "")
+
+
+def test_bad_parameters_at_start_are_refused_with_the_reason(ros):
+    with pytest.raises(ParameterError, match="colorize_min"):
+        DepthCompletionNode(
+            context=ros.context,
+            namespace=fresh_namespace(),
+            parameter_overrides=[Parameter("colorize_min", value=8.0), Parameter("colorize_max", value=2.0)],
+        )
+
+
+def test_colorized_and_points_are_published_only_while_subscribed(make_rig, kitchen):
+    rig = make_rig()
+    rig.send_camera_info(kitchen[0].intrinsics)
+    calls = {"colorized": 0, "points": 0}
+    for name, publisher in (("colorized", rig.node._pub_colorized), ("points", rig.node._pub_points)):
+        original = publisher.publish
+
+        def counting(msg, name=name, original=original):
+            calls[name] += 1
+            original(msg)
+
+        publisher.publish = counting
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    rig.depth_out.wait_for_stamp(stamp)
+    assert calls == {"colorized": 0, "points": 0}
+
+    colorized = Collector(rig.driver, Image, "depth_completed/colorized")
+    points = Collector(rig.driver, PointCloud2, "depth_completed/points")
+    wait_for(lambda: rig.node._pub_points.get_subscription_count() and rig.node._pub_colorized.get_subscription_count(),
+             what="lazy outputs subscribed")
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[1], stamp)
+    image = colorized.wait_for_stamp(stamp)
+    cloud = points.wait_for_stamp(stamp)
+    assert image.encoding == "rgb8" and (image.width, image.height) == (640, 480)
+    assert [f.name for f in cloud.fields] == ["x", "y", "z", "rgb"] and (cloud.width, cloud.height) == (640, 480)
+    completed = depth_from_msg(rig.depth_out.wait_for_stamp(stamp))
+    xyz = np.frombuffer(bytes(cloud.data), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<u4")]))
+    z = xyz["z"].reshape(480, 640)
+    np.testing.assert_allclose(np.nan_to_num(z), completed, atol=5e-4 + 1e-6)  # the image is in whole mm
+    intr = kitchen[0].intrinsics
+    v, u = 300, 500
+    assert xyz["x"].reshape(480, 640)[v, u] == pytest.approx((u - intr.cx) / intr.fx * completed[v, u], rel=1e-5)
+
+
+def test_depth_alone_when_colour_is_not_required(make_rig, kitchen):
+    rig = make_rig(with_color=False, require_color=False)
+    stamp = rig.stamp()
+    rig.send(depth_msg(kitchen[0].depth, stamp))
+    rig.depth_out.wait_for_stamp(stamp)
+    assert "color" not in rig.node.input_reliability()
+
+
+def test_classical_works_on_depth_alone_while_colour_has_no_publisher(make_rig, kitchen):
+    rig = make_rig(with_color=False)  # require_color stays true
+    stamp = rig.stamp()
+    rig.send(depth_msg(kitchen[0].depth, stamp))
+    rig.depth_out.wait_for_stamp(stamp)
+
+
+def test_a_model_that_cannot_load_falls_back_to_classical(make_rig, kitchen, tmp_path):
+    rig = make_rig(method="model", model_path=str(tmp_path / "missing.onnx"))
+    method, reason = rig.node.active_method()
+    assert method == "classical" and "missing.onnx" in reason
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    _observed_kept_and_holes_filled(kitchen[0].depth, depth_from_msg(rig.depth_out.wait_for_stamp(stamp)), 0.0)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_node_process_shuts_down_cleanly(sig):
+    isolate_ros_network()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "depth_completion_ros.node", "--ros-args", "-r", f"__ns:={fresh_namespace()}",
+         "-p", "method:=classical"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("completing" in line for line in lines):
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        assert any("completing" in line for line in lines), "".join(lines)
+        process.send_signal(sig)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
