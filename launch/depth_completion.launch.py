@@ -1,0 +1,158 @@
+"""Start the depth completion node (and optionally RViz) for a depth camera.
+
+    ros2 launch depth_completion_ros depth_completion.launch.py camera:=realsense
+    ros2 launch depth_completion_ros depth_completion.launch.py camera:=zed method:=classical rviz:=true
+    ros2 launch depth_completion_ros depth_completion.launch.py camera:=generic namespace:=/my_cam \\
+        params_file:=/path/to/my_params.yaml use_sim_time:=true      # replaying a bag with --clock
+
+The node (and RViz) run in the camera's namespace, so completed depth comes out next to the
+camera's own topics (e.g. /camera/camera/depth_completed/image_raw for a RealSense). Each
+``camera`` preset remaps the node's inputs to the topics that driver publishes by default; depth
+must be registered to the colour image (RealSense ``align_depth.enable:=true``, Orbbec
+``depth_registration:=true``, ZED and Azure Kinect publish registered depth already).
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "depth_completion_ros"
+NODE_EXECUTABLE = "depth_completion_node"
+NODE_NAME = "depth_completion"
+#: Installed files, relative to the package's share folder.
+PARAMS_FILE = "config/params.yaml"
+RVIZ_CONFIG = "rviz/depth_completion.rviz"
+
+#: Per camera driver: its default namespace, a frame its TF tree always has (RViz's fixed frame),
+#: and the node's input names remapped to that driver's topics (relative to the namespace).
+CAMERA_PRESETS = {
+    "realsense": {  # realsense2_camera 4.x: camera_namespace:=camera camera_name:=camera
+        "namespace": "/camera/camera",
+        "frame": "camera_link",
+        "remappings": {
+            "depth/image_raw": "aligned_depth_to_color/image_raw",
+            "depth/camera_info": "aligned_depth_to_color/camera_info",
+            "color/image_raw": "color/image_raw",
+        },
+    },
+    "orbbec": {  # OrbbecSDK_ROS2 with depth_registration:=true: already the node's topic names
+        "namespace": "/camera",
+        "frame": "camera_link",
+        "remappings": {},
+    },
+    "azure_kinect": {  # Azure_Kinect_ROS_Driver (colour is BGRA)
+        "namespace": "/",
+        "frame": "camera_base",
+        "remappings": {
+            "depth/image_raw": "depth_to_rgb/image_raw",
+            "depth/camera_info": "depth_to_rgb/camera_info",
+            "color/image_raw": "rgb/image_raw",
+        },
+    },
+    "zed": {  # zed-ros2-wrapper (depth is 32FC1 metres, colour BGRA)
+        "namespace": "/zed/zed_node",
+        "frame": "zed_camera_link",
+        "remappings": {
+            "depth/image_raw": "depth/depth_registered",
+            "depth/camera_info": "depth/camera_info",
+            "color/image_raw": "rgb/image_rect_color",
+        },
+    },
+    "generic": {  # anything publishing <namespace>/depth/image_raw, color/image_raw, depth/camera_info
+        "namespace": "/camera",
+        "frame": "camera_link",
+        "remappings": {},
+    },
+}
+#: Launch arguments passed to the node as parameters of the same name when given (non-empty);
+#: everything else comes from the parameters file.
+NODE_PARAMETER_ARGUMENTS = ("method", "backend", "model_path")
+
+
+def _launch_setup(context, *args, **kwargs):
+    camera = LaunchConfiguration("camera").perform(context)
+    if camera not in CAMERA_PRESETS:
+        raise ValueError(f"unknown camera {camera!r}; choose one of: {', '.join(CAMERA_PRESETS)}")
+    preset = CAMERA_PRESETS[camera]
+    namespace = LaunchConfiguration("namespace").perform(context) or preset["namespace"]
+    frame = LaunchConfiguration("camera_frame").perform(context) or preset["frame"]
+    remappings = list(preset["remappings"].items())
+    use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+
+    overrides = {"use_sim_time": use_sim_time}
+    for name in NODE_PARAMETER_ARGUMENTS:
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[name] = ParameterValue(value, value_type=str)
+
+    node = Node(
+        package=PACKAGE,
+        executable=NODE_EXECUTABLE,
+        name=NODE_NAME,
+        namespace=namespace,
+        parameters=[LaunchConfiguration("params_file"), overrides],
+        remappings=remappings,
+        output="screen",
+        emulate_tty=True,
+    )
+    # RViz runs in the same namespace with the same remappings, so the relative topics in the
+    # shared config resolve to this camera's raw and completed topics.
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        name="depth_completion_rviz",
+        namespace=namespace,
+        arguments=["-d", PathJoinSubstitution([FindPackageShare(PACKAGE), RVIZ_CONFIG]), "-f", frame],
+        parameters=[{"use_sim_time": use_sim_time}],
+        remappings=remappings,
+        condition=IfCondition(LaunchConfiguration("rviz")),
+        output="log",
+    )
+    return [node, rviz]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "camera", default_value="generic", choices=list(CAMERA_PRESETS),
+                description="Camera driver preset: its namespace and topic names.",
+            ),
+            DeclareLaunchArgument(
+                "namespace", default_value="",
+                description="Camera namespace (empty: the preset's default, e.g. /camera/camera for RealSense).",
+            ),
+            DeclareLaunchArgument(
+                "camera_frame", default_value="",
+                description="RViz fixed frame (empty: the preset's camera link frame).",
+            ),
+            DeclareLaunchArgument(
+                "method", default_value="",
+                description="model | classical | interp (empty: the parameters file's value).",
+            ),
+            DeclareLaunchArgument(
+                "backend", default_value="",
+                description="auto | tensorrt | onnxruntime-cuda | onnxruntime | torch (empty: the parameters file's).",
+            ),
+            DeclareLaunchArgument(
+                "model_path", default_value="",
+                description="Model file (empty: the parameters file's value, by default the shipped model).",
+            ),
+            DeclareLaunchArgument(
+                "params_file", default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), PARAMS_FILE]),
+                description="Node parameters (YAML).",
+            ),
+            DeclareLaunchArgument(
+                "use_sim_time", default_value="false", choices=["true", "false"],
+                description="Use /clock (bag replay with --clock).",
+            ),
+            DeclareLaunchArgument(
+                "rviz", default_value="false", choices=["true", "false"],
+                description="Also start RViz with raw/completed depth, colourised depth and the point cloud.",
+            ),
+            OpaqueFunction(function=_launch_setup),
+        ]
+    )
