@@ -276,11 +276,12 @@ class CompletionBackend(ABC):
         Depth is sanitised first (NaN, inf, negative -> 0): drivers publish NaN for "no return".
         """
         is_tensor = isinstance(depth, torch.Tensor)
-        if is_tensor != isinstance(rgb, torch.Tensor):
-            raise InferenceInputError("rgb and depth must both be numpy arrays or both torch tensors")
+        kind = torch.Tensor if is_tensor else np.ndarray
+        if not (isinstance(rgb, kind) and isinstance(depth, kind)):
+            raise InferenceInputError(f"rgb and depth must both be numpy arrays or both torch tensors, got "
+                                      f"{type(rgb).__name__} and {type(depth).__name__}")
         for name, array in (("rgb", rgb), ("depth", depth)):
-            floating = array.is_floating_point() if is_tensor else np.issubdtype(np.asarray(array).dtype, np.floating)
-            if not floating:
+            if not (array.is_floating_point() if is_tensor else np.issubdtype(array.dtype, np.floating)):
                 hint = " (divide uint8 colour by 255)" if name == "rgb" else " (metres)"
                 raise InferenceInputError(f"{name} must be floating point{hint}, got {array.dtype}")
         self.check_inputs(tuple(rgb.shape), tuple(depth.shape))
@@ -291,8 +292,8 @@ class CompletionBackend(ABC):
             rgb_in, depth_in = _to_numpy(rgb), _to_numpy(depth)
         completed, confidence = self._forward_batched(rgb_in, depth_in)
         if is_tensor:
-            return _to_tensor(completed, depth.device), None if confidence is None else _to_tensor(confidence, depth.device)
-        return _to_numpy(completed), None if confidence is None else _to_numpy(confidence)
+            return _to_tensor(completed, depth.device), _to_tensor(confidence, depth.device)
+        return _to_numpy(completed), _to_numpy(confidence)
 
     def _forward_batched(self, rgb: Any, depth: Any) -> tuple[Any, Any]:
         """Run in chunks of ``max_batch`` (static exports and TensorRT profiles cap the batch)."""
@@ -434,7 +435,8 @@ class OnnxRuntimeBackend(CompletionBackend):
     def _forward(self, rgb: Any, depth: Any) -> tuple[Any, Any]:
         if self.takes_tensors:
             return self._forward_bound(rgb, depth)
-        outputs = dict(zip(self._output_names, self._session.run(self._output_names, {"rgb": rgb, "depth": depth})))
+        results = self._session.run(self._output_names, {"rgb": rgb, "depth": depth})
+        outputs = dict(zip(self._output_names, results, strict=True))
         return outputs[DEPTH_OUTPUT], outputs.get(CONFIDENCE_OUTPUT)
 
     def _forward_bound(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -516,7 +518,8 @@ class TensorRTBackend(CompletionBackend):
 
     def _forward(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         context, stream = self._context, self._stream
-        tensors = {"rgb": rgb.to(self._dtypes["rgb"]).contiguous(), "depth": depth.to(self._dtypes["depth"]).contiguous()}
+        inputs = (("rgb", rgb), ("depth", depth))
+        tensors = {name: tensor.to(self._dtypes[name]).contiguous() for name, tensor in inputs}
         for name, tensor in tensors.items():
             if not context.set_input_shape(name, tuple(tensor.shape)):
                 raise InferenceInputError(f"TensorRT engine rejects {name} shape {tuple(tensor.shape)} "
@@ -694,14 +697,16 @@ def _pad_batch(array: Any, size: int) -> Any:
     return np.concatenate([array, np.repeat(array[-1:], short, axis=0)])
 
 
-def _to_tensor(array: Any, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(array).to(device=device, dtype=torch.float32).contiguous()
+def _to_tensor(array: Any, device: torch.device) -> torch.Tensor | None:
+    """Float32 contiguous tensor on ``device``; None stays None (a model without confidence)."""
+    return None if array is None else torch.as_tensor(array).to(device=device, dtype=torch.float32).contiguous()
 
 
-def _to_numpy(array: Any) -> np.ndarray:
+def _to_numpy(array: Any) -> np.ndarray | None:
+    """Float32 contiguous numpy array; None stays None."""
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().numpy()
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return None if array is None else np.ascontiguousarray(array, dtype=np.float32)
 
 
 def import_tensorrt() -> Any:

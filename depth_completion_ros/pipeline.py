@@ -162,8 +162,8 @@ class DepthCompleter:
             raise TypeError(f"depth must be a numpy array or torch tensor, got {type(depth).__name__}")
         if depth.ndim not in (2, 3) or 0 in depth.shape:
             raise ValueError(f"depth must be a non-empty (H, W) or (B, H, W) array, got shape {tuple(depth.shape)}")
-        floating = depth.is_floating_point() if isinstance(depth, torch.Tensor) else np.issubdtype(depth.dtype, np.floating)
-        if not floating:
+        is_tensor = isinstance(depth, torch.Tensor)
+        if not (depth.is_floating_point() if is_tensor else np.issubdtype(depth.dtype, np.floating)):
             raise TypeError(f"depth must be float metres, got {depth.dtype}; convert sensor units with "
                             f"depth_io.sanitize_depth(depth, scale)")
         frames = depth if depth.ndim == 3 else depth[None]
@@ -208,7 +208,8 @@ class DepthCompleter:
             if self.fit == "full":
                 predicted, confidence = predicted[:, :height, :width], confidence[:, :height, :width]
             else:
-                predicted, confidence = _resize_linear(predicted, box_w, box_h), _resize_linear(confidence, box_w, box_h)
+                predicted = _resize_linear(predicted, box_w, box_h)
+                confidence = _resize_linear(confidence, box_w, box_h)
         if (box_w, box_h) == (width, height):
             return predicted, confidence
         with stopwatch.stage("classical"):
@@ -231,7 +232,8 @@ class DepthCompleter:
         box = fit_box(width, height, model_w / model_h) if self.fit == "crop" else (0, 0, width, height)
         x, y, box_w, box_h = box
         depth, rgb = depth[:, y : y + box_h, x : x + box_w], rgb[:, y : y + box_h, x : x + box_w]
-        return box, _resize_nearest(depth, model_w, model_h)[:, None], _rgb_to_network(_resize_color(rgb, model_w, model_h))
+        net_depth = _resize_nearest(depth, model_w, model_h)[:, None]
+        return box, net_depth, _rgb_to_network(_resize_color(rgb, model_w, model_h))
 
 
 class _Stopwatch:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -121,9 +120,9 @@ def test_static_export_fixes_size_and_batch(model_files):
     dynamic = create_backend("onnxruntime", model_files.dynamic)
     assert dynamic.input_size is None and dynamic.size_multiple == 32 and dynamic.max_batch is None
     np.testing.assert_allclose(dynamic.infer(rgb, depth)[0], batched, atol=1e-4)
-    wide_rgb, wide_depth = np.zeros((1, 3, HEIGHT, 2 * WIDTH), np.float32), np.zeros((1, 1, HEIGHT, 2 * WIDTH), np.float32)
+    wide = np.zeros((1, 4, HEIGHT, 2 * WIDTH), np.float32)
     with pytest.raises(InferenceInputError, match=f"takes {WIDTH}x{HEIGHT}.*fit='crop'"):
-        backend.infer(wide_rgb, wide_depth)
+        backend.infer(wide[:, :3], wide[:, 3:])
 
 
 def test_bad_inputs_name_the_problem(model_files):
@@ -142,21 +141,21 @@ def test_bad_inputs_name_the_problem(model_files):
 
 
 def test_missing_and_corrupt_model_files(model_files, tmp_path):
-    with pytest.raises(ModelFileError, match="missing.onnx: model file not found"):
+    with pytest.raises(ModelFileError, match=r"missing\.onnx: model file not found"):
         create_backend("onnxruntime", tmp_path / "missing.onnx")
     garbage_onnx = tmp_path / "garbage.onnx"
     garbage_onnx.write_bytes(b"not a protobuf at all")
-    with pytest.raises(ModelFileError, match="garbage.onnx: onnxruntime cannot load it"):
+    with pytest.raises(ModelFileError, match=r"garbage\.onnx: onnxruntime cannot load it"):
         create_backend("onnxruntime", garbage_onnx)
     garbage_pt = tmp_path / "garbage.pt"
     garbage_pt.write_bytes(b"\x80\x04 truncated pickle")
-    with pytest.raises(ModelFileError, match="garbage.pt"):
+    with pytest.raises(ModelFileError, match=r"garbage\.pt"):
         create_backend("torch", garbage_pt)
     empty = tmp_path / "empty.onnx"
     empty.touch()
     with pytest.raises(ModelFileError, match="file is empty"):
         create_backend("onnxruntime", empty)
-    with pytest.raises(ModelFileError, match="unknown model file type '.h5'"):
+    with pytest.raises(ModelFileError, match=r"unknown model file type '\.h5'"):
         create_backend("auto", tmp_path / "net.h5")
     with pytest.raises(BackendError, match=r"torch needs a \.pt model file"):
         create_backend("torch", model_files.static)
@@ -252,7 +251,8 @@ def test_engine_cache_dirs_and_write_location(monkeypatch, tmp_path):
     assert engine_cache_dirs(onnx, tmp_path / "mine") == [tmp_path / "mine"]
     name = engine_file_name(onnx, "fp32", trt_version="10.0.1", gpu="Orin")
     assert engine_cache_path(onnx, "fp32", trt_version="10.0.1", gpu="Orin") == onnx.parent / name
-    assert engine_cache_path(onnx, "fp32", tmp_path / "mine", trt_version="10.0.1", gpu="Orin") == tmp_path / "mine" / name
+    explicit = engine_cache_path(onnx, "fp32", tmp_path / "mine", trt_version="10.0.1", gpu="Orin")
+    assert explicit == tmp_path / "mine" / name
 
 
 def test_missing_engine_error_prints_the_build_command(model_files, monkeypatch, tmp_path):
@@ -264,7 +264,8 @@ def test_missing_engine_error_prints_the_build_command(model_files, monkeypatch,
     assert "never implicitly" in message
     command = shlex.split(message.split("build it with: ")[1])
     assert command[0] == "python" and Path(command[1]) == REPO_ROOT / "training" / "build_engine.py"
-    assert command[2:] == [str(model_files.dynamic.resolve()), "--precision", "fp16", "--cache-dir", str(tmp_path / "cache")]
+    cache = str(tmp_path / "cache")
+    assert command[2:] == [str(model_files.dynamic.resolve()), "--precision", "fp16", "--cache-dir", cache]
     # Once the engine is where the builder writes it, the lookup finds it.
     built = engine_cache_path(model_files.dynamic, "fp16", tmp_path / "cache")
     assert built.parent == tmp_path / "cache"
@@ -339,7 +340,7 @@ def test_tensorrt_engine_matches_onnxruntime(model_files, tmp_path):
     assert backend.input_size == (WIDTH, HEIGHT)
     rgb, depth = synthetic_batch(batch=3)
     out_depth, out_confidence = backend.infer(torch.from_numpy(rgb).cuda(), torch.from_numpy(depth).cuda())
-    assert out_depth.is_cuda and out_depth.shape == (3, 1, HEIGHT, WIDTH)
+    assert out_depth.is_cuda and out_confidence.is_cuda and out_depth.shape == (3, 1, HEIGHT, WIDTH)
     reference_depth, _ = OnnxRuntimeBackend(model_files.static).infer(rgb, depth)
     np.testing.assert_allclose(out_depth.cpu().numpy(), reference_depth, atol=1e-3)
     corrupt = tmp_path / "corrupt.engine"

@@ -197,7 +197,7 @@ def test_bad_inputs_and_settings_are_named(torch_backend, small_kitchen, tmp_pat
     with pytest.raises(ValueError, match=r"confidence_threshold must be in \[0, 1\]"):
         DepthCompleter("classical", confidence_threshold=1.5)
     static = export_onnx(network, tmp_path / "static.onnx", MODEL_SIZE[1], MODEL_SIZE[0])
-    with pytest.raises(ValueError, match="fit='full'.*takes 128x96 only"):
+    with pytest.raises(ValueError, match=r"fit='full'.*takes 128x96 only"):
         DepthCompleter("model", backend="onnxruntime", model_path=static, fit="full")
 
 

@@ -167,7 +167,9 @@ def _recorded_size(onnx_path: Path) -> tuple[int, int]:
     return DEFAULT_MODEL_SIZE
 
 
-def _profile_shapes(shape: tuple[int, ...], width: int, height: int, max_batch: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _profile_shapes(
+    shape: tuple[int, ...], width: int, height: int, max_batch: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(min, max) shapes of an (N, C, H, W) input: dynamic dims get the chosen size and 1…max_batch."""
     if len(shape) != 4:
         raise EngineBuildError(f"expected 4-D (N, C, H, W) inputs, got shape {shape}")
