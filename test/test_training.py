@@ -1,0 +1,234 @@
+"""Training code: losses, schedules, datasets on the real data folders, a short run that resumes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
+from depth_completion_ros.interpolation import midpoint_fill
+from depth_completion_ros.model import load_checkpoint
+from training.datasets import (
+    MIN_GT_DEPTH,
+    Augmentation,
+    SelfSupervisedDataset,
+    SyntheticDataset,
+    build_dataset,
+    matterport_dataset,
+    parse_frame_range,
+)
+from training.losses import LossConfig, masked_depth_loss
+from training.schedules import StepDecay, WarmupCosine, build_scheduler
+from training.train import apply_overrides, load_config, main as train_main
+
+# ----------------------------------------------------------------------------- losses
+
+
+def _hand_made() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """2x3 case: target invalid at (1, 0); input observed only at (0, 0); pred inf where invalid."""
+    pred = torch.tensor([[[[3.0, 2.0, 5.0], [float("inf"), 1.0, 4.0]]]], requires_grad=True)
+    target = torch.tensor([[[[1.0, 2.0, 4.0], [0.0, 3.0, 4.0]]]])
+    depth = torch.tensor([[[[1.0, 0.0, 4.0], [0.0, 0.0, 0.0]]]])
+    return pred, target, depth
+
+
+def test_masked_l1_averages_valid_pixels_only():
+    pred, target, depth = _hand_made()
+    # valid: (0,0) err 2 observed, (0,1) err 0 hole, (0,2) err 1 observed, (1,1) err 2 hole, (1,2) err 0 hole
+    loss = masked_depth_loss(pred, target, depth)
+    assert loss.item() == pytest.approx((2 + 0 + 1 + 2 + 0) / 5)
+    loss.backward()
+    assert pred.grad[0, 0, 1, 0] == 0 and torch.isfinite(pred.grad).all()  # the invalid pixel gets no gradient
+    assert pred.grad[0, 0, 0, 0] == pytest.approx(1 / 5)
+
+
+def test_hole_weighting_and_other_kinds():
+    pred, target, depth = _hand_made()
+    weighted = masked_depth_loss(pred, target, depth, LossConfig(hole_weight=3.0))
+    assert weighted.item() == pytest.approx((2 + 1 + 3 * (0 + 2 + 0)) / (2 + 3 * 3))
+    holes_only = masked_depth_loss(pred, target, depth, LossConfig(observed_weight=0.0))
+    assert holes_only.item() == pytest.approx(2 / 3)
+    l2 = masked_depth_loss(pred, target, depth, LossConfig(kind="l2"))
+    assert l2.item() == pytest.approx((4 + 0 + 1 + 4 + 0) / 5)
+    huber = masked_depth_loss(pred, target, depth, LossConfig(kind="smooth_l1", beta=0.5))
+    assert huber.item() == pytest.approx(((2 - 0.25) + (1 - 0.25) + (2 - 0.25)) / 5)
+
+
+def test_loss_without_valid_target_is_zero_with_gradient():
+    pred = torch.ones(1, 1, 2, 2, requires_grad=True)
+    loss = masked_depth_loss(pred, torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))
+    loss.backward()
+    assert loss.item() == 0 and torch.equal(pred.grad, torch.zeros_like(pred))
+
+
+def test_loss_rejects_bad_input():
+    with pytest.raises(ValueError, match="unknown loss kind"):
+        LossConfig(kind="l3")
+    with pytest.raises(ValueError, match="not both 0"):
+        LossConfig(hole_weight=0.0, observed_weight=0.0)
+    with pytest.raises(ValueError, match="must match"):
+        masked_depth_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 3), torch.zeros(1, 1, 2, 2))
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def test_step_schedule_halves_every_twenty_epochs():
+    decay = StepDecay(period_steps=20 * 10, gamma=0.5)
+    assert [decay(s) for s in (0, 199, 200, 399, 400)] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = build_scheduler(optimizer, {"kind": "step", "step_epochs": 2, "gamma": 0.5}, steps_per_epoch=3, total_steps=12)
+    lrs = []
+    for _ in range(12):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs == [1.0] * 6 + [0.5] * 6
+
+
+def test_warmup_cosine():
+    schedule = WarmupCosine(warmup_steps=4, total_steps=104, min_ratio=0.1)
+    assert schedule(0) == pytest.approx(0.25) and schedule(3) == pytest.approx(1.0)
+    assert schedule(54) == pytest.approx(0.55) and schedule(104) == pytest.approx(0.1)
+    values = [schedule(s) for s in range(4, 105)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    with pytest.raises(ValueError, match="unknown schedule"):
+        build_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), {"kind": "poly"}, 1, 1)
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def test_matterport_dataset(matterport_root, tmp_path):
+    dataset = matterport_dataset(matterport_root)
+    assert len(dataset) == 3
+    item = dataset[0]
+    assert item["rgb"].shape == (3, 256, 320) and item["depth"].shape == item["target"].shape == (1, 256, 320)
+    assert 0 <= item["rgb"].min() and item["rgb"].max() <= 1
+    observed = item["depth"][item["depth"] > 0]
+    assert observed.min() >= MATTERPORT_MIN_DEPTH  # the resize rim is not fed to the network
+    assert item["target"][item["target"] > 0].min() > MIN_GT_DEPTH
+
+    # Nearest-neighbour resizing: every value of the smaller input is a value of the original.
+    small = matterport_dataset(matterport_root, size=(160, 128), interpolate=False)[0]
+    original = load_frame(dataset.frames[0]).depth
+    assert small["depth"].shape == (1, 128, 160)
+    assert np.isin(small["depth"].numpy(), original).all()
+    # By default the input gets the pipeline's midpoint pre-pass, as at inference.
+    np.testing.assert_array_equal(item["depth"][0].numpy(), midpoint_fill(original))
+
+    scene = dataset.frames[0].name.split("/")[0]
+    split = tmp_path / "split.txt"
+    split.write_text(f"# one scene\n{scene}\n")
+    selected = matterport_dataset(matterport_root, split=split)
+    assert 0 < len(selected) < 3 and all(f.name.startswith(scene + "/") for f in selected.frames)
+    split.write_text("no_such_scene\n")
+    with pytest.raises(ValueError, match="no_such_scene"):
+        matterport_dataset(matterport_root, split=split)
+
+
+def test_large_hole_augmentation_is_seeded_per_epoch(matterport_root):
+    augmentation = Augmentation(flip=False, extra_holes=1.0)
+    dataset = matterport_dataset(matterport_root, augmentation=augmentation, interpolate=False)
+    plain = matterport_dataset(matterport_root, interpolate=False)[1]
+    first, again = dataset[1], dataset[1]
+    assert torch.equal(first["depth"], again["depth"]) and torch.equal(first["target"], plain["target"])
+    # extra holes only remove input depth, never change a kept value
+    assert (first["depth"] > 0).sum() < (plain["depth"] > 0).sum()
+    kept = first["depth"] > 0
+    assert torch.equal(first["depth"][kept], plain["depth"][kept])
+    dataset.set_epoch(1)
+    assert not torch.equal(dataset[1]["depth"], first["depth"])
+
+
+def test_self_supervised_dataset_hides_and_targets_raw(redkitchen_root):
+    frames = discover_frames(redkitchen_root)
+    train_frames = [frames[i] for i in parse_frame_range("0:200", len(frames))]
+    train = SelfSupervisedDataset(train_frames, hide_fraction=(0.2, 0.2), interpolate=False)
+    item = train[3]
+    # With observed pixels supervised too, the target is the whole fitted raw frame.
+    raw = SelfSupervisedDataset(frames[3:4], supervise_observed=True, interpolate=False)[0]
+    hidden = item["target"] > 0
+    assert hidden.float().mean() > 0.05
+    assert (item["depth"][hidden] == 0).all()  # the network never sees what it is scored on
+    assert torch.equal(item["target"][hidden], raw["target"][hidden])
+    assert torch.equal(item["rgb"], raw["rgb"])
+    visible = item["depth"] > 0
+    assert torch.equal(item["depth"][visible], raw["target"][visible])
+    assert (raw["target"] > 0).sum() == hidden.sum() + visible.sum()
+
+
+def test_frame_ranges_are_disjoint_and_checked():
+    train, evaluation = parse_frame_range("0:200", 300), parse_frame_range("220:300", 300)
+    assert len(train) == 200 and len(evaluation) == 80 and not set(train) & set(evaluation)
+    assert parse_frame_range(None, 5) == range(5) and list(parse_frame_range("-2:", 5)) == [3, 4]
+    for bad in ("5", "a:b", "10:20"):
+        with pytest.raises(ValueError):
+            parse_frame_range(bad, 8)
+
+
+def test_build_dataset_rejects_unknown_keys(redkitchen_root):
+    with pytest.raises(ValueError, match="unknown keys"):
+        build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "frames": "0:2", "colour": 1})
+    with pytest.raises(ValueError, match="kind must be one of"):
+        build_dataset({"kind": "kitti"})
+
+
+def test_synthetic_dataset_is_deterministic():
+    augmentation = Augmentation(extra_holes=1.0)
+    first = SyntheticDataset(4, base_seed=100, size=(64, 64), augmentation=augmentation)
+    second = SyntheticDataset(4, base_seed=100, size=(64, 64), augmentation=augmentation)
+    for key in ("rgb", "depth", "target"):
+        assert torch.equal(first[2][key], second[2][key])
+    assert not torch.equal(first[1]["target"], first[2]["target"])
+    other = SyntheticDataset(4, base_seed=200, size=(64, 64))
+    assert not torch.equal(other[0]["target"], first[0]["target"])
+    assert first[0]["target"].shape == (1, 64, 64)
+    with pytest.raises(IndexError):
+        first[4]
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+
+def test_overrides():
+    config = apply_overrides(load_config(None), ["optim.lr=2e-4", "data.size=[64, 64]", "val=null"])
+    assert config["optim"]["lr"] == 2e-4 and config["data"]["size"] == [64, 64] and config["val"] is None
+    with pytest.raises(ValueError, match="section.key=value"):
+        apply_overrides(config, ["lr"])
+
+
+def _tiny_config(tmp_path, out: str) -> list[str]:
+    config = {
+        "model": "costdcnet_cpu",
+        "data": {"kind": "synthetic", "length": 4, "size": [64, 64], "batch_size": 2, "num_workers": 0,
+                 "augmentation": {"extra_holes": 0.5}},
+        "val": {"kind": "synthetic", "length": 2, "base_seed": 10_000, "size": [64, 64], "every_steps": 2},
+        "schedule": {"kind": "cosine", "warmup_steps": 1},
+        "train": {"max_steps": 2, "log_every": 1, "checkpoint_every": 1},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return ["--config", str(path), f"train.out_dir={tmp_path / out}"]
+
+
+def test_two_steps_checkpoint_and_bit_exact_resume(tmp_path):
+    assert train_main(_tiny_config(tmp_path, "straight")) == 0
+    straight = tmp_path / "straight"
+    for name in ("last.pt", "model.pt", "history.json", "loss_curve.png"):
+        assert (straight / name).is_file(), name
+    assert any((straight / "tensorboard").iterdir())
+    model, meta = load_checkpoint(straight / "model.pt")
+    assert meta["steps"] == 2 and meta["final_val"]["step"] == 2 and "training_state" not in meta
+
+    # The same two steps, interrupted after one and resumed from the checkpoint.
+    assert train_main(_tiny_config(tmp_path, "split") + ["--stop-after", "1"]) == 0
+    assert not (tmp_path / "split" / "model.pt").exists()
+    assert train_main(_tiny_config(tmp_path, "split") + ["--resume", str(tmp_path / "split" / "last.pt")]) == 0
+    resumed, _ = load_checkpoint(tmp_path / "split" / "model.pt")
+    expected = model.state_dict()
+    for name, tensor in resumed.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+    with pytest.raises(ValueError, match="no training state"):
+        train_main(_tiny_config(tmp_path, "again") + ["--resume", str(straight / "model.pt")])

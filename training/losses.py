@@ -1,0 +1,73 @@
+"""Masked depth-regression losses.
+
+Ground truth for depth completion is never dense: Matterport's rendered depth has holes, a
+self-supervised target is only known where the raw sensor measured something. So every loss
+here averages over the pixels whose target is valid (> 0) and nowhere else, and a pixel that
+the *input* lacked (a hole the network had to fill) can weigh more than one it was given:
+without that, the easy observed pixels dominate the average and the network learns to copy
+its input (the seed's "poor where large regions are missing").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+LOSS_KINDS = ("l1", "l2", "smooth_l1")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """``kind``: l1 (the paper's), l2 or smooth_l1 (Huber with ``beta`` metres);
+    ``hole_weight``: weight of target pixels missing from the input relative to observed ones
+    (1 = plain masked mean); ``observed_weight`` 0 trains on hole pixels only."""
+
+    kind: str = "l1"
+    hole_weight: float = 1.0
+    observed_weight: float = 1.0
+    beta: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSS_KINDS:
+            raise ValueError(f"unknown loss kind {self.kind!r} (use one of {', '.join(LOSS_KINDS)})")
+        if self.hole_weight < 0 or self.observed_weight < 0 or self.hole_weight + self.observed_weight == 0:
+            raise ValueError(
+                f"loss weights must be >= 0 and not both 0, got hole_weight={self.hole_weight}, "
+                f"observed_weight={self.observed_weight}"
+            )
+        if self.beta <= 0:
+            raise ValueError(f"smooth_l1 beta must be positive, got {self.beta}")
+
+
+def pixel_weights(target: torch.Tensor, input_depth: torch.Tensor, config: LossConfig) -> torch.Tensor:
+    """Per-pixel weights: 0 where the target is invalid, ``hole_weight`` where the input was
+    missing, ``observed_weight`` where it was given."""
+    valid = target > 0
+    hole = valid & (input_depth <= 0)
+    observed = valid & (input_depth > 0)
+    return hole.to(target.dtype) * config.hole_weight + observed.to(target.dtype) * config.observed_weight
+
+
+def masked_depth_loss(
+    pred: torch.Tensor, target: torch.Tensor, input_depth: torch.Tensor, config: LossConfig = LossConfig()
+) -> torch.Tensor:
+    """Weighted mean of the per-pixel error over valid target pixels (a scalar).
+
+    ``pred``, ``target`` and ``input_depth`` are (N, 1, H, W) metres with 0 = invalid. A batch
+    with no valid target pixel gives 0 with a gradient (so DDP ranks stay in step), not NaN.
+    """
+    if pred.shape != target.shape or target.shape != input_depth.shape:
+        raise ValueError(
+            f"pred {tuple(pred.shape)}, target {tuple(target.shape)} and input {tuple(input_depth.shape)} must match"
+        )
+    weights = pixel_weights(target, input_depth, config)
+    if config.kind == "l1":
+        error = (pred - target).abs()
+    elif config.kind == "l2":
+        error = (pred - target).square()
+    else:
+        error = F.smooth_l1_loss(pred, target, reduction="none", beta=config.beta)
+    # Invalid targets may hold anything the network predicts; zero them so 0 * inf cannot be NaN.
+    error = torch.where(weights > 0, error, torch.zeros_like(error))
+    return (error * weights).sum() / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)

@@ -1,0 +1,579 @@
+"""Train CostDCNet: ``python training/train.py --config training/configs/<name>.yaml [key=value ...]``.
+
+One script for every setting: synthetic pre-training, Matterport3D, self-supervised fine-tuning
+on a user's own recordings; one process on a CPU or GPU, or several GPUs with
+``torchrun --nproc_per_node=N training/train.py ...`` (DDP; ``--backend gloo`` on CPUs).
+
+What a run writes to ``train.out_dir``:
+  ``last.pt``        full training state (model, optimizer, scheduler, AMP scaler, step, RNG,
+                     history), every ``train.checkpoint_every`` steps and at the end;
+                     ``--resume last.pt`` continues bit-exactly where it stopped
+  ``model.pt``       the trained weights with their config and training metadata (what
+                     ``evaluate.py``, ``export_onnx.py`` and the node load)
+  ``history.json``   per-step loss and learning rate, periodic validation metrics
+  ``loss_curve.png`` the curves, drawn at the end; ``tensorboard/`` the same, live
+
+Config overrides use dotted keys with YAML values: ``optim.lr=1e-3 data.batch_size=8``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if not __package__:
+    # Run as a script (python training/train.py): make the repository importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+from depth_completion_ros.depth_io import atomic_output
+from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, save_checkpoint
+from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
+from training.datasets import MIN_GT_DEPTH, build_dataset
+from training.losses import LossConfig, masked_depth_loss
+from training.schedules import build_scheduler
+
+LOG = logging.getLogger("train")
+
+#: Every config key the trainer understands, with its default (sections are merged key by key).
+DEFAULTS: dict[str, Any] = {
+    "model": "costdcnet_cpu",
+    "init": None,
+    "data": {"batch_size": 4, "num_workers": 1},
+    "val": None,
+    "loss": {"kind": "l1", "hole_weight": 1.0, "observed_weight": 1.0, "beta": 0.1},
+    "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "betas": [0.9, 0.999], "grad_clip": 1.0},
+    "schedule": {"kind": "step", "step_epochs": 20, "gamma": 0.5},
+    "train": {
+        "epochs": 50,
+        "max_steps": None,
+        "seed": 0,
+        "amp": True,
+        "checkpoint_every": 500,
+        "log_every": 10,
+        "out_dir": "runs/costdcnet",
+        "threads": None,
+    },
+}
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: mappings merge key by key, anything else replaces."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` strings; values are parsed as YAML (``1e-3``, ``[320, 256]``, ``null``)."""
+    config = copy.deepcopy(config)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} must look like section.key=value")
+        node = config
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ValueError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = parse_value(text)
+    return config
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as YAML, with ``1e-3`` read as a number (YAML 1.1 wants ``1.0e-3``)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Defaults, then the YAML file, then the command-line overrides."""
+    config: dict[str, Any] = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such training config")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a training config must be a mapping")
+        unknown = sorted(set(loaded) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown config sections {unknown}; known: {sorted(DEFAULTS)}")
+        config = merge(config, loaded)
+    return apply_overrides(config, overrides)
+
+
+# ----------------------------------------------------------------------------- distributed
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process sits: one process, or rank ``rank`` of ``world_size`` under torchrun."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(backend: str | None = None, device: str | None = None) -> DistributedContext:
+    """Join the process group torchrun describes (``WORLD_SIZE``/``RANK``/``LOCAL_RANK``), if any.
+
+    NCCL with one GPU per process when CUDA is available, gloo otherwise (or as ``backend``).
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    if world_size == 1:
+        return DistributedContext(device=torch.device("cuda" if use_cuda else "cpu"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        target = torch.device("cuda", local_rank)
+    else:
+        target = torch.device("cpu")
+    dist.init_process_group(backend=backend or ("nccl" if use_cuda else "gloo"))
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=target)
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` that can start an epoch part-way, so a resumed run sees exactly
+    the batches the interrupted one had not reached (same permutation: seed + epoch)."""
+
+    def __init__(self, dataset: Dataset, **options: Any) -> None:
+        super().__init__(dataset, **options)
+        self.skip = 0
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        return iter(indices[self.skip :])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.skip
+
+
+def average_buffers(model: torch.nn.Module, world_size: int) -> None:
+    """Average floating-point buffers (batch-norm running statistics) over the ranks.
+
+    DDP copies rank 0's buffers to the others before each forward pass, but the pass itself
+    updates every rank's statistics from its own batch, so after a step the ranks differ.
+    Averaging before a checkpoint leaves every rank with the same model, with statistics
+    estimated from all ranks' data rather than one rank's.
+    """
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer)
+            buffer /= world_size
+
+
+# ----------------------------------------------------------------------------- state
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global random generator a training step may draw from, as plain data and tensors
+    (checkpoints load with ``weights_only=True``, which refuses numpy arrays)."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = torch.from_numpy(numpy_state["state"]["key"].astype(np.int64))
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    random.setstate(state["python"])
+    numpy_state = copy.deepcopy(state["numpy"])
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].numpy().astype(np.uint32)
+    np.random.set_state(numpy_state)
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(model: torch.nn.Module, config: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """Adam or AdamW; weight decay skips biases and norm parameters (1-D tensors)."""
+    name = str(config.get("name", "adamw")).lower()
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": float(config.get("weight_decay", 0.0))},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    options = {"lr": float(config["lr"]), "betas": tuple(float(b) for b in config.get("betas", (0.9, 0.999)))}
+    if name == "adamw":
+        return torch.optim.AdamW(groups, **options)
+    if name == "adam":
+        return torch.optim.Adam(groups, **options)
+    raise ValueError(f"unknown optimizer {name!r} (use adam or adamw)")
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
+    """RMSE and MAE (m) of the raw network output, over all target pixels and over the input's
+    holes, averaged over frames (the benchmark convention of :func:`metrics.aggregate_metrics`).
+
+    A quick learning signal while training; the benchmark numbers come from evaluate.py, which
+    runs the full inference pipeline at native resolution against the baselines.
+    """
+    was_training = model.training
+    model.eval()
+    per_frame = []
+    for batch in loader:
+        pred = model(batch["rgb"].to(device), batch["depth"].to(device))[0].float().cpu()
+        for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"]):
+            per_frame.append(depth_metrics(frame_pred, target, raw=depth, min_gt=MIN_GT_DEPTH))
+    model.train(was_training)
+    summary = aggregate_metrics(per_frame)
+    return {f"{group}_{metric}": summary[metric_key(group, metric)] for group in ("all", "hole") for metric in ("rmse", "mae")}
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def plot_history(history: Mapping[str, Any], path: Path, title: str = "") -> Path:
+    """Loss (raw and smoothed), learning rate and validation RMSE against steps, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.asarray(history["step"])
+    loss = np.asarray(history["loss"])
+    fig, (ax_loss, ax_lr) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax_loss.plot(steps, loss, color="0.75", linewidth=0.8, label="training loss (per step)")
+    if loss.size >= 5:
+        window = max(5, loss.size // 25)
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax_loss.plot(steps[window - 1 :], smooth, color="C0", label=f"training loss ({window}-step mean)")
+    val = history.get("val", [])
+    if val:
+        ax_val = ax_loss.twinx()
+        ax_val.plot([v["step"] for v in val], [v["hole_rmse"] for v in val], "o-", color="C3", label="val hole RMSE")
+        ax_val.set_ylabel("validation hole RMSE (m)", color="C3")
+        ax_val.legend(loc="upper center")
+    ax_loss.set_ylabel("masked loss (m)")
+    ax_loss.legend(loc="upper right")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.set_title(title)
+    ax_lr.plot(steps, history["lr"], color="C2")
+    ax_lr.set_ylabel("learning rate")
+    ax_lr.set_xlabel("optimizer step")
+    ax_lr.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def write_json(path: Path, data: Any) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class Trainer:
+    """Holds everything one run needs; :meth:`run` trains until the configured step count."""
+
+    def __init__(self, config: dict[str, Any], context: DistributedContext) -> None:
+        self.config = config
+        self.context = context
+        train_cfg = config["train"]
+        if train_cfg.get("threads"):
+            torch.set_num_threads(int(train_cfg["threads"]))
+        self.seed = int(train_cfg["seed"])
+        seed_everything(self.seed)
+        self.out_dir = Path(train_cfg["out_dir"])
+        self.device = context.device
+
+        model_config = load_model_config(config["model"])
+        if config.get("init"):
+            # Fine-tuning: start from trained weights (same architecture), fresh optimizer.
+            model, _ = load_checkpoint(config["init"])
+            if model.config != model_config:
+                raise ValueError(f"init checkpoint {config['init']} holds {model.config.name}, config asks for {config['model']}")
+        else:
+            model = build_model(model_config)
+        self.model = model.to(self.device)
+        self.net: torch.nn.Module = (
+            DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if context.distributed
+            else self.model
+        )
+
+        data_cfg = dict(config["data"])
+        self.batch_size = int(data_cfg.pop("batch_size"))
+        num_workers = int(data_cfg.pop("num_workers"))
+        self.dataset = build_dataset(data_cfg)
+        self.sampler = ResumableSampler(
+            self.dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=self.seed, drop_last=True
+        )
+        self.loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            num_workers=num_workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+        )
+        self.steps_per_epoch = self.sampler.num_samples // self.batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"{len(self.dataset)} samples over {context.world_size} ranks do not fill one batch of {self.batch_size}"
+            )
+        max_steps = train_cfg.get("max_steps")
+        self.total_steps = int(max_steps) if max_steps else int(train_cfg["epochs"]) * self.steps_per_epoch
+
+        self.val_loader = None
+        val_cfg = config.get("val")
+        if val_cfg and context.is_main:
+            val_cfg = dict(val_cfg)
+            self.val_every = int(val_cfg.pop("every_steps", self.steps_per_epoch))
+            val_batch = int(val_cfg.pop("batch_size", self.batch_size))
+            self.val_loader = DataLoader(build_dataset(val_cfg), batch_size=val_batch, num_workers=num_workers)
+
+        self.loss_config = LossConfig(**config["loss"])
+        self.optimizer = build_optimizer(self.model, config["optim"])
+        self.scheduler = build_scheduler(self.optimizer, config["schedule"], self.steps_per_epoch, self.total_steps)
+        self.amp = bool(train_cfg["amp"]) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.grad_clip = config["optim"].get("grad_clip")
+        self.step = 0
+        self.history: dict[str, Any] = {"step": [], "loss": [], "lr": [], "val": []}
+        self.writer = None
+        self.train_seconds = 0.0
+
+    # -- checkpoints
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "history": self.history,
+            "rng": rng_state(),
+            "train_seconds": self.train_seconds,
+            "training_config": self.config,
+        }
+
+    def save_training_state(self) -> Path:
+        path = self.out_dir / "last.pt"
+        save_checkpoint(path, self.model, training_state=self.state())
+        return path
+
+    def resume(self, path: str | os.PathLike) -> None:
+        """Restore model, optimizer, scheduler, scaler, step, history and RNG from ``last.pt``."""
+        model, meta = load_checkpoint(path)
+        state = meta.get("training_state")
+        if state is None:
+            raise ValueError(f"{path}: holds weights only, no training state to resume (use init= to fine-tune from it)")
+        if model.config != self.model.config:
+            raise ValueError(f"{path}: checkpoint model {model.config.name} differs from the configured {self.model.config.name}")
+        self.model.load_state_dict(model.state_dict())
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.history = state["history"]
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        restore_rng_state(state["rng"])
+        LOG.info("resumed from %s at step %d", path, self.step)
+
+    def save_model(self) -> Path:
+        """The deliverable: weights plus what produced them (no optimizer state)."""
+        path = self.out_dir / "model.pt"
+        val = self.history["val"][-1] if self.history["val"] else None
+        save_checkpoint(
+            path,
+            self.model,
+            steps=self.step,
+            epochs=self.step / self.steps_per_epoch,
+            train_seconds=round(self.train_seconds, 1),
+            world_size=self.context.world_size,
+            device=str(self.device),
+            training_config=self.config,
+            final_val=val,
+            init_checkpoint=self.config.get("init"),
+        )
+        return path
+
+    # -- loop
+
+    def log(self, loss: float, lr: float) -> None:
+        self.history["step"].append(self.step)
+        self.history["loss"].append(loss)
+        self.history["lr"].append(lr)
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss", loss, self.step)
+            self.writer.add_scalar("train/lr", lr, self.step)
+
+    def run_validation(self) -> None:
+        metrics = validate(self.model, self.val_loader, self.device)
+        self.history["val"].append({"step": self.step, **metrics})
+        if self.writer is not None:
+            for name, value in metrics.items():
+                self.writer.add_scalar(f"val/{name}", value, self.step)
+        LOG.info("step %d validation: %s", self.step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+    def train_step(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        rgb, depth, target = (batch[key].to(self.device, non_blocking=True) for key in ("rgb", "depth", "target"))
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+            pred = self.net(rgb, depth)[0]
+        loss = masked_depth_loss(pred.float(), target, depth, self.loss_config)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.detach()
+
+    def run(self, stop_after: int | None = None) -> Path | None:
+        """Train to ``total_steps`` (or ``stop_after`` more steps); returns ``model.pt`` on rank 0."""
+        train_cfg = self.config["train"]
+        log_every = int(train_cfg["log_every"])
+        checkpoint_every = int(train_cfg["checkpoint_every"])
+        end_step = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
+        if self.context.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.writer = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=self.step)
+            LOG.info(
+                "%d samples, %d steps/epoch x %d ranks, steps %d -> %d of %d, device %s, AMP %s",
+                len(self.dataset), self.steps_per_epoch, self.context.world_size, self.step, end_step,
+                self.total_steps, self.device, self.amp,
+            )
+        self.net.train()
+        started, seconds_before = time.perf_counter(), self.train_seconds
+        bar = tqdm(total=end_step, initial=self.step, unit="step", disable=not self.context.is_main, dynamic_ncols=True)
+        running = torch.zeros((), device=self.device)
+        while self.step < end_step:
+            epoch, done_in_epoch = divmod(self.step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch)
+            self.sampler.skip = done_in_epoch * self.batch_size
+            self.dataset.set_epoch(epoch)
+            for batch in self.loader:
+                running += self.train_step(batch)
+                self.step += 1
+                bar.update(1)
+                if self.step % log_every == 0 or self.step == end_step:
+                    count = (self.step - 1) % log_every + 1
+                    if self.context.distributed:
+                        dist.all_reduce(running)
+                        running /= self.context.world_size
+                    loss = running.item() / count
+                    running.zero_()
+                    if self.context.is_main:
+                        self.log(loss, self.scheduler.get_last_lr()[0])
+                        bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}", epoch=epoch)
+                if self.context.is_main and self.val_loader is not None and self.step % self.val_every == 0:
+                    self.run_validation()
+                if self.step % checkpoint_every == 0 or self.step == end_step:
+                    self.train_seconds = seconds_before + time.perf_counter() - started
+                    if self.context.distributed:
+                        average_buffers(self.model, self.context.world_size)
+                    if self.context.is_main:
+                        self.save_training_state()
+                    if self.context.distributed:
+                        dist.barrier()
+                if self.step >= end_step:
+                    break
+        bar.close()
+        if not self.context.is_main:
+            return None
+        write_json(self.out_dir / "history.json", self.history)
+        plot_history(self.history, self.out_dir / "loss_curve.png", title=f"{self.model.config.name}: {self.out_dir.name}")
+        self.writer.close()
+        if self.step < self.total_steps:
+            LOG.info("stopped at step %d of %d; continue with --resume %s", self.step, self.total_steps, self.out_dir / "last.pt")
+            return None
+        path = self.save_model()
+        LOG.info("trained %d steps in %.0f s; weights in %s", self.step, self.train_seconds, path)
+        return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True, help="training config YAML (training/configs/)")
+    parser.add_argument("overrides", nargs="*", help="config overrides: section.key=value (YAML value)")
+    parser.add_argument("--resume", type=Path, default=None, help="continue from a last.pt training state")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="stop after this many steps in this invocation (the schedule still spans the full run)")
+    parser.add_argument("--backend", default=None, help="torch.distributed backend under torchrun (default nccl on GPU, gloo on CPU)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = load_config(args.config, args.overrides)
+    context = init_distributed(args.backend, args.device)
+    if not context.is_main:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        trainer = Trainer(config, context)
+        if args.resume is not None:
+            trainer.resume(args.resume)
+        trainer.run(args.stop_after)
+    finally:
+        if context.distributed:
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
