@@ -21,6 +21,7 @@ Every mask is boolean, ``True`` = drop (make invalid), and deterministic given a
 primitive, :func:`smooth_noise` (upsampled white noise), so a 640x480 mask costs a few
 milliseconds and never loops over pixels in Python.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,7 +97,9 @@ def smooth_noise(shape: Sequence[int], rng: RngLike, scale_px: float, roughness:
 
 def _upsampled_noise(height: int, width: int, rng: np.random.Generator, scale_px: float) -> np.ndarray:
     step = max(scale_px, 1.0)
-    grid = rng.standard_normal((max(2, math.ceil(height / step)) + 1, max(2, math.ceil(width / step)) + 1), dtype=np.float32)
+    grid = rng.standard_normal(
+        (max(2, math.ceil(height / step)) + 1, max(2, math.ceil(width / step)) + 1), dtype=np.float32
+    )
     return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
@@ -171,8 +174,10 @@ def polygon_mask(shape: Sequence[int], rng: RngLike, count: int, size_px: tuple[
         corners = int(rng.integers(4, 9))
         radius = rng.uniform(low, high) / 2.0
         centre = rng.uniform((0.0, 0.0), (width, height))
-        angles = np.sort(rng.uniform(0.0, 2.0 * np.pi, corners)) if corners > 4 else (
-            np.arange(4) * np.pi / 2 + np.pi / 4 + rng.uniform(-0.25, 0.25, 4)
+        angles = (
+            np.sort(rng.uniform(0.0, 2.0 * np.pi, corners))
+            if corners > 4
+            else (np.arange(4) * np.pi / 2 + np.pi / 4 + rng.uniform(-0.25, 0.25, 4))
         )
         radii = radius * rng.uniform(0.75, 1.0, corners)
         aspect = rng.uniform(0.4, 1.0)
@@ -184,7 +189,9 @@ def polygon_mask(shape: Sequence[int], rng: RngLike, count: int, size_px: tuple[
     return canvas.astype(bool)
 
 
-def edge_shadow_mask(depth: np.ndarray, focal_baseline: float, side: str = "left", tolerance_px: float = 0.5) -> np.ndarray:
+def edge_shadow_mask(
+    depth: np.ndarray, focal_baseline: float, side: str = "left", tolerance_px: float = 0.5
+) -> np.ndarray:
     """Valid pixels the projector of an active depth camera cannot see (occlusion shadows).
 
     With the projector ``baseline`` metres beside the camera, a point at depth z appears at
@@ -367,9 +374,8 @@ class HoleSimulator:
             value = getattr(self, spec.name)
             if spec.name.endswith("_probability"):
                 _check_fraction(spec.name, value)
-            elif isinstance(value, tuple):
-                if len(value) != 2 or not 0 <= value[0] <= value[1]:
-                    raise ValueError(f"{spec.name} must be (low, high) with 0 <= low <= high, got {value}")
+            elif isinstance(value, tuple) and (len(value) != 2 or not 0 <= value[0] <= value[1]):
+                raise ValueError(f"{spec.name} must be (low, high) with 0 <= low <= high, got {value}")
         for name in ("blob_coverage", "speckle_density", "sparse_keep"):
             _check_fraction(name, getattr(self, name)[1])
         for name in ("blob_scale", "polygon_size", "shadow_baseline_m"):
@@ -423,7 +429,9 @@ class HoleSimulator:
             shadow = edge_shadow_mask(depth, focal * _draw(rng, self.shadow_baseline_m), self.shadow_side)
             drop |= ragged_border(shadow, rng)
         if rng.random() < self.edge_probability:
-            drop |= depth_edge_mask(depth, width_px=_draw_int(rng, self.edge_width_px))
+            # Edges are lost in stretches, not as continuous outlines.
+            edges = depth_edge_mask(depth, width_px=_draw_int(rng, self.edge_width_px))
+            drop |= edges & coherent_dropout(0.6, shape, rng, 0.02 * short_side, roughness=0.0)
         if rng.random() < self.range_probability:
             near, far = _draw(rng, self.min_range_m), _draw(rng, self.max_range_m)
             falloff = min(_draw(rng, self.range_falloff_m), far - near)
@@ -487,7 +495,11 @@ def hide_regions(
     if valid_index.size < min_valid_pixels:
         raise ValueError(f"only {valid_index.size} valid depth pixels; hide_regions needs at least {min_valid_pixels}")
     target = _draw(rng, fraction)
-    count = int(np.clip(round(target * valid_index.size), math.ceil(low * valid_index.size), math.floor(high * valid_index.size)))
+    count = int(
+        np.clip(
+            round(target * valid_index.size), math.ceil(low * valid_index.size), math.floor(high * valid_index.size)
+        )
+    )
     count = max(count, 1)
     priority = smooth_noise(depth.shape, rng, _draw(rng, blob_scale) * min(depth.shape))
     if simulator is not None:
@@ -550,7 +562,13 @@ def format_hole_statistics(rows: Mapping[str, HoleStatistics]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, stats in rows.items():
         low, high = stats.missing_fraction_range
-        cells = [name, str(stats.frames), f"{stats.missing_fraction:.1%}", f"{low:.1%}-{high:.1%}", f"{stats.holes_per_frame:.0f}"]
+        cells = [
+            name,
+            str(stats.frames),
+            f"{stats.missing_fraction:.1%}",
+            f"{low:.1%}-{high:.1%}",
+            f"{stats.holes_per_frame:.0f}",
+        ]
         cells += [f"{share:.0%}" for share in stats.size_shares]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

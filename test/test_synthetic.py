@@ -1,0 +1,210 @@
+"""Synthetic RGB-D generator: exact geometry, determinism, sensor-like raw depth, sequences."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from depth_completion_ros import synthetic
+from depth_completion_ros.depth_io import read_color
+from depth_completion_ros.geometry import CameraIntrinsics
+from depth_completion_ros.holes import PRESETS
+from depth_completion_ros.synthetic import Box, Decal, Material, SensorModel, SyntheticScene, Trajectory
+
+
+def perfect_sensor(see_through: float = 0.0) -> SensorModel:
+    """A sensor that reports the ground truth unchanged (no holes, noise or quantisation, drops
+    only at exactly grazing incidence); glass is seen through with probability ``see_through``."""
+    return SensorModel(
+        holes=PRESETS["none"],
+        noise_sigma_m=(0.0, 0.0),
+        quantisation_m=0.0,
+        grazing_cos=(0.0, 1e-6),
+        see_through=see_through,
+    )
+
+
+INTRINSICS = synthetic.default_intrinsics(160, 128)
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[synthetic.SyntheticSample]:
+    return [synthetic.generate_sample(seed, 160, 128) for seed in range(6)]
+
+
+def looking_along_x(position: tuple[float, float, float]) -> np.ndarray:
+    """Camera-to-world pose at ``position`` looking along world +x, level (x right = world -y)."""
+    pose = np.eye(4)
+    pose[:3, :3] = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    pose[:3, 3] = position
+    return pose
+
+
+def box_room(box_material: Material, window: bool = False) -> SyntheticScene:
+    """A 6 x 4 x 3 m room with a 1 m cube centred at (3, 2, 1.5), so its front face is the plane
+    x = 2.5; optionally a window in the far wall (x = 6) at y = 0.1...1 m, z = 0.5...2.5 m."""
+    paint = Material("paint", (0.7, 0.7, 0.7))
+    glass = Material("outdoor", (0.9, 0.9, 1.0), transparent=True, emissive=True)
+    decals = (Decal(1, (0.1, 1.0), (0.5, 2.5), 2),) if window else ()
+    return SyntheticScene(
+        size=(6.0, 4.0, 3.0),
+        face_materials=(0, 0, 0, 0, 0, 0),
+        decals=decals,
+        boxes=(Box((3.0, 2.0, 1.5), (0.5, 0.5, 0.5), 0.0, 1),),
+        cylinders=(),
+        spheres=(),
+        materials=(paint, box_material, glass),
+        lights=(synthetic.Light((3.0, 2.0, 2.7), 1.0),),
+        ambient=0.4,
+        outside_distance_m=10.0,
+        trajectory=Trajectory(
+            (3.0, 2.0),
+            (1.0, 1.0),
+            1.5,
+            0.0,
+            0.2,
+            (0.0, 0.1, 0.0),
+            (0.0, 0.0, 0.1, 0.0),
+            (0.0, 0.1, 0.0),
+            (0.0, 0.1, 0.0),
+        ),
+        texture_seed=0,
+    )
+
+
+def test_ground_truth_is_z_depth_of_the_analytic_scene() -> None:
+    scene = box_room(Material("paint", (0.5, 0.3, 0.2)))
+    sample = scene.render(looking_along_x((1.0, 2.0, 1.5)), INTRINSICS, np.random.default_rng(0), perfect_sensor())
+    row, col = round(INTRINSICS.cy), round(INTRINSICS.cx)
+    # The cube's front face is the plane x = 2.5: its z-depth is 1.5 m at every pixel it covers,
+    # not only on the optical axis (z-depth, not distance along the ray). It spans
+    # 0.5 / 1.5 * fx = 49 px either side of the centre.
+    np.testing.assert_allclose(sample.gt[row - 40 : row + 40, col - 40 : col + 40], 1.5, atol=1e-5)
+    # Just beside the cube, the far wall (x = 6) is seen: z = 5 m (its ray is 5.4 m long).
+    beside = round(0.37 * INTRINSICS.fx)
+    assert sample.gt[row, col - beside] == pytest.approx(5.0, abs=1e-4)
+    assert sample.gt[row, col + beside] == pytest.approx(5.0, abs=1e-4)
+    np.testing.assert_array_equal(sample.raw, sample.gt)
+
+
+def test_dark_material_loses_its_depth() -> None:
+    dark = Material("metal", (0.03, 0.03, 0.03), specular=0.8, dropout=1.0)
+    scene = box_room(dark)
+    sample = scene.render(looking_along_x((1.0, 2.0, 1.5)), INTRINSICS, np.random.default_rng(0), perfect_sensor())
+    on_box = np.isclose(sample.gt, 1.5, atol=1e-4)
+    assert on_box.sum() > 500
+    assert (sample.raw[on_box] == 0).all()
+    assert (sample.raw[~on_box] > 0).mean() > 0.99
+
+
+def test_window_is_transparent_in_gt_and_missing_or_seen_through_in_raw() -> None:
+    pose = looking_along_x((0.5, 2.0, 1.5))  # the window shows right of the cube
+    scene = box_room(Material("paint", (0.5, 0.3, 0.2)), window=True)
+    blind = scene.render(pose, INTRINSICS, np.random.default_rng(0), perfect_sensor(see_through=0.0))
+    assert blind.transparent.sum() > 200
+    np.testing.assert_allclose(blind.gt[blind.transparent], 5.5, atol=1e-4)  # the glass pane itself
+    assert (blind.raw[blind.transparent] == 0).all()
+    assert (blind.raw[~blind.transparent] > 0).mean() > 0.99
+    through = scene.render(pose, INTRINSICS, np.random.default_rng(0), perfect_sensor(see_through=1.0))
+    # Seen through, the sensor measures the facade 10 m beyond the wall: 15.5 m in z.
+    np.testing.assert_allclose(through.raw[through.transparent], 15.5, atol=1e-3)
+
+
+def test_generate_sample_is_deterministic() -> None:
+    first = synthetic.generate_sample(3, 160, 128)
+    again = synthetic.generate_sample(3, 160, 128)
+    for name in ("rgb", "gt", "raw", "transparent", "pose"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    other = synthetic.generate_sample(4, 160, 128)
+    assert not np.array_equal(first.gt, other.gt)
+    assert not np.array_equal(first.rgb, other.rgb)
+
+
+def test_sample_shapes_types_and_ranges(samples: list[synthetic.SyntheticSample]) -> None:
+    for sample in samples:
+        assert sample.rgb.shape == (128, 160, 3) and sample.rgb.dtype == np.uint8
+        assert sample.gt.shape == (128, 160) and sample.gt.dtype == np.float32
+        assert sample.raw.shape == (128, 160) and sample.raw.dtype == np.float32
+        assert sample.transparent.shape == (128, 160) and sample.transparent.dtype == bool
+        assert sample.intrinsics == INTRINSICS
+        assert sample.pose.shape == (4, 4)
+        np.testing.assert_allclose(sample.pose[:3, :3] @ sample.pose[:3, :3].T, np.eye(3), atol=1e-9)
+        # Dense, finite, positive ground truth inside a room of at most 8 x 6.5 x 3 m.
+        assert np.isfinite(sample.gt).all() and (sample.gt > 0).all() and sample.gt.max() < 11.0
+        assert sample.rgb.std() > 10  # textured and lit, not a flat image
+        valid = sample.raw > 0
+        assert 0.2 < valid.mean() < 1.0  # realistic: holes, but mostly measured
+
+
+def test_raw_depth_is_ground_truth_plus_sensor_noise(samples: list[synthetic.SyntheticSample]) -> None:
+    sensor = SensorModel()
+    for sample in samples:
+        valid = (sample.raw > 0) & ~sample.transparent
+        error = np.abs(sample.raw[valid] - sample.gt[valid])
+        bound = 6 * sensor.noise_sigma(sample.gt[valid]) + sensor.quantisation_m / 2
+        assert (error <= bound).all()
+        # Values are whole millimetres, as a 16-bit depth image in mm would hold.
+        np.testing.assert_allclose(sample.raw[valid] * 1000, np.rint(sample.raw[valid] * 1000), atol=1e-3)
+        # Behind glass the sensor either sees nothing or something farther than the glass.
+        through = (sample.raw > 0) & sample.transparent
+        assert (sample.raw[through] > sample.gt[through]).all()
+
+
+def test_raw_depth_has_sensor_like_holes(samples: list[synthetic.SyntheticSample]) -> None:
+    missing = np.mean([(sample.raw <= 0).mean() for sample in samples])
+    assert 0.02 < missing < 0.5
+    assert any(sample.transparent.any() for sample in samples)
+
+
+def test_custom_intrinsics_and_size_errors() -> None:
+    intrinsics = CameraIntrinsics(fx=100.0, fy=100.0, cx=40.0, cy=30.0, width=80, height=60)
+    sample = synthetic.generate_sample(1, 80, 60, intrinsics=intrinsics)
+    assert sample.gt.shape == (60, 80) and sample.intrinsics == intrinsics
+    with pytest.raises(ValueError, match="intrinsics are for 80x60"):
+        synthetic.generate_sample(1, 160, 128, intrinsics=intrinsics)
+    with pytest.raises(ValueError, match="at least 8x8"):
+        synthetic.generate_sample(1, 4, 4)
+    with pytest.raises(ValueError, match="pose"):
+        box_room(Material("paint", (0.5, 0.5, 0.5))).render(np.eye(3), INTRINSICS, np.random.default_rng(0))
+
+
+def test_configuration_errors_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="pattern"):
+        Material("marble", (0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="dropout"):
+        Material("paint", (0.5, 0.5, 0.5), dropout=2.0)
+    with pytest.raises(ValueError, match="see_through"):
+        SensorModel(see_through=-0.1)
+    with pytest.raises(ValueError, match="grazing_cos"):
+        SensorModel(grazing_cos=(0.5, 0.2))
+
+
+def test_sequence_moves_smoothly_through_one_scene() -> None:
+    frames = list(synthetic.render_sequence(5, 4, 160, 128))
+    assert len(frames) == 4
+    for previous, current in itertools.pairwise(frames):
+        step = np.linalg.norm(current.pose[:3, 3] - previous.pose[:3, 3])
+        assert 0.0 < step < 0.03  # a few millimetres to centimetres per 30 Hz frame
+        turn = np.degrees(np.arccos(np.clip((np.trace(previous.pose[:3, :3].T @ current.pose[:3, :3]) - 1) / 2, -1, 1)))
+        assert turn < 2.0
+        # Consecutive ground truths differ little (a moving camera, not a new scene).
+        relative = np.abs(current.gt - previous.gt) / previous.gt
+        assert np.median(relative) < 0.02
+        assert not np.array_equal(current.gt, previous.gt)
+    replay = next(synthetic.render_sequence(5, 1, 160, 128))
+    np.testing.assert_array_equal(replay.raw, frames[0].raw)
+    assert list(synthetic.render_sequence(5, 0, 160, 128)) == []
+    with pytest.raises(ValueError, match="num_frames"):
+        next(synthetic.render_sequence(5, -1))
+
+
+def test_preview_cli_writes_a_grid(tmp_path: Path) -> None:
+    out = tmp_path / "preview.png"
+    assert synthetic.main(["--preview", str(out), "--count", "2", "--width", "80", "--height", "64"]) == 0
+    grid = read_color(out)
+    assert grid.shape == (2 * 64, 3 * 80, 3)
+    with pytest.raises(SystemExit):
+        synthetic.main([])
