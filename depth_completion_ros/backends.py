@@ -212,7 +212,9 @@ class CompletionBackend(ABC):
       any multiple of ``size_multiple`` works;
     * ``model_size`` — ``(W, H)`` the network was trained at: the target of crop/resize fitting;
     * ``max_batch`` — largest batch one call of the runtime takes (larger batches are split);
-      with ``batch_fixed`` every call takes exactly that many (a short last chunk is padded).
+      with ``batch_fixed`` every call takes exactly that many (a short last chunk is padded);
+    * ``config`` — the network's ModelConfig where the model file records it (depth range,
+      stride), else None (a TensorRT engine, a foreign ONNX file).
     """
 
     #: Backend kind, one of BACKEND_KINDS.
@@ -230,6 +232,7 @@ class CompletionBackend(ABC):
         model_size: tuple[int, int],
         max_batch: int | None = None,
         batch_fixed: bool = False,
+        config: ModelConfig | None = None,
     ) -> None:
         self.device = device
         self.source = source
@@ -238,6 +241,7 @@ class CompletionBackend(ABC):
         self.model_size = model_size
         self.max_batch = max_batch
         self.batch_fixed = batch_fixed
+        self.config = config
         #: Why ``create_backend(kind="auto")`` skipped each faster backend (empty otherwise).
         self.selection_reasons: tuple[str, ...] = ()
 
@@ -246,7 +250,7 @@ class CompletionBackend(ABC):
         size = f"fixed input {_format_size(self.input_size)}" if self.input_size else (
             f"any input size in multiples of {self.size_multiple}")
         source = f", model {self.source}" if self.source else ""
-        return f"{self.name} on {self.device} ({size}, trained at {_format_size(self.model_size)}{source})"
+        return f"{self.name} on {self.device} ({size}, frames fitted to {_format_size(self.model_size)}{source})"
 
     def check_inputs(self, rgb_shape: tuple[int, ...], depth_shape: tuple[int, ...]) -> None:
         """Raise InferenceInputError naming the problem if the shapes cannot be run."""
@@ -340,7 +344,7 @@ class TorchBackend(CompletionBackend):
             raise BackendError("fp16 inference needs a CUDA device (CPU autocast to float16 is slower, not faster)")
         config: ModelConfig = model.config
         super().__init__(device=resolved, source=source, input_size=None, size_multiple=config.total_stride,
-                         model_size=model_size)
+                         model_size=model_size, config=config)
         self.model = model.to(resolved).eval()
         self.fp16 = fp16
 
@@ -418,7 +422,8 @@ class OnnxRuntimeBackend(CompletionBackend):
         self.takes_tensors = use_cuda and torch.cuda.is_available()
         self._session = session
         batch, _, height, width = _check_onnx_signature(session, path)
-        config = _config_from_metadata(session.get_modelmeta().custom_metadata_map, path)
+        metadata = session.get_modelmeta().custom_metadata_map
+        config = _config_from_metadata(metadata, path)
         fixed = (width, height) if isinstance(width, int) and isinstance(height, int) else None
         fixed_batch = batch if isinstance(batch, int) else None
         super().__init__(
@@ -426,9 +431,10 @@ class OnnxRuntimeBackend(CompletionBackend):
             source=path,
             input_size=fixed,
             size_multiple=config.total_stride if config else 1,
-            model_size=fixed or DEFAULT_MODEL_SIZE,
+            model_size=fixed or _size_from_metadata(metadata),
             max_batch=fixed_batch,
             batch_fixed=fixed_batch is not None,
+            config=config,
         )
         self._output_names = [o.name for o in session.get_outputs() if o.name in (DEPTH_OUTPUT, CONFIDENCE_OUTPUT)]
 
@@ -495,7 +501,11 @@ class TensorRTBackend(CompletionBackend):
                 raise ModelFileError(f"{path}: tensor {name!r} has unsupported type {engine.get_tensor_dtype(name)}")
             self._dtypes[name] = dtypes[engine.get_tensor_dtype(name)]
         self._output_names = [n for n in outputs if n in (DEPTH_OUTPUT, CONFIDENCE_OUTPUT)]
-        smallest, _, largest = (tuple(int(v) for v in dims) for dims in engine.get_tensor_profile_shape("depth", 0))
+        declared = tuple(int(v) for v in engine.get_tensor_shape("depth"))
+        if min(declared) >= 0:  # a static engine: no optimisation profile to ask
+            smallest = largest = declared
+        else:
+            smallest, _, largest = (tuple(int(v) for v in dims) for dims in engine.get_tensor_profile_shape("depth", 0))
         fixed = (largest[3], largest[2]) if smallest[2:] == largest[2:] else None
         super().__init__(device=resolved, source=path, input_size=fixed, size_multiple=1,
                          model_size=fixed or DEFAULT_MODEL_SIZE, max_batch=largest[0],
@@ -676,6 +686,12 @@ def _check_onnx_signature(session: Any, path: Path) -> list[Any]:
     if len(shape) != 4:
         raise ModelFileError(f"{path}: depth input must be 4-D (N, 1, H, W), got {shape}")
     return shape
+
+
+def _size_from_metadata(metadata: Mapping[str, str]) -> tuple[int, int]:
+    """(W, H) that export_onnx recorded (``input_width``/``input_height``); "dynamic" or absent -> default."""
+    width, height = metadata.get("input_width", ""), metadata.get("input_height", "")
+    return (int(width), int(height)) if width.isdigit() and height.isdigit() else DEFAULT_MODEL_SIZE
 
 
 def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> ModelConfig | None:

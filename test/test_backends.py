@@ -119,6 +119,8 @@ def test_static_export_fixes_size_and_batch(model_files):
     np.testing.assert_array_equal(batched, singles)
     dynamic = create_backend("onnxruntime", model_files.dynamic)
     assert dynamic.input_size is None and dynamic.size_multiple == 32 and dynamic.max_batch is None
+    assert dynamic.config == backend.config == build_model("costdcnet_cpu").config, "config read from the metadata"
+    assert dynamic.model_size == backends.DEFAULT_MODEL_SIZE, "a dynamic export records no size"
     np.testing.assert_allclose(dynamic.infer(rgb, depth)[0], batched, atol=1e-4)
     wide = np.zeros((1, 4, HEIGHT, 2 * WIDTH), np.float32)
     with pytest.raises(InferenceInputError, match=f"takes {WIDTH}x{HEIGHT}.*fit='crop'"):

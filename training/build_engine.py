@@ -29,17 +29,18 @@ if not __package__:  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from depth_completion_ros.backends import (  # noqa: E402
-    DEFAULT_MODEL_SIZE,
     ENGINE_PRECISIONS,
     BackendError,
     OnnxRuntimeBackend,
     TensorRTBackend,
     engine_cache_path,
+    gpu_name,
     import_tensorrt,
     resolve_device,
 )
 from depth_completion_ros.depth_io import atomic_output  # noqa: E402
-from training.export_onnx import _random_inputs, parity_inputs, read_onnx_metadata  # noqa: E402
+from depth_completion_ros.model import ModelConfig  # noqa: E402
+from training.export_onnx import _random_inputs, parity_inputs  # noqa: E402
 
 LOG = logging.getLogger("build_engine")
 
@@ -92,7 +93,7 @@ def build_engine(
     trt = import_tensorrt()
     device = resolve_device("cuda")
     target = engine_cache_path(onnx_path, precision, cache_dir)
-    width, height = size or _recorded_size(onnx_path)
+    width, height = size or OnnxRuntimeBackend(onnx_path).model_size
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -117,7 +118,7 @@ def build_engine(
         config.add_optimization_profile(profile)
 
     LOG.info("building %s engine for %s on %s with TensorRT %s (takes minutes)", precision, onnx_path,
-             torch.cuda.get_device_name(device), trt.__version__)
+             gpu_name(device), trt.__version__)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise EngineBuildError(f"{onnx_path}: TensorRT failed to build the engine (see its log above)")
@@ -143,7 +144,8 @@ def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity
     engine = TensorRTBackend(engine_path)
     reference = OnnxRuntimeBackend(onnx_path)
     width, height = engine.input_size or engine.model_size
-    inputs = parity_inputs(height, width) or _random_inputs(height, width, 1, max_depth=10.0)
+    max_depth = (reference.config or ModelConfig()).max_depth
+    inputs = parity_inputs(height, width) or _random_inputs(height, width, 1, max_depth)
     results = []
     for name, rgb, depth in inputs:
         expected_depth, expected_confidence = reference.infer(rgb, depth)
@@ -156,15 +158,6 @@ def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity
         results.append(EngineParity(name, float(np.max(np.abs(depth_out.cpu().numpy() - expected_depth))),
                                     confidence_diff))
     return results
-
-
-def _recorded_size(onnx_path: Path) -> tuple[int, int]:
-    """(W, H) recorded by export_onnx in the metadata, else the training size."""
-    metadata = read_onnx_metadata(onnx_path)
-    width, height = metadata.get("input_width", ""), metadata.get("input_height", "")
-    if width.isdigit() and height.isdigit():
-        return int(width), int(height)
-    return DEFAULT_MODEL_SIZE
 
 
 def _profile_shapes(
