@@ -171,14 +171,16 @@ class Trajectory:
         return pose
 
 
-#: Holes of the synthetic sensor beyond those its materials cause: always projector shadows,
-#: fewer random blobs and speckles than :data:`holes.PRESETS` ``"sensor"`` (which stands in for
-#: material effects on real frames that lack material labels).
+#: Holes of the synthetic sensor beyond those its materials cause: always projector shadows;
+#: fewer random blobs and speckles than :data:`holes.PRESETS` ``"sensor"``, and no colour-driven
+#: dropouts, because here the materials say which surfaces are dark or shiny (the preset guesses
+#: that from the colour image of real frames, which carry no material labels).
 SENSOR_HOLES = HoleSimulator(
     blob_probability=0.15,
     polygon_probability=0.05,
-    appearance_probability=0.3,
+    appearance_probability=0.0,
     shadow_probability=1.0,
+    max_range_m=(5.0, 9.0),
     speckle_density=(0.0005, 0.004),
 )
 
@@ -1007,7 +1009,14 @@ class _SceneBuilder:
             face = int(rng.integers(4))
             start = self.free_interval(face, 0.9, occupied[face])
             if start is not None:
-                self.decals.append(Decal(face, (start, start + 0.9), (-1.0, 2.05), self.wood()))
+                self.decals.append(Decal(face, (start, start + 0.9), (-1.0, 2.05), self.door()))
+
+    def door(self) -> int:
+        """A painted door, or a wooden one whose grain runs along its height (one 2 m plank)."""
+        if self.rng.random() < 0.5:
+            return self.material(Material("paint", self.jitter((0.9, 0.89, 0.85), 0.04), period_m=1.0, specular=0.15))
+        color, accent = self.pick(_WOODS)
+        return self.material(Material("wood", self.jitter(color), self.jitter(accent), period_m=2.1))
 
     def part(self, anchor: np.ndarray, yaw: float, center: Vec3, half: Vec3, material: int) -> None:
         """A box given in an item's local frame (x along, y into the room, z up)."""
