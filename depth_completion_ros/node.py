@@ -136,8 +136,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "interpolation only. A model that cannot be loaded falls back to classical.", choices=METHODS),
     ParameterSpec("backend", "auto", "Inference backend for the model; auto picks the fastest available "
                   "(TensorRT, ONNX Runtime CUDA, ONNX Runtime CPU, PyTorch).", read_only=True, choices=BACKENDS),
-    ParameterSpec("model_path", "", "ONNX/TorchScript/TensorRT model file; empty uses the shipped model.",
-                  read_only=True),
+    ParameterSpec("model_path", "", "Model file (.onnx, .pt checkpoint or TensorRT .engine); empty uses the "
+                  "shipped model.", read_only=True),
     ParameterSpec("fit", "crop", "How a frame is fitted to the model's input: centre crop to its aspect ratio "
                   "(outside the crop is classical-filled), resize the whole frame, or full resolution.",
                   choices=FITS),
@@ -238,6 +238,7 @@ class DepthCompletionNode(Node):
             self.declare_parameter(spec.name, spec.default, spec.descriptor())
         self._settings = Settings(**{spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS})
         if problems := self._settings.problems():
+            super().destroy_node()
             raise ParameterError("invalid parameters: " + "; ".join(problems))
 
         self._rejected = Counters(REJECT_REASONS)
@@ -247,6 +248,8 @@ class DepthCompletionNode(Node):
         self._rejected_at_last_report = self._rejected.snapshot()
         self._started = time.monotonic()
         self.frames_published = 0
+        #: Times the input stamps jumped back (a looping bag, a restarted driver) and pairing restarted.
+        self.stamp_jumps = 0
 
         self._completer = self._build_completer(self._settings)
         self._sync: ApproximatePairSync[Image] = ApproximatePairSync(self._settings.slop, self._settings.queue_size)
@@ -344,7 +347,7 @@ class DepthCompletionNode(Node):
     def _accept_stamp(self, guard: StampGuard, msg: Image) -> bool:
         try:
             if guard.check(stamp_to_ns(msg.header.stamp)):
-                self.get_logger().info("depth stamps jumped back (bag loop or driver restart): starting over")
+                self._stamp_jumped()
         except StampRejected as exc:
             self._reject(exc.reason, f"{self._inputs['depth'].topic}: {exc}")
             return False
@@ -359,9 +362,13 @@ class DepthCompletionNode(Node):
             self._reject(exc.reason, f"{topic}: {exc}")
             return
         if self._sync.time_jumps != time_jumps:
-            self.get_logger().info("image stamps jumped back (bag loop or driver restart): pairing starts over")
+            self._stamp_jumped()
         if pair is not None:
             self._submit(pair[0], pair[1], time.monotonic())
+
+    def _stamp_jumped(self) -> None:
+        self.stamp_jumps += 1
+        self.get_logger().info("input stamps jumped back (a looping bag or a restarted driver): starting over")
 
     def _submit(self, depth: Image, color: Image | None, received: float) -> None:
         camera_info = self._camera_info
@@ -517,7 +524,7 @@ class DepthCompletionNode(Node):
             values[f"{name} QoS"] = f"{policy_name(subscription.reliability)} ({subscription.mode})"
         rejected = self._rejected.snapshot()
         values.update({f"rejected: {reason}": count for reason, count in rejected.items()})
-        values["stamp jumps (restarts)"] = self._sync.time_jumps
+        values["stamp jumps (restarts)"] = self.stamp_jumps
         new_rejections = {r: rejected[r] - self._rejected_at_last_report[r] for r in rejected}
         self._rejected_at_last_report = rejected
         recent = {r: n for r, n in new_rejections.items() if n}

@@ -174,3 +174,9 @@ def test_rviz_subscribes_reliable_to_our_outputs(rviz_config):
     for display in rviz_config["Visualization Manager"]["Displays"]:
         if display.get("Topic", {}).get("Value") in OUTPUT_TOPICS:
             assert display["Topic"]["Reliability Policy"] == "Reliable", display["Name"]
+
+
+def test_the_node_guide_documents_every_parameter():
+    guide = (REPO_ROOT / "docs" / "node.md").read_text()
+    undocumented = [name for name in NODE_PARAMETERS if f"| `{name}` |" not in guide]
+    assert not undocumented, f"docs/node.md has no table row for {undocumented}"

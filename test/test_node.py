@@ -334,6 +334,18 @@ def test_repeated_or_backward_stamps_are_rejected(bad_input_rig, kitchen, reason
     assert len(rig.depth_out.with_stamp(stamp)) == 1
 
 
+def test_a_jump_back_in_time_restarts_pairing_instead_of_rejecting_everything(make_rig, kitchen):
+    rig = make_rig()
+    first = rig.stamp()
+    rig.send_sample(kitchen[0], first)
+    rig.depth_out.wait_for_stamp(first)
+    looped = first - 30 * 10**9  # a bag starting over
+    rig.send_sample(kitchen[1], looped)
+    rig.depth_out.wait_for_stamp(looped)
+    assert rig.node.stamp_jumps == 1
+    assert rig.node.rejected()["out_of_order"] == 0
+
+
 def test_camera_info_of_another_size_rejects_frames_until_a_matching_one_comes(bad_input_rig, kitchen):
     rig = bad_input_rig
     rig.send_camera_info(kitchen[0].intrinsics.scaled(320, 240))
