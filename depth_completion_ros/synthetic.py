@@ -426,11 +426,17 @@ class SyntheticScene:
         """Pixel rectangle that can see an object with these world-space corners (None: not visible)."""
         intrinsics = frame.intrinsics
         camera = (corners - frame.origin) @ frame.rotation
-        z = camera[:, 2]
-        if np.all(z <= _NEAR_M):
+        front = camera[:, 2] > _NEAR_M
+        if not front.any():
             return None
-        if np.any(z <= _NEAR_M):
-            return slice(0, intrinsics.height), slice(0, intrinsics.width)
+        if not front.all():
+            # Only the part in front of the near plane can be seen: it lies within the hull of
+            # the front corners and the points where front-to-behind segments cross the plane.
+            ahead, behind = camera[front][:, None, :], camera[~front][None, :, :]
+            fraction = (_NEAR_M - ahead[..., 2]) / (behind[..., 2] - ahead[..., 2])
+            crossings = ahead + fraction[..., None] * (behind - ahead)
+            camera = np.concatenate([camera[front], crossings.reshape(-1, 3)])
+        z = camera[:, 2]
         u = intrinsics.fx * camera[:, 0] / z + intrinsics.cx
         v = intrinsics.fy * camera[:, 1] / z + intrinsics.cy
         c0, c1 = max(0, math.floor(u.min()) - 1), min(intrinsics.width, math.ceil(u.max()) + 2)

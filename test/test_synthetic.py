@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -111,6 +112,43 @@ def test_window_is_transparent_in_gt_and_missing_or_seen_through_in_raw() -> Non
     through = scene.render(pose, INTRINSICS, np.random.default_rng(0), perfect_sensor(see_through=1.0))
     # Seen through, the sensor measures the facade 10 m beyond the wall: 15.5 m in z.
     np.testing.assert_allclose(through.raw[through.transparent], 15.5, atol=1e-3)
+
+
+def looking_down_at(position: tuple[float, float, float], forward: tuple[float, float, float]) -> np.ndarray:
+    """Camera-to-world pose at ``position`` looking along ``forward`` (not vertical), no roll."""
+    forward_axis = np.asarray(forward, float) / np.linalg.norm(forward)
+    right = np.cross(forward_axis, (0.0, 0.0, 1.0))
+    right /= np.linalg.norm(right)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([right, np.cross(forward_axis, right), forward_axis], axis=1)
+    pose[:3, 3] = position
+    return pose
+
+
+def test_screen_culling_never_hides_a_visible_surface() -> None:
+    """Rendering tests each primitive only inside its projected bounding rectangle (clipped at the
+    near plane when part of it is behind the camera); every pixel that truly sees the primitive
+    must lie in that rectangle."""
+    random_scene = SyntheticScene.random(np.random.SeedSequence(0).spawn(3)[0])
+    cases = [(random_scene, random_scene.trajectory.pose(time_s)) for time_s in np.linspace(0.0, 60.0, 7)]
+    # Above the middle of a 4 m long table top, looking ahead and down: its near corners are
+    # behind the camera, and the top reaches the bottom of the image.
+    table = Box((3.0, 2.0, 0.75), (2.0, 0.5, 0.02), 0.0, 1)
+    table_room = dataclasses.replace(box_room(Material("paint", (0.5, 0.3, 0.2))), boxes=(table,))
+    cases.append((table_room, looking_down_at((3.0, 2.0, 1.3), (1.0, 0.0, -0.6))))
+    straddling_and_seen = 0
+    for scene, pose in cases:
+        frame = synthetic._Frame(pose, INTRINSICS)
+        for primitive, corners in zip(scene.primitives, scene._corners, strict=True):
+            hits = np.isfinite(synthetic._intersect(primitive, frame.origin, frame.directions))
+            rect = scene._screen_rect(corners, frame)
+            outside = hits.copy()
+            if rect is not None:
+                outside[rect] = False
+            assert not outside.any()
+            in_front = (corners - frame.origin) @ frame.rotation[:, 2] > 0
+            straddling_and_seen += bool(in_front.any() and not in_front.all() and hits.any())
+    assert straddling_and_seen > 0  # the near-plane clipping was exercised
 
 
 def test_generate_sample_is_deterministic() -> None:
