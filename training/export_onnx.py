@@ -87,10 +87,10 @@ def export_onnx(
         axes = {0: "batch", 2: "height", 3: "width"}
         dynamic_axes = {name: axes for name in INPUT_NAMES + OUTPUT_NAMES}
     with atomic_output(output) as tmp, torch.no_grad(), warnings.catch_warnings():
-        # The TorchScript exporter is chosen on purpose (see docs/model.md); strided slices simply
-        # stay unfolded. Neither notice is actionable for the user.
+        # The TorchScript exporter is chosen on purpose (docs/model.md); its deprecation notices
+        # are not actionable for the user.
         warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
-        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
         torch.onnx.export(
             model,
             (rgb, depth),

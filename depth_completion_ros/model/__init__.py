@@ -1,7 +1,7 @@
 """CostDCNet depth completion network: configs, model, checkpoints (shared by node, export, training)."""
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .config import ModelConfig, ModelConfigError, available_configs, load_model_config
-from .costdcnet import CostDCNet, Prediction, build_model, placement_weights, plane_confidence
+from .costdcnet import CostDCNet, Prediction, build_model, depth_to_planes, placement_weights, plane_confidence
 
 __all__ = [
     "CheckpointError",
@@ -11,6 +11,7 @@ __all__ = [
     "Prediction",
     "available_configs",
     "build_model",
+    "depth_to_planes",
     "load_checkpoint",
     "load_model_config",
     "placement_weights",

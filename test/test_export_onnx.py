@@ -1,0 +1,112 @@
+"""ONNX export: graph validity, standard operators, metadata, ONNX Runtime parity, the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from depth_completion_ros.model import ModelConfig, build_model, save_checkpoint
+from training.export_onnx import (
+    OUTPUT_NAMES,
+    PARITY_TOLERANCE_M,
+    check_parity,
+    export_onnx,
+    main,
+    parity_inputs,
+    read_onnx_metadata,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Operators TensorRT 10's ONNX parser supports; the export must not need anything else.
+STANDARD_OPS = {
+    "Add", "And", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
+    "ConstantOfShape", "Conv", "DepthToSpace", "Div", "Elu", "Equal", "Exp", "Expand", "Flatten", "Floor",
+    "Gather", "Greater", "Identity", "Less", "MatMul", "MaxPool", "Mod", "Mul", "Pad", "Reciprocal",
+    "ReduceMax", "ReduceSum", "Relu", "Reshape", "Shape", "Slice", "Squeeze", "Sub", "Transpose", "Unsqueeze",
+    "Where",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cpu_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("costdcnet_cpu").eval()
+
+
+def random_batch(batch: int, height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    generator = np.random.default_rng(seed)
+    rgb = generator.random((batch, 3, height, width), dtype=np.float32)
+    depth = generator.random((batch, 1, height, width), dtype=np.float32) * 12.0
+    depth[generator.random(depth.shape) < 0.4] = 0.0
+    depth[0, 0, 0, :4] = [np.nan, np.inf, -1.0, 0.05]  # invalid values and a depth nearer than half a plane
+    return rgb, depth
+
+
+def test_fixed_size_export_graph_and_metadata(tmp_path, cpu_model) -> None:
+    path = export_onnx(cpu_model, tmp_path / "model.onnx", height=64, width=96)
+    graph = onnx.load(str(path))
+    onnx.checker.check_model(graph, full_check=True)
+    assert graph.opset_import[0].version >= 17
+    assert [i.name for i in graph.graph.input] == ["rgb", "depth"]
+    assert [o.name for o in graph.graph.output] == list(OUTPUT_NAMES)
+    dims = [[d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.graph.input]
+    assert dims == [[1, 3, 64, 96], [1, 1, 64, 96]]
+    assert {node.op_type for node in graph.graph.node} <= STANDARD_OPS
+
+    metadata = read_onnx_metadata(path)
+    assert ModelConfig.from_dict(json.loads(metadata["model_config"])) == cpu_model.config
+    assert (metadata["input_height"], metadata["input_width"], metadata["total_stride"]) == ("64", "96", "32")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # written atomically, nothing left over
+
+
+def test_onnx_runtime_matches_pytorch(tmp_path, cpu_model) -> None:
+    path = export_onnx(cpu_model, tmp_path / "model.onnx", height=64, width=64, batch=2)
+    results = check_parity(cpu_model, path, [("random", *random_batch(2, 64, 64))])
+    assert results[0].depth_max_abs_m <= PARITY_TOLERANCE_M and results[0].confidence_max_abs < 1e-4
+
+
+def test_dynamic_export_runs_at_other_sizes(tmp_path, cpu_model) -> None:
+    path = export_onnx(cpu_model, tmp_path / "dynamic.onnx", height=64, width=64, dynamic=True)
+    assert read_onnx_metadata(path)["input_height"] == "dynamic"
+    inputs = [("32x96", *random_batch(1, 32, 96, seed=1)), ("batch 3 at 64x32", *random_batch(3, 64, 32, seed=2))]
+    for result in check_parity(cpu_model, path, inputs):
+        assert result.ok, result
+
+
+def test_export_rejects_bad_arguments(tmp_path, cpu_model) -> None:
+    with pytest.raises(ValueError, match="not a positive multiple of the network stride 32"):
+        export_onnx(cpu_model, tmp_path / "bad.onnx", height=48, width=64)
+    with pytest.raises(ValueError, match="opset must be >= 17"):
+        export_onnx(cpu_model, tmp_path / "bad.onnx", opset=13)
+    assert not list(tmp_path.iterdir())
+
+
+def test_real_frames_for_parity(matterport_root) -> None:
+    inputs = parity_inputs(64, 96, data_root=matterport_root.parent)
+    assert len(inputs) == 3
+    name, rgb, depth = inputs[0]
+    assert rgb.shape == (1, 3, 64, 96) and depth.shape == (1, 1, 64, 96)
+    assert 0.0 <= rgb.min() and rgb.max() <= 1.0 and (depth > 0).mean() > 0.3
+
+
+def test_cli_exports_checkpoint_and_reports_parity(tmp_path, capsys, cpu_model) -> None:
+    checkpoint = save_checkpoint(tmp_path / "model.pt", cpu_model, epoch=1)
+    output = tmp_path / "model.onnx"
+    assert main(["--checkpoint", str(checkpoint), "--output", str(output), "--height", "64", "--width", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {output}" in printed and "Parity ONNX Runtime vs PyTorch" in printed
+    assert "| NO |" not in printed and output.is_file()
+
+
+def test_script_runs_from_repo_root() -> None:
+    result = subprocess.run(
+        [sys.executable, "training/export_onnx.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--checkpoint" in result.stdout and "--dynamic" in result.stdout
