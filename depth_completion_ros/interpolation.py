@@ -157,7 +157,7 @@ def seed_reference_fill(depth: np.ndarray) -> np.ndarray:
     if not isinstance(depth, np.ndarray) or depth.ndim != 2:
         raise ValueError(f"seed_reference_fill takes one numpy (H, W) image, got {type(depth).__name__} "
                          f"of shape {tuple(depth.shape)}")
-    image = _holes_as_zero_numpy(depth).astype(np.float32)
+    image = _holes_as_zero_numpy(depth).astype(np.float32, copy=False)
     height, width = image.shape
     r = WINDOW_RADIUS
     centre_rows, centre_cols = np.nonzero(image > 0)

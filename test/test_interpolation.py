@@ -84,6 +84,32 @@ def test_numpy_and_torch_follow_the_definition(density, shape):
     np.testing.assert_array_equal(midpoint_fill(torch.from_numpy(depth)).numpy(), filled)
 
 
+def seed_notes_loop(img: np.ndarray) -> np.ndarray:
+    """The loop body from the seed notes (2022/12/05), verbatim but for the ``center_mas`` typo."""
+    img = np.asarray(img).astype(np.float32)
+    mask = np.where(img > 0)
+    valid_pos = np.array(list(zip(mask[0], mask[1])))
+    width, height = img.shape[1], img.shape[0]
+    center_mask = (np.array([2]), np.array([2]))
+    for pos in valid_pos:
+        row, col = pos[0], pos[1]
+        if row - 2 >= 0 and col - 2 >= 0 and row + 2 < height and col + 2 < width:
+            kernel = img[row - 2 : row + 3, col - 2 : col + 3]
+            kernel_cp = img[row - 2 : row + 3, col - 2 : col + 3].copy()
+            valid_mask = np.where(kernel > 0)
+            interpo_mask = ((valid_mask[0] + center_mask[0]) // 2, (valid_mask[1] + center_mask[1]) // 2)
+            inter_val = (kernel[valid_mask] + kernel[2, 2]) / 2
+            kernel[interpo_mask] = inter_val[:]
+            kernel[valid_mask] = kernel_cp[valid_mask]
+    return img.astype(np.uint16)
+
+
+@pytest.mark.parametrize("density", [0.055, 0.4])
+def test_seed_reference_is_the_seed_notes_loop(density):
+    depth = random_depth(np.random.default_rng(9), (48, 64), density, dtype=np.uint16)
+    np.testing.assert_array_equal(seed_reference_fill(depth), seed_notes_loop(depth))
+
+
 def test_matches_the_seed_loop_where_its_order_cannot_matter():
     rng = np.random.default_rng(1)
     offsets = [d for d in ALL_OFFSETS if d not in CHAINING_OFFSETS]
