@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .bags import register_cli as register_bag_cli
 from .datasets import LAYOUTS, Frame, Sample, discover_frames, load_frame
+from .demo import register_cli as register_demo_cli
 from .depth_io import DepthIOError, write_color, write_depth
 
 LOG = logging.getLogger("depth_completion")
@@ -178,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    register_bag_cli(commands)
+    register_demo_cli(commands)
     return parser
 
 

@@ -64,9 +64,11 @@ class EvaluationReport:
             }
             if not any(row.get("count") for row in rows.values()):
                 continue
-            for name, row in rows.items():
-                row["ms/frame"] = self.ms_per_frame.get(name, math.nan)
-            columns = ("rmse", "mae", "rel", "rel_median", "delta_1.05", "delta_1.25", "count", "ms/frame")
+            columns = ("rmse", "mae", "rel", "rel_median", "delta_1.05", "delta_1.25", "count")
+            if self.ms_per_frame:
+                columns += ("ms/frame",)
+                for name, row in rows.items():
+                    row["ms/frame"] = self.ms_per_frame.get(name, math.nan)
             parts.append(f"**{group}**\n\n" + format_metrics_table(rows, columns=columns))
         return "\n\n".join(parts)
 

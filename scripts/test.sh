@@ -6,5 +6,5 @@ source "$ROOT/scripts/venv.sh"
 cd "$ROOT"
 # Each test run gets its own ROS domain so parallel runs on one host do not cross-talk.
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( ($$ % 100) + 100 ))}"
-export ROS_LOCALHOST_ONLY=1 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 exec python -m pytest "$@"

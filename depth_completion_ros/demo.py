@@ -1,0 +1,278 @@
+"""The streaming demo: the README's main command, with no download and no GPU.
+
+What it does, end to end, with the same pieces a robot uses:
+
+1. renders a short synthetic indoor RGB-D sequence (a moving camera, realistic sensor holes,
+   dense ground truth) and writes it as a rosbag2 bag (``input/``),
+2. starts ``depth_completion_node`` in its own process, in the ``/camera`` namespace, with
+   ``use_sim_time`` — exactly as ``ros2 run`` would,
+3. records the node's output (and the ground truth and raw depth it needs for scoring) into
+   ``recorded/`` while it plays the input bag in real time with ``/clock``,
+4. scores the completed frames against ground truth, draws raw/completed/GT panels and an
+   animated GIF, and writes the metrics and the node's own throughput/latency figures.
+
+Every process it starts is stopped again, also on Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import imageio.v3 as iio
+import numpy as np
+
+from .bags.convert import CameraTopics, samples_to_bag
+from .bags.storage import iter_messages, match_by_stamp, open_bag
+from .datasets import Sample
+from .depth_io import atomic_output, write_color
+from .geometry import resize_color
+from .resources import default_model_path
+from .ros_image import color_from_msg, depth_from_msg
+from .synthetic import render_sequence
+from .visualization import make_panel
+
+LOG = logging.getLogger("depth_completion.demo")
+DIAGNOSTICS_TOPIC = "/diagnostics"
+NODE_READY_TIMEOUT_S = 60.0
+#: After the last input frame, how long to wait for the node's last outputs.
+SETTLE_S = 3.0
+GIF_WIDTH = 960
+
+
+@dataclass
+class DemoResult:
+    """Where the demo left its outputs, and the figures it prints."""
+
+    output: Path
+    method: str
+    frames_in: int
+    frames_out: int = 0
+    metrics_markdown: str = ""
+    node_figures: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [
+            f"method: {self.method}",
+            f"frames: {self.frames_in} published at the camera rate, {self.frames_out} completed "
+            f"({100.0 * self.frames_out / max(self.frames_in, 1):.0f} %; the node drops stale frames "
+            "instead of queueing them, so latency never grows)",
+        ]
+        lines += [f"node {key}: {value}" for key, value in self.node_figures.items()]
+        lines += ["", self.metrics_markdown, ""]
+        lines += [f"{name}: {path}" for name, path in self.files.items()]
+        return "\n".join(lines)
+
+
+def choose_method(requested: str) -> str:
+    """``auto`` runs the shipped model when it is installed, else the classical method (and says why)."""
+    if requested != "auto":
+        return requested
+    try:
+        default_model_path()
+    except FileNotFoundError as exc:
+        LOG.warning("no shipped model found (%s); the demo uses the classical method", exc)
+        return "classical"
+    return "model"
+
+
+def _node_command(method: str, namespace: str, extra: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "depth_completion_ros.node", "--ros-args",
+        "-r", f"__ns:={namespace}",
+        "-p", f"method:={method}",
+        "-p", "use_sim_time:=true",
+        # The player offers reliable QoS (the bag's metadata); subscribing so from the start
+        # means no frame is lost while 'auto' would wait to see the player's offer.
+        "-p", "depth_qos:=reliable",
+        "-p", "color_qos:=reliable",
+        *extra,
+    ]
+
+
+def _stop_process(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """SIGINT first (the node shuts down cleanly), then SIGKILL for the whole process group."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _wait_for_graph(ready: Callable[[Any], bool], what: str, node: subprocess.Popen, timeout_s: float) -> None:
+    """Poll the ROS graph until ``ready(graph_node)``; fail early if the node process died."""
+    from .bags.ros import ros_node
+
+    with ros_node("demo_graph_probe") as (probe, stop):
+        deadline = time.monotonic() + timeout_s
+        while not ready(probe):
+            if node.poll() is not None:
+                raise RuntimeError(f"the node exited with code {node.returncode} before {what}")
+            if stop.is_set() or time.monotonic() > deadline:
+                raise TimeoutError(f"gave up after {timeout_s:.0f} s waiting for {what}")
+            time.sleep(0.1)
+
+
+def _node_figures(recorded: Path) -> dict[str, str]:
+    """The node's last 'completion' diagnostics: its own rates, latency and drop counts."""
+    latest: dict[str, str] = {}
+    with open_bag(recorded) as reader:
+        if DIAGNOSTICS_TOPIC not in reader.topics:
+            return latest
+        for _topic, _log_ns, message in iter_messages(reader, [DIAGNOSTICS_TOPIC]):
+            for status in message.status:
+                if status.name.endswith("completion"):
+                    latest = {kv.key: kv.value for kv in status.values}
+    return latest
+
+
+def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(raw, completed, gt, rgb) of every completed frame, in stamp order."""
+    wanted = [topics.depth, topics.completed, topics.ground_truth, topics.color]
+    frames = []
+    with open_bag(recorded) as reader:
+        present = [t for t in wanted if t in reader.topics]
+        required = [topics.depth, topics.completed, topics.ground_truth]
+        for _stamp, group in sorted(match_by_stamp(iter_messages(reader, present), present, required=required),
+                                    key=lambda item: item[0]):
+            rgb = color_from_msg(group[topics.color]) if topics.color in group else None
+            frames.append((depth_from_msg(group[topics.depth]), depth_from_msg(group[topics.completed]),
+                           depth_from_msg(group[topics.ground_truth]), rgb))
+    return frames
+
+
+def _write_pictures(frames: list, output: Path, vmax: float) -> dict[str, Path]:
+    panels = [make_panel(raw, completed, gt=gt, rgb=rgb, vmax=vmax) for raw, completed, gt, rgb in frames]
+    files: dict[str, Path] = {}
+    for label, index in (("first", 0), ("middle", len(panels) // 2), ("last", len(panels) - 1)):
+        files[f"panel ({label} frame)"] = write_color(output / "panels" / f"frame_{index:03d}.png", panels[index])
+    height, width = panels[0].shape[:2]
+    small = [resize_color(p, GIF_WIDTH, round(height * GIF_WIDTH / width)) for p in panels] if width > GIF_WIDTH else panels
+    gif = output / "demo.gif"
+    with atomic_output(gif) as tmp:
+        iio.imwrite(tmp, np.stack(small), extension=".gif", duration=100, loop=0)
+    files["animation"] = gif
+    return files
+
+
+def run_demo(
+    output: Path,
+    frames: int = 120,
+    width: int = 640,
+    height: int = 480,
+    method: str = "auto",
+    seed: int = 0,
+    rate: float = 1.0,
+    node_parameters: list[str] | None = None,
+) -> DemoResult:
+    """Run the whole demo into ``output`` and return what it measured (see the module docstring)."""
+    # rclpy is needed here only: the offline commands work without a ROS install.
+    from .bags.evaluate import evaluate_against_reference
+    from .bags.play import play_bag
+    from .bags.record import record_bag
+
+    method = choose_method(method)
+    output.mkdir(parents=True, exist_ok=True)
+    topics = CameraTopics()
+    input_bag, recorded_bag = output / "input", output / "recorded"
+    for bag in (input_bag, recorded_bag):
+        if bag.exists():
+            raise FileExistsError(f"{bag} already exists: choose an empty --output folder or delete it")
+    result = DemoResult(output=output, method=method, frames_in=frames)
+
+    LOG.info("rendering %d synthetic %dx%d frames and writing them as a bag", frames, width, height)
+    sequence = (Sample(name=f"{i:06d}", depth=s.raw, rgb=s.rgb, gt=s.gt, intrinsics=s.intrinsics)
+                for i, s in enumerate(render_sequence(seed, frames, width, height)))
+    first = next(sequence)
+    samples_to_bag([first, *sequence], input_bag, count=frames, intrinsics=first.intrinsics, namespace=topics.namespace)
+    result.files["input bag"] = input_bag
+
+    node_log = open(output / "node.log", "w")  # noqa: SIM115 - closed in the finally below
+    node = subprocess.Popen(_node_command(method, topics.namespace, node_parameters or []), stdout=node_log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    stop = threading.Event()
+    record_topics = [topics.completed, f"{topics.namespace}/depth_completed/confidence", topics.depth,
+                     topics.ground_truth, topics.color, DIAGNOSTICS_TOPIC]
+    recorder = threading.Thread(target=record_bag, args=(recorded_bag, record_topics),
+                                kwargs={"stamp": "header", "stop": stop}, daemon=True)
+    try:
+        LOG.info("starting the node (pid %d, log %s)", node.pid, output / "node.log")
+        _wait_for_graph(lambda g: g.count_publishers(topics.completed) > 0, "the node came up", node, NODE_READY_TIMEOUT_S)
+        recorder.start()
+        _wait_for_graph(lambda g: g.count_subscribers(topics.completed) > 0, "the recorder subscribed", node, NODE_READY_TIMEOUT_S)
+        LOG.info("replaying the bag with /clock")
+        report = play_bag(input_bag, rate=rate, clock_hz=100.0,
+                          wait_for_subscribers=[topics.depth, topics.color, topics.ground_truth])
+        LOG.info("%s", report.format())
+        time.sleep(SETTLE_S)
+    finally:
+        stop.set()
+        recorder.join(timeout=30.0)
+        _stop_process(node)
+        node_log.close()
+    if node.returncode not in (0, -signal.SIGINT, 130):
+        raise RuntimeError(f"the node exited with code {node.returncode}; see {output / 'node.log'}")
+    result.files["recorded bag"] = recorded_bag
+    result.files["node log"] = output / "node.log"
+
+    evaluation = evaluate_against_reference(recorded_bag, topics.completed, topics.ground_truth,
+                                            raw_topic=topics.depth, progress=False)
+    report = evaluation.report
+    report.metrics = {f"{method} (node output)": metrics for metrics in report.metrics.values()}
+    result.frames_out = report.frames
+    result.metrics_markdown = report.markdown(groups=("all", "observed", "hole"))
+    result.node_figures = _node_figures(recorded_bag)
+    pictures = _frames_for_pictures(recorded_bag, topics)
+    vmax = float(np.ceil(np.percentile(np.concatenate([gt[gt > 0] for _, _, gt, _ in pictures]), 99)))
+    result.files.update(_write_pictures(pictures, output, vmax))
+
+    with atomic_output(output / "metrics.json") as tmp:
+        tmp.write_text(json.dumps({"method": method, "frames_in": frames, "frames_out": result.frames_out,
+                                   "metrics": report.metrics, "node": result.node_figures}, indent=2))
+    result.files["metrics"] = output / "metrics.json"
+    with atomic_output(output / "summary.md") as tmp:
+        tmp.write_text(f"# Streaming demo\n\n```\n{result.summary()}\n```\n")
+    result.files["summary"] = output / "summary.md"
+    return result
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    extra: list[str] = []
+    for assignment in args.param:
+        extra += ["-p", assignment]
+    result = run_demo(args.output, frames=args.frames, width=args.width, height=args.height, method=args.method,
+                      seed=args.seed, rate=args.rate, node_parameters=extra)
+    print(result.summary())
+    return 0
+
+
+def register_cli(commands: Any) -> None:
+    """Add ``depth-completion demo`` to the CLI's sub-commands."""
+    parser = commands.add_parser("demo", help="streaming demo: synthetic bag -> node -> recorded output + report")
+    parser.add_argument("--output", type=Path, default=Path("output/demo"), help="folder for everything the demo writes")
+    parser.add_argument("--frames", type=int, default=120, help="frames in the synthetic sequence (30 Hz)")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--method", choices=("auto", "model", "classical", "interp"), default="auto",
+                        help="auto: the shipped model when installed, else classical")
+    parser.add_argument("--seed", type=int, default=0, help="scene and trajectory of the synthetic sequence")
+    parser.add_argument("--rate", type=float, default=1.0, help="playback speed (1 = the camera's 30 Hz)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="extra node parameter, e.g. --param backend:=torch (repeatable)")
+    parser.set_defaults(handler=cmd_demo)
