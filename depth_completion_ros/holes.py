@@ -29,6 +29,7 @@ import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 import cv2
@@ -374,8 +375,10 @@ class HoleSimulator:
             value = getattr(self, spec.name)
             if spec.name.endswith("_probability"):
                 _check_fraction(spec.name, value)
-            elif isinstance(value, tuple) and (len(value) != 2 or not 0 <= value[0] <= value[1]):
-                raise ValueError(f"{spec.name} must be (low, high) with 0 <= low <= high, got {value}")
+            elif isinstance(spec.default, tuple) and not (
+                isinstance(value, tuple) and len(value) == 2 and 0 <= value[0] <= value[1]
+            ):
+                raise ValueError(f"{spec.name} must be a range (low, high) with 0 <= low <= high, got {value!r}")
         for name in ("blob_coverage", "speckle_density", "sparse_keep"):
             _check_fraction(name, getattr(self, name)[1])
         for name in ("blob_scale", "polygon_size", "shadow_baseline_m"):
@@ -445,26 +448,28 @@ class HoleSimulator:
 
 #: Named configurations: ``sensor`` for realistic camera holes, ``large`` for the large-hole
 #: augmentation that trains completion of whole missing surfaces, ``none`` for no holes.
-PRESETS: dict[str, HoleSimulator] = {
-    "sensor": HoleSimulator(),
-    "large": HoleSimulator(
-        blob_probability=0.9,
-        blob_coverage=(0.05, 0.35),
-        blob_scale=(0.06, 0.25),
-        polygon_probability=0.5,
-        polygon_count=(1, 3),
-        polygon_size=(0.2, 0.6),
-    ),
-    "none": HoleSimulator(
-        blob_probability=0.0,
-        polygon_probability=0.0,
-        appearance_probability=0.0,
-        shadow_probability=0.0,
-        edge_probability=0.0,
-        range_probability=0.0,
-        speckle_probability=0.0,
-    ),
-}
+PRESETS: Mapping[str, HoleSimulator] = MappingProxyType(
+    {
+        "sensor": HoleSimulator(),
+        "large": HoleSimulator(
+            blob_probability=0.9,
+            blob_coverage=(0.05, 0.35),
+            blob_scale=(0.06, 0.25),
+            polygon_probability=0.5,
+            polygon_count=(1, 3),
+            polygon_size=(0.2, 0.6),
+        ),
+        "none": HoleSimulator(
+            blob_probability=0.0,
+            polygon_probability=0.0,
+            appearance_probability=0.0,
+            shadow_probability=0.0,
+            edge_probability=0.0,
+            range_probability=0.0,
+            speckle_probability=0.0,
+        ),
+    }
+)
 
 
 def hide_regions(

@@ -1,4 +1,5 @@
 """Hole masks: shapes, physics of edge shadows, determinism, and the hidden-region protocol."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,9 @@ from depth_completion_ros.depth_io import read_color, read_depth
 from depth_completion_ros.holes import HoleSimulator, hide_regions
 
 
-def plate_in_front_of_wall(near: float = 1.0, far: float = 2.0, shape=(120, 160), plate=(40, 80, 60, 100)) -> np.ndarray:
+def plate_in_front_of_wall(
+    near: float = 1.0, far: float = 2.0, shape=(120, 160), plate=(40, 80, 60, 100)
+) -> np.ndarray:
     """A wall at ``far`` metres with a rectangular plate at ``near`` metres (rows/cols r0, r1, c0, c1)."""
     depth = np.full(shape, far, np.float32)
     r0, r1, c0, c1 = plate
@@ -201,10 +204,16 @@ def test_simulator_config_validation_and_from_dict() -> None:
         HoleSimulator(min_range_m=(0.3, 5.0), max_range_m=(4.0, 8.0))
     with pytest.raises(ValueError, match="shadow_side"):
         HoleSimulator(shadow_side="top")
+    with pytest.raises(ValueError, match="blob_coverage must be a range"):
+        HoleSimulator.from_dict({"blob_coverage": 0.1})
+    with pytest.raises(TypeError):
+        holes.PRESETS["mine"] = HoleSimulator()  # shared presets are read-only
 
 
 @pytest.mark.parametrize("use_simulator", [False, True])
-def test_hide_regions_hides_only_valid_pixels_within_bounds(kitchen_frame: tuple[np.ndarray, np.ndarray], use_simulator: bool) -> None:
+def test_hide_regions_hides_only_valid_pixels_within_bounds(
+    kitchen_frame: tuple[np.ndarray, np.ndarray], use_simulator: bool
+) -> None:
     depth, rgb = kitchen_frame
     valid = depth > 0
     simulator = holes.PRESETS["sensor"] if use_simulator else None
@@ -217,7 +226,9 @@ def test_hide_regions_hides_only_valid_pixels_within_bounds(kitchen_frame: tuple
         assert (hidden_input[hidden] == 0).all()
         np.testing.assert_array_equal(hidden_input[~hidden], depth[~hidden])
     again = hide_regions(depth, 3, fraction=(0.1, 0.3), simulator=simulator, rgb=rgb)
-    np.testing.assert_array_equal(again[1], hide_regions(depth, 3, fraction=(0.1, 0.3), simulator=simulator, rgb=rgb)[1])
+    np.testing.assert_array_equal(
+        again[1], hide_regions(depth, 3, fraction=(0.1, 0.3), simulator=simulator, rgb=rgb)[1]
+    )
 
 
 def test_hide_regions_forms_regions_not_scattered_pixels() -> None:
