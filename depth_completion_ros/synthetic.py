@@ -32,8 +32,15 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from depth_completion_ros.depth_io import write_color
 from depth_completion_ros.geometry import CameraIntrinsics
-from depth_completion_ros.holes import DEFAULT_FOCAL_PER_WIDTH, HoleSimulator, coherent_dropout
+from depth_completion_ros.holes import (
+    DEFAULT_FOCAL_PER_WIDTH,
+    HoleSimulator,
+    coherent_dropout,
+    format_hole_statistics,
+    hole_statistics,
+)
 
 Vec3 = tuple[float, float, float]
 
@@ -124,7 +131,12 @@ class Light:
 @dataclass(frozen=True)
 class Trajectory:
     """A smooth closed camera path: an ellipse in the free floor area, looking inwards with slow
-    sweeps of yaw, pitch, roll and height, so consecutive 30 Hz frames move a few millimetres."""
+    sweeps of yaw, pitch, roll and height, so consecutive 30 Hz frames move about a centimetre.
+
+    ``angular_speed`` (rad/s) runs the camera around the ellipse; ``yaw_sweep``, ``roll`` and
+    ``bob`` (height) are sinusoids (amplitude, frequency in Hz, phase); ``pitch`` is (mean,
+    amplitude, frequency, phase). Angles in radians, lengths in metres.
+    """
 
     center_xy: tuple[float, float]
     radii: tuple[float, float]
@@ -339,7 +351,13 @@ class _SceneTables:
 
 @dataclass(frozen=True)
 class SyntheticScene:
-    """A furnished room, its lights and a camera trajectory through its free space."""
+    """A furnished room, its lights and a camera trajectory through its free space.
+
+    The room spans ``[0, size]`` on each world axis (z up). Room faces have ids 0-5: x = 0,
+    x = size_x, y = 0, y = size_y, floor, ceiling; ``face_materials`` gives their materials and
+    primitives and decals refer to materials by index into ``materials``.
+    ``outside_distance_m`` is how far beyond a window wall the sensor meets something.
+    """
 
     size: Vec3
     face_materials: tuple[int, ...]
@@ -405,7 +423,8 @@ class SyntheticScene:
         rng: np.random.Generator,
         sensor: SensorModel | None = None,
     ) -> SyntheticSample:
-        """Render colour, ground truth and raw depth from camera-to-world ``pose`` (4x4)."""
+        """Render colour, ground truth and raw depth from camera-to-world ``pose`` (4x4);
+        ``rng`` draws the sensor's holes and noise."""
         sensor = sensor or SensorModel()
         pose = np.asarray(pose, np.float64)
         if pose.shape != (4, 4):
@@ -1255,7 +1274,8 @@ def render_sequence(
     fps: float = 30.0,
     sensor: SensorModel | None = None,
 ) -> Iterator[SyntheticSample]:
-    """Frames of a camera moving smoothly through one scene at ``fps`` (for streaming demos)."""
+    """Frames of a camera moving smoothly through one scene at ``fps`` (for streaming demos),
+    rendered one at a time as the iterator is consumed; arguments are checked at the call."""
     if num_frames < 0:
         raise ValueError(f"num_frames must be >= 0, got {num_frames}")
     if not fps > 0:
@@ -1264,13 +1284,12 @@ def render_sequence(
     scene_seed, _, sensor_seed = np.random.SeedSequence(seed).spawn(3)
     scene = SyntheticScene.random(scene_seed)
     rng = np.random.default_rng(sensor_seed)
-    for index in range(num_frames):
-        yield scene.render(scene.trajectory.pose(index / fps), intrinsics, rng, sensor)
+    return (scene.render(scene.trajectory.pose(index / fps), intrinsics, rng, sensor) for index in range(num_frames))
 
 
 def preview_grid(samples: Sequence[SyntheticSample], vmax: float = 8.0) -> np.ndarray:
     """Rows of RGB | raw | ground truth, depth on one fixed colour scale (holes black)."""
-    from depth_completion_ros.visualization import colorize_depth
+    from depth_completion_ros.visualization import colorize_depth  # imports torch: only previews need it
 
     if not samples:
         raise ValueError("preview_grid needs at least one sample")
@@ -1280,9 +1299,6 @@ def preview_grid(samples: Sequence[SyntheticSample], vmax: float = 8.0) -> np.nd
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write a preview grid of synthetic samples, or print their timing and hole statistics."""
-    from depth_completion_ros.depth_io import write_color
-    from depth_completion_ros.holes import format_hole_statistics, hole_statistics
-
     parser = argparse.ArgumentParser(prog="python -m depth_completion_ros.synthetic", description=main.__doc__)
     parser.add_argument("--preview", metavar="OUT.png", help="write a grid of rgb / raw / gt rows")
     parser.add_argument("--stats", type=int, metavar="N", help="render N samples, print hole statistics and timing")

@@ -61,16 +61,16 @@ def box_room(box_material: Material, window: bool = False) -> SyntheticScene:
         lights=(synthetic.Light((3.0, 2.0, 2.7), 1.0),),
         ambient=0.4,
         outside_distance_m=10.0,
-        trajectory=Trajectory(
-            (3.0, 2.0),
-            (1.0, 1.0),
-            1.5,
-            0.0,
-            0.2,
-            (0.0, 0.1, 0.0),
-            (0.0, 0.0, 0.1, 0.0),
-            (0.0, 0.1, 0.0),
-            (0.0, 0.1, 0.0),
+        trajectory=Trajectory(  # unused: the tests pass camera poses directly
+            center_xy=(3.0, 2.0),
+            radii=(1.0, 1.0),
+            height_m=1.5,
+            start_angle=0.0,
+            angular_speed=0.2,
+            yaw_sweep=(0.0, 0.1, 0.0),
+            pitch=(0.0, 0.0, 0.1, 0.0),
+            roll=(0.0, 0.1, 0.0),
+            bob=(0.0, 0.1, 0.0),
         ),
         texture_seed=0,
     )
@@ -237,7 +237,7 @@ def test_sequence_moves_smoothly_through_one_scene() -> None:
     np.testing.assert_array_equal(replay.raw, frames[0].raw)
     assert list(synthetic.render_sequence(5, 0, 160, 128)) == []
     with pytest.raises(ValueError, match="num_frames"):
-        next(synthetic.render_sequence(5, -1))
+        synthetic.render_sequence(5, -1)
 
 
 def test_preview_cli_writes_a_grid(tmp_path: Path) -> None:
