@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,9 +85,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # A fresh name, not a mkstemp file: the writer creates it with the umask's permissions
+    # (mkstemp's 0600 would survive the rename).
+    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}{path.suffix}"
     try:
         yield tmp
         os.replace(tmp, path)

@@ -1,6 +1,9 @@
 """depth_io: units, sanitising, atomic writes, every bad-file case."""
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -84,6 +87,13 @@ def test_failed_write_keeps_previous_file(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_written_files_get_the_umask_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = write_depth(tmp_path / "d.png", np.ones((2, 2), np.float32))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_color_round_trip_is_rgb(tmp_path):
