@@ -19,10 +19,14 @@ from .convert import (
     bag_to_frames,
     frames_to_bag,
 )
-from .storage import STORAGE_PLUGINS, BagError, bag_info
+from .storage import STAMP_MODES, STORAGE_PLUGINS, BagError, bag_info
 
 if TYPE_CHECKING:
     from .evaluate import BagEvaluation
+
+
+#: ``--clock`` without a value: ``ros2 bag play --clock``'s default frequency.
+DEFAULT_CLOCK_HZ = 40.0
 
 
 def _ros_module(name: str) -> ModuleType:
@@ -215,7 +219,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     play.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
     play.add_argument("--rate", type=_positive_float, default=1.0, help="playback speed factor")
     play.add_argument("--loop", action="store_true", help="restart at the end until interrupted")
-    play.add_argument("--clock", type=_positive_float, nargs="?", const=40.0, default=None, metavar="HZ",
+    play.add_argument("--clock", type=_positive_float, nargs="?", const=DEFAULT_CLOCK_HZ, default=None, metavar="HZ",
                       help="publish /clock with the bag's time (default 40 Hz) for nodes with use_sim_time:=true")
     play.add_argument("--remap", nargs="+", action="extend", default=[], metavar="OLD:=NEW", help="rename topics")
     play.add_argument("--topics", nargs="+", default=None, help="play only these topics")
@@ -229,7 +233,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--topics", nargs="+", required=True, help="topics to record (may appear later)")
     record.add_argument("--storage", choices=tuple(STORAGE_PLUGINS), default="mcap", help="storage plugin")
     record.add_argument("--duration", type=_positive_float, default=None, metavar="S", help="stop after S seconds")
-    record.add_argument("--stamp", choices=("receive", "header"), default="receive",
+    record.add_argument("--stamp", choices=STAMP_MODES, default="receive",
                         help="log time of each message: its arrival (like ros2 bag record) or its header stamp")
     record.set_defaults(handler=cmd_record)
 

@@ -27,8 +27,6 @@ from ..sync import NANOSECONDS
 from .ros import message_class, profile_from_offers, ros_node
 from .storage import BagError, open_bag, require_topics
 
-#: ``--clock`` without a value: ``ros2 bag play --clock``'s default frequency.
-DEFAULT_CLOCK_HZ = 40.0
 #: rclcpp's ClockQoS: reliable, keep last 1; matches rclpy's best-effort and rclcpp's reliable /clock readers.
 CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 #: How long the player waits, after the last message, for reliable subscribers to acknowledge.

@@ -31,10 +31,8 @@ from rosbags.rosbag2 import Writer
 from ..qos import describe_publishers, policy_name, reliability_for
 from ..sync import stamp_to_ns
 from .ros import message_class, offer_to_bag, ros_node
-from .storage import BAG_VERSION, STORAGE_PLUGINS, TYPESTORE, BagError, atomic_directory
+from .storage import BAG_VERSION, STAMP_MODES, STORAGE_PLUGINS, TYPESTORE, BagError, atomic_directory
 
-#: ``--stamp`` choices: when a message is logged in the bag.
-STAMP_MODES = ("receive", "header")
 #: How often the ROS graph is searched for publishers of topics not yet subscribed.
 DISCOVERY_PERIOD_S = 0.5
 _SPIN_TIMEOUT_S = 0.1

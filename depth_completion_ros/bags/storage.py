@@ -36,6 +36,8 @@ CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 #: ``--storage`` names (those of ``ros2 bag``) and the matching ``rosbags`` plugins.
 STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 STORAGE_SUFFIXES = {".mcap": "mcap", ".db3": "sqlite3"}
+#: ``bag record --stamp`` choices: a message's log time is its arrival or its header stamp.
+STAMP_MODES = ("receive", "header")
 #: rosbag2 metadata version written by ``rosbags`` for Jazzy and later.
 BAG_VERSION = 9
 #: rmw's "infinite" duration, as ``ros2 bag record`` stores it for deadline, lifespan and lease.
