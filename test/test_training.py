@@ -18,7 +18,7 @@ from training.datasets import (
     matterport_dataset,
     parse_frame_range,
 )
-from training.losses import LossConfig, masked_depth_loss
+from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.schedules import StepDecay, WarmupCosine, build_scheduler
 from training.train import apply_overrides, load_config, main as train_main
 
@@ -60,6 +60,22 @@ def test_loss_without_valid_target_is_zero_with_gradient():
     loss = masked_depth_loss(pred, torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))
     loss.backward()
     assert loss.item() == 0 and torch.equal(pred.grad, torch.zeros_like(pred))
+
+
+def test_plane_targets_and_distribution_loss():
+    planes = torch.linspace(0.0, 10.0, 16)
+    target = torch.tensor([[[[0.0, 1.0], [3.3, 12.0]]]])
+    two_hot = plane_targets(target, planes)
+    assert torch.allclose(two_hot.sum(dim=1), torch.ones(1, 2, 2))
+    assert torch.allclose((two_hot * planes.view(1, -1, 1, 1)).sum(dim=1)[0, 0], torch.tensor([0.0, 1.0]))
+    assert two_hot[0, -1, 1, 1] == 1.0  # beyond the last plane: all mass on it
+    assert (two_hot > 0).sum(dim=1).max() == 2  # never more than two planes
+    # The cross-entropy is smallest for the two-hot distribution itself.
+    depth = torch.zeros_like(target)
+    target[0, 0, 0, 0] = 2.0
+    exact = plane_distribution_loss(plane_targets(target, planes), target, depth, planes)
+    blurred = plane_distribution_loss(torch.full((1, 16, 2, 2), 1 / 16), target, depth, planes)
+    assert exact < blurred and blurred.item() == pytest.approx(np.log(16), rel=1e-5)
 
 
 def test_loss_rejects_bad_input():
@@ -205,6 +221,7 @@ def _tiny_config(tmp_path, out: str) -> list[str]:
         "data": {"kind": "synthetic", "length": 4, "size": [64, 64], "batch_size": 2, "num_workers": 0,
                  "augmentation": {"extra_holes": 0.5}},
         "val": {"kind": "synthetic", "length": 2, "base_seed": 10_000, "size": [64, 64], "every_steps": 2},
+        "loss": {"hole_weight": 2.0, "plane_weight": 0.2},
         "schedule": {"kind": "cosine", "warmup_steps": 1},
         "train": {"max_steps": 2, "log_every": 1, "checkpoint_every": 1},
     }

@@ -21,12 +21,14 @@ LOSS_KINDS = ("l1", "l2", "smooth_l1")
 class LossConfig:
     """``kind``: l1 (the paper's), l2 or smooth_l1 (Huber with ``beta`` metres);
     ``hole_weight``: weight of target pixels missing from the input relative to observed ones
-    (1 = plain masked mean); ``observed_weight`` 0 trains on hole pixels only."""
+    (1 = plain masked mean); ``observed_weight`` 0 trains on hole pixels only;
+    ``plane_weight``: weight of :func:`plane_distribution_loss` added to the depth loss."""
 
     kind: str = "l1"
     hole_weight: float = 1.0
     observed_weight: float = 1.0
     beta: float = 0.1
+    plane_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in LOSS_KINDS:
@@ -38,6 +40,8 @@ class LossConfig:
             )
         if self.beta <= 0:
             raise ValueError(f"smooth_l1 beta must be positive, got {self.beta}")
+        if self.plane_weight < 0:
+            raise ValueError(f"plane_weight must be >= 0, got {self.plane_weight}")
 
 
 def pixel_weights(target: torch.Tensor, input_depth: torch.Tensor, config: LossConfig) -> torch.Tensor:
@@ -70,4 +74,46 @@ def masked_depth_loss(
         error = F.smooth_l1_loss(pred, target, reduction="none", beta=config.beta)
     # Invalid targets may hold anything the network predicts; zero them so 0 * inf cannot be NaN.
     error = torch.where(weights > 0, error, torch.zeros_like(error))
-    return (error * weights).sum() / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+    return weighted_mean(error, weights)
+
+
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum(w * v) / sum(w)``; 0 (with a gradient) when every weight is 0."""
+    return (values * weights).sum() / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+
+
+def plane_targets(target: torch.Tensor, plane_depths: torch.Tensor) -> torch.Tensor:
+    """The "two-hot" distribution over depth planes whose expectation is exactly ``target``.
+
+    ``target`` (N, 1, H, W) metres, ``plane_depths`` (K,) evenly spaced; returns (N, K, H, W):
+    weight ``1 - f`` on the plane just below the depth and ``f`` on the one above.
+    """
+    first, step = plane_depths[0], plane_depths[1] - plane_depths[0]
+    position = ((target - first) / step).clamp(0, plane_depths.numel() - 1)
+    below = position.floor()
+    fraction = position - below
+    below = below.long()
+    above = (below + 1).clamp(max=plane_depths.numel() - 1)
+    distribution = torch.zeros(target.shape[0], plane_depths.numel(), *target.shape[2:], device=target.device)
+    distribution.scatter_(1, below, 1.0 - fraction)
+    return distribution.scatter_add_(1, above, fraction)
+
+
+def plane_distribution_loss(
+    probabilities: torch.Tensor,
+    target: torch.Tensor,
+    input_depth: torch.Tensor,
+    plane_depths: torch.Tensor,
+    config: LossConfig = LossConfig(),
+) -> torch.Tensor:
+    """Cross-entropy between the network's per-pixel plane probabilities and the two-hot target.
+
+    CostDCNet regresses depth as the expectation over K planes (soft-argmax). An L1 loss on that
+    expectation alone says little about *how* the mass should sit, so the distribution sharpens
+    slowly; supervising the distribution directly (as stereo cost-volume networks do) gives every
+    plane a gradient and speeds up training. Weighted like :func:`masked_depth_loss`.
+    """
+    weights = pixel_weights(target, input_depth, config)
+    log_probabilities = probabilities.float().clamp_min(1e-8).log()
+    cross_entropy = -(plane_targets(target, plane_depths) * log_probabilities).sum(dim=1, keepdim=True)
+    return weighted_mean(cross_entropy, weights)

@@ -46,7 +46,7 @@ from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, save_checkpoint
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
 from training.datasets import MIN_GT_DEPTH, build_dataset
-from training.losses import LossConfig, masked_depth_loss
+from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
 
 LOG = logging.getLogger("train")
@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "init": None,
     "data": {"batch_size": 4, "num_workers": 1},
     "val": None,
-    "loss": {"kind": "l1", "hole_weight": 1.0, "observed_weight": 1.0, "beta": 0.1},
+    "loss": {"kind": "l1", "hole_weight": 1.0, "observed_weight": 1.0, "beta": 0.1, "plane_weight": 0.0},
     "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "betas": [0.9, 0.999], "grad_clip": 1.0},
     "schedule": {"kind": "step", "step_epochs": 20, "gamma": 0.5},
     "train": {
@@ -172,6 +172,18 @@ def init_distributed(backend: str | None = None, device: str | None = None) -> D
         target = torch.device("cpu")
     dist.init_process_group(backend=backend or ("nccl" if use_cuda else "gloo"))
     return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=target)
+
+
+class PredictionOutputs(torch.nn.Module):
+    """Makes ``model.predict`` (depth, confidence and plane probabilities) the forward pass, so
+    DDP, which only sees ``forward``, syncs the gradients of losses on the probabilities too."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, rgb: torch.Tensor, depth: torch.Tensor) -> Any:
+        return self.model.predict(rgb, depth)
 
 
 class ResumableSampler(DistributedSampler):
@@ -344,11 +356,9 @@ class Trainer:
         else:
             model = build_model(model_config)
         self.model = model.to(self.device)
-        self.net: torch.nn.Module = (
-            DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-            if context.distributed
-            else self.model
-        )
+        self.net: torch.nn.Module = PredictionOutputs(self.model)
+        if context.distributed:
+            self.net = DistributedDataParallel(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
         data_cfg = dict(config["data"])
         self.batch_size = int(data_cfg.pop("batch_size"))
@@ -468,8 +478,13 @@ class Trainer:
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         rgb, depth, target = (batch[key].to(self.device, non_blocking=True) for key in ("rgb", "depth", "target"))
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            pred = self.net(rgb, depth)[0]
-        loss = masked_depth_loss(pred.float(), target, depth, self.loss_config)
+            prediction = self.net(rgb, depth)
+        loss = masked_depth_loss(prediction.depth.float(), target, depth, self.loss_config)
+        if self.loss_config.plane_weight > 0:
+            plane_depths = self.model.plane_depths.flatten()
+            loss = loss + self.loss_config.plane_weight * plane_distribution_loss(
+                prediction.probabilities, target, depth, plane_depths, self.loss_config
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.grad_clip:
