@@ -135,7 +135,7 @@ class MatchedSubscription:
         )
         self.reliability = wanted
         self._node.get_logger().info(
-            f"{self.topic}: subscribed {policy_name(wanted)} (depth_qos/color_qos mode {self.mode!r}; "
+            f"{self.topic}: subscribed {policy_name(wanted)} (QoS mode {self.mode!r}; "
             f"{describe_publishers(publishers)})"
         )
         return True
@@ -147,8 +147,3 @@ class MatchedSubscription:
             f"subscription (policy {policy}); {describe_publishers(self.publishers())}. "
             f"Set the input's QoS parameter to 'auto' or 'best_effort'."
         )
-
-    def destroy(self) -> None:
-        if self._subscription is not None:
-            self._node.destroy_subscription(self._subscription)
-            self._subscription = None
