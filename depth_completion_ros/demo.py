@@ -32,11 +32,12 @@ from typing import Any
 import imageio.v3 as iio
 import numpy as np
 
-from .bags.convert import CameraTopics, samples_to_bag
+from .bags.convert import CameraTopics, frames_to_bag, samples_to_bag
 from .bags.storage import iter_messages, match_by_stamp, open_bag
-from .datasets import Sample
+from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
 from .geometry import resize_color
+from .pipeline import DepthCompleter
 from .resources import default_model_path
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
@@ -142,18 +143,18 @@ def _node_figures(recorded: Path) -> dict[str, str]:
     return latest
 
 
-def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(raw, completed, gt, rgb) of every completed frame, in stamp order."""
+def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """(raw, completed, gt or None, rgb or None) of every completed frame, in stamp order."""
     wanted = [topics.depth, topics.completed, topics.ground_truth, topics.color]
     frames = []
     with open_bag(recorded) as reader:
         present = [t for t in wanted if t in reader.topics]
-        required = [topics.depth, topics.completed, topics.ground_truth]
+        required = [topics.depth, topics.completed]
         for _stamp, group in sorted(match_by_stamp(iter_messages(reader, present), present, required=required),
                                     key=lambda item: item[0]):
             rgb = color_from_msg(group[topics.color]) if topics.color in group else None
-            frames.append((depth_from_msg(group[topics.depth]), depth_from_msg(group[topics.completed]),
-                           depth_from_msg(group[topics.ground_truth]), rgb))
+            gt = depth_from_msg(group[topics.ground_truth]) if topics.ground_truth in group else None
+            frames.append((depth_from_msg(group[topics.depth]), depth_from_msg(group[topics.completed]), gt, rgb))
     return frames
 
 
@@ -171,6 +172,22 @@ def _write_pictures(frames: list, output: Path, vmax: float) -> dict[str, Path]:
     return files
 
 
+def _synthetic_input(bag: Path, topics: CameraTopics, frames: int, width: int, height: int, seed: int) -> None:
+    LOG.info("rendering %d synthetic %dx%d frames and writing them as a bag", frames, width, height)
+    sequence = (Sample(name=f"{i:06d}", depth=s.raw, rgb=s.rgb, gt=s.gt, intrinsics=s.intrinsics)
+                for i, s in enumerate(render_sequence(seed, frames, width, height)))
+    first = next(sequence)
+    samples_to_bag([first, *sequence], bag, count=frames, intrinsics=first.intrinsics, namespace=topics.namespace)
+
+
+def _recording_input(bag: Path, topics: CameraTopics, recording: Path, frames: int) -> int:
+    """A user's frame folder (data0929 / 7-Scenes layout, or Matterport) -> the input bag; returns its frame count."""
+    selected = discover_frames(recording)[:frames]
+    LOG.info("converting %d frames of %s into a bag", len(selected), recording)
+    frames_to_bag(selected, bag, namespace=topics.namespace)
+    return len(selected)
+
+
 def run_demo(
     output: Path,
     frames: int = 120,
@@ -180,10 +197,16 @@ def run_demo(
     seed: int = 0,
     rate: float = 1.0,
     node_parameters: list[str] | None = None,
+    recording: Path | None = None,
 ) -> DemoResult:
-    """Run the whole demo into ``output`` and return what it measured (see the module docstring)."""
+    """Run the whole demo into ``output`` and return what it measured (see the module docstring).
+
+    With ``recording`` (a frame folder such as the seed's data0929) the user's own frames are
+    replayed instead of the synthetic sequence; without ground truth they are scored with the
+    hidden-region protocol, offline, by the same completion settings.
+    """
     # rclpy is needed here only: the offline commands work without a ROS install.
-    from .bags.evaluate import evaluate_against_reference
+    from .bags.evaluate import evaluate_against_reference, evaluate_hidden_regions
     from .bags.play import play_bag
     from .bags.record import record_bag
 
@@ -194,13 +217,13 @@ def run_demo(
     for bag in (input_bag, recorded_bag):
         if bag.exists():
             raise FileExistsError(f"{bag} already exists: choose an empty --output folder or delete it")
+    if recording is None:
+        _synthetic_input(input_bag, topics, frames, width, height, seed)
+    else:
+        frames = _recording_input(input_bag, topics, recording, frames)
+    with open_bag(input_bag) as reader:
+        has_reference = topics.ground_truth in reader.topics
     result = DemoResult(output=output, method=method, frames_in=frames)
-
-    LOG.info("rendering %d synthetic %dx%d frames and writing them as a bag", frames, width, height)
-    sequence = (Sample(name=f"{i:06d}", depth=s.raw, rgb=s.rgb, gt=s.gt, intrinsics=s.intrinsics)
-                for i, s in enumerate(render_sequence(seed, frames, width, height)))
-    first = next(sequence)
-    samples_to_bag([first, *sequence], input_bag, count=frames, intrinsics=first.intrinsics, namespace=topics.namespace)
     result.files["input bag"] = input_bag
 
     node_log = open(output / "node.log", "w")  # noqa: SIM115 - closed in the finally below
@@ -208,7 +231,7 @@ def run_demo(
                             stderr=subprocess.STDOUT, start_new_session=True)
     stop = threading.Event()
     record_topics = [topics.completed, f"{topics.namespace}/depth_completed/confidence", topics.depth,
-                     topics.ground_truth, topics.color, DIAGNOSTICS_TOPIC]
+                     topics.color, DIAGNOSTICS_TOPIC] + ([topics.ground_truth] if has_reference else [])
     recorder = threading.Thread(target=record_bag, args=(recorded_bag, record_topics),
                                 kwargs={"stamp": "header", "stop": stop}, daemon=True)
     try:
@@ -216,9 +239,9 @@ def run_demo(
         _wait_for_graph(lambda g: g.count_publishers(topics.completed) > 0, "the node came up", node, NODE_READY_TIMEOUT_S)
         recorder.start()
         _wait_for_graph(lambda g: g.count_subscribers(topics.completed) > 0, "the recorder subscribed", node, NODE_READY_TIMEOUT_S)
-        LOG.info("replaying the bag with /clock")
+        LOG.info("replaying the bag with /clock once the node and the recorder both listen")
         report = play_bag(input_bag, rate=rate, clock_hz=100.0,
-                          wait_for_subscribers=[topics.depth, topics.color, topics.ground_truth])
+                          wait_for_subscribers=[topics.depth, topics.color], min_subscribers=2)
         LOG.info("%s", report.format())
         time.sleep(SETTLE_S)
     finally:
@@ -230,21 +253,31 @@ def run_demo(
         raise RuntimeError(f"the node exited with code {node.returncode}; see {output / 'node.log'}")
     result.files["recorded bag"] = recorded_bag
     result.files["node log"] = output / "node.log"
-
-    evaluation = evaluate_against_reference(recorded_bag, topics.completed, topics.ground_truth,
-                                            raw_topic=topics.depth, progress=False)
-    report = evaluation.report
-    report.metrics = {f"{method} (node output)": metrics for metrics in report.metrics.values()}
-    result.frames_out = report.frames
-    result.metrics_markdown = report.markdown(groups=("all", "observed", "hole"))
     result.node_figures = _node_figures(recorded_bag)
+
+    if has_reference:
+        evaluation = evaluate_against_reference(recorded_bag, topics.completed, topics.ground_truth,
+                                                raw_topic=topics.depth, progress=False)
+        label = f"{method} (node output)"
+    else:
+        LOG.info("no ground truth: scoring %s on hidden regions of the raw depth (offline, same settings)", method)
+        evaluation = evaluate_hidden_regions(input_bag, DepthCompleter(method=method), depth_topic=topics.depth,
+                                             color_topic=topics.color, seed=seed, progress=False)
+        label = f"{method} (hidden-region protocol)"
+    report = evaluation.report
+    report.metrics = {label: metrics for metrics in report.metrics.values()}
+    report.ms_per_frame = {label: ms for ms in report.ms_per_frame.values()}
+    result.metrics_markdown = report.markdown(groups=("all", "observed", "hole"))
     pictures = _frames_for_pictures(recorded_bag, topics)
-    vmax = float(np.ceil(np.percentile(np.concatenate([gt[gt > 0] for _, _, gt, _ in pictures]), 99)))
+    result.frames_out = len(pictures)
+    reference = [gt if gt is not None else raw for raw, _, gt, _ in pictures]
+    vmax = float(np.ceil(np.percentile(np.concatenate([d[d > 0] for d in reference]), 99)))
     result.files.update(_write_pictures(pictures, output, vmax))
 
     with atomic_output(output / "metrics.json") as tmp:
         tmp.write_text(json.dumps({"method": method, "frames_in": frames, "frames_out": result.frames_out,
-                                   "metrics": report.metrics, "node": result.node_figures}, indent=2))
+                                   "protocol": report.protocol, "metrics": report.metrics,
+                                   "node": result.node_figures}, indent=2))
     result.files["metrics"] = output / "metrics.json"
     with atomic_output(output / "summary.md") as tmp:
         tmp.write_text(f"# Streaming demo\n\n```\n{result.summary()}\n```\n")
@@ -257,7 +290,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for assignment in args.param:
         extra += ["-p", assignment]
     result = run_demo(args.output, frames=args.frames, width=args.width, height=args.height, method=args.method,
-                      seed=args.seed, rate=args.rate, node_parameters=extra)
+                      seed=args.seed, rate=args.rate, node_parameters=extra, recording=args.recording)
     print(result.summary())
     return 0
 
@@ -266,7 +299,10 @@ def register_cli(commands: Any) -> None:
     """Add ``depth-completion demo`` to the CLI's sub-commands."""
     parser = commands.add_parser("demo", help="streaming demo: synthetic bag -> node -> recorded output + report")
     parser.add_argument("--output", type=Path, default=Path("output/demo"), help="folder for everything the demo writes")
-    parser.add_argument("--frames", type=int, default=120, help="frames in the synthetic sequence (30 Hz)")
+    parser.add_argument("--recording", type=Path, default=None,
+                        help="replay your own frame folder (frame-XXXXXX.color/.depth, e.g. data0929) instead of "
+                             "the synthetic sequence")
+    parser.add_argument("--frames", type=int, default=120, help="frames to replay (30 Hz)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--method", choices=("auto", "model", "classical", "interp"), default="auto",

@@ -32,3 +32,14 @@ def test_demo_refuses_to_overwrite(tmp_path):
     (tmp_path / "input").mkdir()
     with pytest.raises(FileExistsError, match="already exists"):
         run_demo(tmp_path, frames=2, method="classical")
+
+
+def test_demo_replays_a_users_recording_folder(redkitchen_root, tmp_path):
+    """The data0929 path: a frame folder without ground truth, scored with hidden regions."""
+    output = tmp_path / "recording"
+    result = run_demo(output, frames=12, method="classical", recording=redkitchen_root)
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["protocol"] == "hidden" and metrics["frames_in"] == 12
+    scored = metrics["metrics"]["classical (hidden-region protocol)"]
+    assert scored["hole/count"] > 0 and scored["observed/count"] == 0
+    assert 0 < result.frames_out <= 12 and (output / "demo.gif").is_file()

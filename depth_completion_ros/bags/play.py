@@ -119,12 +119,13 @@ def _wait_until(log_ns: int, timeline: _Timeline, stop: threading.Event, clock: 
     return False
 
 
-def _wait_for_subscribers(node: Node, publishers: Mapping[str, Publisher], stop: threading.Event) -> bool:
-    """Block until each of ``publishers`` has a subscriber (so the start of the bag is not published
-    into the void); False if stopped first."""
+def _wait_for_subscribers(node: Node, publishers: Mapping[str, Publisher], stop: threading.Event,
+                          minimum: int = 1) -> bool:
+    """Block until each of ``publishers`` has ``minimum`` subscribers (so the start of the bag is not
+    published into the void); False if stopped first."""
     announced = False
     while not stop.is_set():
-        waiting = [topic for topic, publisher in publishers.items() if publisher.get_subscription_count() == 0]
+        waiting = [topic for topic, publisher in publishers.items() if publisher.get_subscription_count() < minimum]
         if not waiting:
             return True
         if not announced:
@@ -143,6 +144,7 @@ def play_bag(
     remaps: Mapping[str, str] | None = None,
     topics: Sequence[str] | None = None,
     wait_for_subscribers: bool | Collection[str] = False,
+    min_subscribers: int = 1,
     ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S,
     stop: threading.Event | None = None,
 ) -> PlayReport:
@@ -150,7 +152,8 @@ def play_bag(
 
     ``remaps`` renames topics (``{"/camera/depth/image_raw": "/robot/depth"}``), ``topics``
     selects some, ``clock_hz`` publishes /clock. ``wait_for_subscribers`` delays the start until
-    every played topic (True) or the named output topics have a subscriber. Each topic is
+    every played topic (True) or the named output topics have ``min_subscribers`` subscribers
+    (e.g. 2 when a node and a recorder must both see the first message). Each topic is
     published with the QoS its recording offered (:func:`ros.profile_from_offers`). With
     ``loop`` the bag restarts after its last message and /clock jumps back to the start.
     SIGINT/SIGTERM (or ``stop``) end playback between messages.
@@ -159,6 +162,8 @@ def play_bag(
         raise ValueError(f"rate must be positive, got {rate}")
     if clock_hz is not None and not clock_hz > 0:
         raise ValueError(f"clock frequency must be positive, got {clock_hz} Hz")
+    if min_subscribers < 1:
+        raise ValueError(f"min_subscribers must be >= 1, got {min_subscribers}")
     remaps = dict(remaps or {})
     report = PlayReport()
     with open_bag(bag) as reader:
@@ -175,7 +180,7 @@ def play_bag(
             report.published = dict.fromkeys(publishers, 0)
             clock = _ClockPublisher(node, clock_hz) if clock_hz else None
             awaited = _awaited_publishers(publishers, wait_for_subscribers, bag)
-            if awaited and not _wait_for_subscribers(node, awaited, stop_event):
+            if awaited and not _wait_for_subscribers(node, awaited, stop_event, min_subscribers):
                 report.interrupted = True
                 return report
             for _ in itertools.count() if loop else range(1):
