@@ -14,6 +14,7 @@ from dataclasses import fields, replace
 
 import numpy as np
 import pytest
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -23,6 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
 from depth_completion_ros.geometry import CameraIntrinsics
+from depth_completion_ros.model import build_model, save_checkpoint
 from depth_completion_ros.node import (
     PARAMETERS,
     REJECT_REASONS,
@@ -543,6 +545,32 @@ def test_a_model_that_cannot_load_falls_back_to_classical(make_rig, kitchen, tmp
     stamp = rig.stamp()
     rig.send_sample(kitchen[0], stamp)
     _observed_kept_and_holes_filled(kitchen[0].depth, depth_from_msg(rig.depth_out.wait_for_stamp(stamp)), 0.0)
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    """An untrained CostDCNet checkpoint with a 128x96 input: the model path without a slow network."""
+    torch.manual_seed(0)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # two torch threads on a loaded two-core machine mostly spin
+    yield save_checkpoint(tmp_path / "tiny.pt", build_model("costdcnet_cpu").eval(), input_size=[128, 96])
+    torch.set_num_threads(previous)
+
+
+def test_the_model_path_publishes_completed_depth_and_confidence(make_rig, kitchen, tiny_model):
+    rig = make_rig(method="model", backend="torch", model_path=str(tiny_model))
+    assert rig.node.active_method() == ("model", "")
+    confidence_out = Collector(rig.driver, Image, "depth_completed/confidence")
+    wait_for(lambda: rig.node._pub_confidence.get_subscription_count(), what="confidence subscribed")
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    completed = depth_from_msg(rig.depth_out.wait_for_stamp(stamp, timeout=20.0))
+    _observed_kept_and_holes_filled(kitchen[0].depth, completed, tolerance=0.0)
+    confidence_msg = confidence_out.wait_for_stamp(stamp)
+    assert confidence_msg.encoding == "32FC1"
+    confidence = np.frombuffer(bytes(confidence_msg.data), np.float32).reshape(480, 640)
+    assert np.all((confidence >= 0) & (confidence <= 1))
+    assert np.all(confidence[kitchen[0].depth > 0] == 1.0)  # observed pixels are certain
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
