@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
 from depth_completion_ros.model import load_checkpoint
@@ -173,6 +174,22 @@ def test_self_supervised_dataset_hides_and_targets_raw(redkitchen_root):
     visible = item["depth"] > 0
     assert torch.equal(item["depth"][visible], raw["target"][visible])
     assert (raw["target"] > 0).sum() == hidden.sum() + visible.sum()
+
+
+def test_self_supervised_dataset_from_a_rosbag(redkitchen_root, tmp_path):
+    frames = discover_frames(redkitchen_root)[:3]
+    frames_to_bag(frames, tmp_path / "bag", progress=False)
+    topics = CameraTopics()
+    spec = {"kind": "self_supervised", "bag": str(tmp_path / "bag"), "cache_dir": str(tmp_path / "frames"),
+            "depth_topic": topics.depth, "color_topic": topics.color, "info_topic": topics.depth_info}
+    from_bag = build_dataset(spec)
+    from_folder = SelfSupervisedDataset(frames)
+    assert len(from_bag) == 3
+    for key in ("rgb", "depth", "target"):  # the same frames, bit for bit, and the same hidden regions
+        assert torch.equal(from_bag[2][key], from_folder[2][key]), key
+    assert len(build_dataset(spec)) == 3  # the second run reuses the extracted frames
+    with pytest.raises(ValueError, match="needs 'cache_dir'"):
+        build_dataset({"kind": "self_supervised", "bag": str(tmp_path / "bag"), "depth_topic": topics.depth})
 
 
 def test_frame_ranges_are_disjoint_and_checked():

@@ -364,6 +364,28 @@ class SelfSupervisedDataset(DepthCompletionDataset):
 DATASET_KINDS = ("synthetic", "matterport", "ground_truth", "self_supervised")
 
 
+def frames_from_bag(
+    bag: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    depth_topic: str,
+    color_topic: str | None = None,
+    info_topic: str | None = None,
+) -> Path:
+    """A rosbag2 recording as a ``frame-XXXXXX`` folder, extracted once into ``cache_dir``.
+
+    Training reads every frame many times in random order, which a bag (sequential, compressed
+    chunks) does badly; :func:`bags.bag_to_frames` writes the depth/colour pairs (matched by
+    stamp) once, and later runs reuse the folder.
+    """
+    from depth_completion_ros.bags import bag_to_frames
+
+    cache_dir = Path(cache_dir)
+    if cache_dir.is_dir() and next(cache_dir.glob("frame-*.depth.png"), None) is not None:
+        return cache_dir
+    bag_to_frames(bag, cache_dir, depth_topic=depth_topic, color_topic=color_topic, info_topic=info_topic)
+    return cache_dir
+
+
 def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     """A dataset from a config mapping (the ``data``/``val`` sections of a training config).
 
@@ -372,7 +394,9 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     default on like the pipeline). Per kind:
     ``synthetic``: ``length``, ``base_seed``; ``matterport``: ``root``, ``split``;
     ``ground_truth``: ``root``, ``layout``, ``frames`` (START:STOP); ``self_supervised``: ``root``
-    (a frame folder), ``layout``, ``frames``, ``hide_fraction``, ``holes``, ``supervise_observed``.
+    (a frame folder) or ``bag`` + ``depth_topic`` [+ ``color_topic``, ``info_topic``] +
+    ``cache_dir`` (see :func:`frames_from_bag`), ``layout``, ``frames``, ``hide_fraction``,
+    ``holes``, ``supervise_observed``.
     """
     options = dict(spec)
     kind = options.pop("kind", None)
@@ -393,6 +417,14 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     else:
         common["seed"] = int(options.pop("seed", 0))
         root = options.pop("root", None)
+        if kind == "self_supervised" and options.get("bag") is not None:
+            if root is not None:
+                raise ValueError("give either 'root' (a frame folder) or 'bag', not both")
+            bag_options = {key: options.pop(key, None) for key in ("bag", "cache_dir", "depth_topic", "color_topic", "info_topic")}
+            for key in ("cache_dir", "depth_topic"):
+                if bag_options[key] is None:
+                    raise ValueError(f"a self-supervised dataset from a bag needs '{key}'")
+            root = frames_from_bag(**bag_options)
         if root is None:
             raise ValueError(f"dataset kind {kind!r} needs a 'root' folder")
         if kind == "matterport":
