@@ -26,10 +26,13 @@ from depth_completion_ros.model import (
 from depth_completion_ros.model.layers import (
     MaskedBatchNorm,
     PlaneSites,
+    PseudoConv3dBlock,
     SiteConv3d,
     cell_histogram,
+    max_pool_volume,
     plane_one_hot,
     sites_from_histogram,
+    upsample_volume,
 )
 
 # Every stage of the real configs, at a size that runs in milliseconds (total stride 8).
@@ -176,6 +179,34 @@ def test_sparse_model_equals_dense_model_eval_and_gradients() -> None:
         torch.testing.assert_close(buffer, dense.get_buffer(name), atol=1e-6, rtol=1e-5, msg=name)
 
 
+def test_plane_major_volume_ops_equal_their_3d_counterparts() -> None:
+    """The U-Net's Conv2d-only volume ops compute exactly the paper's Conv3d / MaxPool3d / nearest upsampling."""
+    generator = torch.Generator().manual_seed(0)
+    batch, channels, planes, height, width = 2, 3, 4, 6, 8
+    volume = torch.randn(batch, channels, planes, height, width, generator=generator)  # (N, C, K, H, W)
+    plane_major = volume.transpose(1, 2).flatten(0, 1)  # (N * K, C, H, W)
+
+    def to_5d(x: torch.Tensor, k: int) -> torch.Tensor:
+        return x.unflatten(0, (batch, k)).transpose(1, 2)
+
+    block = PseudoConv3dBlock(channels, 5)
+    randomise_batch_norm(block)
+    block.eval()
+    image_kernel = block.image_conv.weight.unsqueeze(2)  # (out, in, 1, 3, 3)
+    plane_kernel = block.plane_conv.conv.weight.view(5, 3, 5).permute(0, 2, 1)[..., None, None]  # (out, in, 3, 1, 1)
+
+    def bn(x: torch.Tensor, norm: torch.nn.BatchNorm2d) -> torch.Tensor:
+        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
+
+    reference = F.elu(bn(F.conv3d(volume, image_kernel, padding=(0, 1, 1)), block.image_bn))
+    reference = F.elu(bn(F.conv3d(reference, plane_kernel, padding=(1, 0, 0)), block.plane_bn))
+    with torch.no_grad():
+        torch.testing.assert_close(to_5d(block(plane_major, planes), planes), reference, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(to_5d(max_pool_volume(plane_major, planes), planes // 2), F.max_pool3d(volume, 2))
+    upsampled = F.interpolate(volume, scale_factor=2.0, mode="nearest")
+    torch.testing.assert_close(to_5d(upsample_volume(plane_major), 2 * planes), upsampled)
+
+
 # --- plane handling ------------------------------------------------------------------------
 
 
@@ -243,7 +274,7 @@ def test_output_shapes_and_ranges(name: str) -> None:
     assert prediction.probabilities.shape == (2, config.num_planes, 64, 64)
     torch.testing.assert_close(prediction.depth, completed)
     torch.testing.assert_close(prediction.probabilities.sum(dim=1), torch.ones(2, 64, 64))
-    expected = (prediction.probabilities * model.plane_depths).sum(dim=1, keepdim=True)
+    expected = (prediction.probabilities * model.plane_depths.view(-1, 1, 1)).sum(dim=1, keepdim=True)
     torch.testing.assert_close(completed, expected, atol=1e-5, rtol=1e-5)
     assert completed.min() >= config.min_depth and completed.max() <= config.max_depth
     assert confidence.min() >= 0.0 and confidence.max() <= 1.0

@@ -6,7 +6,7 @@
       ├─ Encoder2D(rgb ‖ depth/max) ─────────────────────────► F ch at H/u   ─┐ placed into planes by
       ├─ Encoder3D(occupied voxels: [1, residual]) ─────────► F ch × K planes │ the normalised cell
       │                                                                       │ plane histogram
-      └─ RGB-D volume (2F, K, H/u, W/u) ─► CostVolumeUNet ─► (u², K, H/u, W/u) ◄┘
+      └─ RGB-D volume (K, 2F, H/u, W/u) ─► CostVolumeUNet ─► (K, u², H/u, W/u) ◄┘
            ─► per-plane pixel shuffle ─► (K, H, W) ─► softmax over planes
            ─► depth = Σ_k p_k · plane_depth_k,  confidence = peak 3-plane mass (rescaled)
 
@@ -25,6 +25,8 @@ from .layers import (
     PlaneSites,
     PointwiseConv,
     PseudoConv3dBlock,
+    max_pool_volume,
+    upsample_volume,
     ResidualBlock2d,
     SiteConvBnReLU,
     SiteResidualBlock,
@@ -69,7 +71,7 @@ class Encoder2D(nn.Module):
 
 
 class Encoder3D(nn.Module):
-    """Encoder of the occupied depth-plane voxels, output as a dense ``(N, F, K, H/u, W/u)`` volume.
+    """Encoder of the occupied depth-plane voxels, output as a dense ``(N, K, F, H/u, W/u)`` volume.
 
     Stem: 3×3×3 conv from the full-resolution voxels (stride ``encoder3d_stem_stride``); every
     later stage starts with a (1,2,2)-strided 3×3×3 conv; each level adds residual blocks. A
@@ -101,7 +103,8 @@ class Encoder3D(nn.Module):
         return cells
 
     def forward(self, features: Tensor, sites: PlaneSites, one_hot: Tensor) -> Tensor:
-        """``features`` ``(N, C, H, W)`` at full-resolution ``sites``; ``one_hot`` from :func:`plane_one_hot`."""
+        """``features`` ``(N, C, H, W)`` at full-resolution ``sites``; ``one_hot`` from :func:`plane_one_hot`.
+        Returns the plane-major volume ``(N, K, F, H/u, W/u)``, zero at empty voxels."""
         if self.dense:
             features = features.unsqueeze(2) * sites.occupancy(self.num_planes)
         source = sites
@@ -113,41 +116,36 @@ class Encoder3D(nn.Module):
                 features = block(features, target, mask)
             source = target
         features = self.head(features) * mask
-        return features if self.dense else features.unsqueeze(2) * source.occupancy(self.num_planes)
+        if self.dense:
+            return features.transpose(1, 2)
+        return features.unsqueeze(1) * source.occupancy(self.num_planes).transpose(1, 2)
 
 
 class CostVolumeUNet(nn.Module):
-    """3D U-Net over the RGB-D volume: pseudo-3D blocks, MaxPool3d(2), nearest upsampling + skips."""
+    """3D U-Net over the plane-major RGB-D volume ``(N * K, C, h, w)``: pseudo-3D blocks,
+    MaxPool3d(2), nearest upsampling + skip concatenation, 1×1 head to ``up_scale²`` logits."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        self.num_planes = config.num_planes
         widths = config.unet_widths
         inputs = (2 * config.feature_channels,) + widths[:-1]
         self.down = nn.ModuleList(PseudoConv3dBlock(i, o) for i, o in zip(inputs, widths))
         self.up = nn.ModuleList(PseudoConv3dBlock(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
-        self.head = nn.Conv3d(widths[0], config.up_scale**2, 1)
+        self.head = nn.Conv2d(widths[0], config.up_scale**2, 1)
 
     def forward(self, volume: Tensor) -> Tensor:
-        skips = []
+        planes, skips = self.num_planes, []
         for index, block in enumerate(self.down):
             if index > 0:
-                volume = F.max_pool3d(volume, 2)
-            volume = block(volume)
+                volume = max_pool_volume(volume, planes)
+                planes //= 2
+            volume = block(volume, planes)
             skips.append(volume)
         for block, skip in zip(reversed(self.up), reversed(skips[:-1])):
-            volume = block(torch.cat([upsample_nearest2x(volume), skip], dim=1))
+            planes *= 2
+            volume = block(torch.cat([upsample_volume(volume), skip], dim=1), planes)
         return self.head(volume)
-
-
-def upsample_nearest2x(volume: Tensor) -> Tensor:
-    """Nearest-neighbour ×2 upsampling of ``(N, C, D, H, W)`` as broadcast + reshape.
-
-    Same numbers as ``F.interpolate(..., mode="nearest")``, but exported as Expand/Reshape,
-    which ONNX Runtime runs several times faster than its 5-D Resize.
-    """
-    batch, channels, depth, height, width = volume.shape
-    expanded = volume[:, :, :, None, :, None, :, None].expand(batch, channels, depth, 2, height, 2, width, 2)
-    return expanded.reshape(batch, channels, 2 * depth, 2 * height, 2 * width)
 
 
 class CostDCNet(nn.Module):
@@ -173,7 +171,7 @@ class CostDCNet(nn.Module):
         self.encoder3d = Encoder3D(config, dense=config.encoder3d == "dense")
         self.cost_volume = CostVolumeUNet(config)
         plane_depths = config.min_depth + config.plane_step * torch.arange(config.num_planes, dtype=torch.float32)
-        self.register_buffer("plane_depths", plane_depths.view(-1, 1, 1), persistent=False)
+        self.register_buffer("plane_depths", plane_depths, persistent=False)
 
     def check_inputs(self, rgb: Tensor, depth: Tensor) -> None:
         """Raise ``ValueError`` naming the problem for inputs the network cannot take."""
@@ -201,10 +199,9 @@ class CostDCNet(nn.Module):
     def predict(self, rgb: Tensor, depth: Tensor) -> Prediction:
         """Depth, confidence and the ``(N, K, H, W)`` plane probabilities they come from (for
         losses on the distribution), from one pass through the network."""
-        probabilities = self._subpixel_probabilities(rgb, depth)  # (N, u², K, h, w)
+        probabilities = self._subpixel_probabilities(rgb, depth)  # (N, K, u², h, w)
         completed, confidence = self._depth_and_confidence(probabilities)
-        image_probabilities = F.pixel_shuffle(probabilities.transpose(1, 2).flatten(1, 2), self.config.up_scale)
-        return Prediction(completed, confidence, image_probabilities)
+        return Prediction(completed, confidence, F.pixel_shuffle(probabilities.flatten(1, 2), self.config.up_scale))
 
     def _depth_and_confidence(self, probabilities: Tensor) -> tuple[Tensor, Tensor]:
         scale = self.config.up_scale
@@ -212,10 +209,10 @@ class CostDCNet(nn.Module):
         return completed, F.pixel_shuffle(plane_confidence(probabilities), scale)
 
     def _subpixel_probabilities(self, rgb: Tensor, depth: Tensor) -> Tensor:
-        """Plane probabilities before the pixel shuffle, ``(N, u², K, H/u, W/u)``.
+        """Plane probabilities before the pixel shuffle, ``(N, K, u², H/u, W/u)``.
 
         Everything per pixel (softmax, expectation, confidence) runs in this layout, and only the
-        final one-channel maps are shuffled: ONNX Runtime's Softmax over a non-last axis of the
+        final one-channel maps are shuffled: ONNX Runtime's Softmax over the planes of the
         full-resolution volume alone cost more than the rest of the CPU model.
         """
         if not torch.onnx.is_in_onnx_export():  # the exporter checks once, before tracing
@@ -225,10 +222,11 @@ class CostDCNet(nn.Module):
         one_hot = plane_one_hot(sites.plane, sites.valid, config.num_planes)
 
         features2d = self.encoder2d(torch.cat([rgb, depth / config.max_depth], dim=1))
-        volume3d = self.encoder3d(torch.cat([sites.valid, residual], dim=1), sites, one_hot)
+        volume3d = self.encoder3d(torch.cat([sites.valid, residual], dim=1), sites, one_hot)  # (N, K, F, h, w)
         placement = placement_weights(cell_histogram(one_hot, config.up_scale))
-        volume = torch.cat([volume3d, features2d.unsqueeze(2) * placement.unsqueeze(1)], dim=1)
-        return softmax_over_planes(self.cost_volume(volume))
+        volume = torch.cat([volume3d, features2d.unsqueeze(1) * placement.unsqueeze(2)], dim=2)
+        logits = self.cost_volume(volume.flatten(0, 1))  # (N * K, u², h, w)
+        return softmax_over_planes(logits.unflatten(0, (-1, config.num_planes)))
 
 
 def depth_to_planes(depth: Tensor, config: ModelConfig) -> tuple[Tensor, PlaneSites, Tensor]:
@@ -247,15 +245,15 @@ def depth_to_planes(depth: Tensor, config: ModelConfig) -> tuple[Tensor, PlaneSi
 
 
 def softmax_over_planes(logits: Tensor) -> Tensor:
-    """Softmax over the plane axis (``dim=-3``), written out: exported as elementwise ops and
-    reductions, which ONNX Runtime runs ~20x faster than its Softmax on a middle axis."""
-    exponentials = torch.exp(logits - logits.amax(dim=-3, keepdim=True))
-    return exponentials / exponentials.sum(dim=-3, keepdim=True)
+    """Softmax over the plane axis (``dim=1``), written out: exported as elementwise ops and
+    reductions, which ONNX Runtime runs ~20x faster than its Softmax on a non-last axis."""
+    exponentials = torch.exp(logits - logits.amax(dim=1, keepdim=True))
+    return exponentials / exponentials.sum(dim=1, keepdim=True)
 
 
 def expected_depth(probabilities: Tensor, plane_depths: Tensor) -> Tensor:
-    """Soft-argmax: ``Σ_k p_k · depth_k`` over the plane axis (``dim=-3``), which is removed."""
-    return (probabilities * plane_depths).sum(dim=-3)
+    """Soft-argmax ``Σ_k p_k · depth_k`` over the plane axis (``dim=1``, removed); ``plane_depths`` is 1-D."""
+    return (probabilities * plane_depths.view(-1, *([1] * (probabilities.ndim - 2)))).sum(dim=1)
 
 
 def placement_weights(histogram: Tensor) -> Tensor:
@@ -271,17 +269,17 @@ def placement_weights(histogram: Tensor) -> Tensor:
 
 
 def plane_confidence(probabilities: Tensor) -> Tensor:
-    """Peak probability mass of any 3 neighbouring planes (plane axis ``dim=-3``, removed),
+    """Peak probability mass of any 3 neighbouring planes (plane axis ``dim=1``, removed),
     rescaled so a uniform distribution gives 0 and all mass within 3 planes gives 1.
 
     A depth between two planes legitimately splits its mass over them, so mass in a small
     window (not the single largest probability, nor entropy) measures certainty.
     """
-    planes = probabilities.shape[-3]
+    planes = probabilities.shape[1]
     # Interior windows suffice: an edge window (two planes) never exceeds its interior neighbour.
-    window = probabilities[..., :-2, :, :] + probabilities[..., 1:-1, :, :] + probabilities[..., 2:, :, :]
+    window = probabilities[:, :-2] + probabilities[:, 1:-1] + probabilities[:, 2:]
     floor = CONFIDENCE_WINDOW / planes
-    return ((window.amax(dim=-3) - floor) / (1.0 - floor)).clamp(0.0, 1.0)
+    return ((window.amax(dim=1) - floor) / (1.0 - floor)).clamp(0.0, 1.0)
 
 
 def build_model(config: ModelConfig | str) -> CostDCNet:
