@@ -27,6 +27,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -233,13 +234,15 @@ class DepthCompletionNode(Node):
     """Subscribes to raw depth, colour and camera_info; publishes completed depth and its companions."""
 
     def __init__(self, **node_kwargs: Any) -> None:
+        # First, so that destroy_node() works on a node whose start-up failed half-way.
+        self._mailbox: LatestSlot[_Frame] = LatestSlot()
+        self._worker: threading.Thread | None = None
         super().__init__(NODE_NAME, **node_kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
-        self._settings = Settings(**{spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS})
-        if problems := self._settings.problems():
-            super().destroy_node()
-            raise ParameterError("invalid parameters: " + "; ".join(problems))
+        try:
+            self._settings = self._declare_parameters()
+        except ParameterError:
+            self.destroy_node()
+            raise
 
         self._rejected = Counters(REJECT_REASONS)
         self._rates = {name: RateMeter() for name in ("depth", "color", "camera_info", "output")}
@@ -254,7 +257,6 @@ class DepthCompletionNode(Node):
         self._completer = self._build_completer(self._settings)
         self._sync: ApproximatePairSync[Image] = ApproximatePairSync(self._settings.slop, self._settings.queue_size)
         self._depth_alone_guard = StampGuard()
-        self._mailbox: LatestSlot[_Frame] = LatestSlot()
         self._camera_info: tuple[CameraInfo, CameraIntrinsics] | None = None
 
         self._pub_depth = self.create_publisher(Image, OUT_DEPTH_TOPIC, OUTPUT_QOS)
@@ -288,6 +290,21 @@ class DepthCompletionNode(Node):
             + (f" with colour {self._inputs['color'].topic}" if "color" in self._inputs else " (depth only)")
             + f" -> {self.resolve_topic_name(OUT_DEPTH_TOPIC)}"
         )
+
+    def _declare_parameters(self) -> Settings:
+        """Declare every parameter; ParameterError lists every bad start-up value at once."""
+        problems = []
+        for spec in PARAMETERS:
+            try:
+                self.declare_parameter(spec.name, spec.default, spec.descriptor())
+            except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+                problems.append(str(exc))
+                self.declare_parameter(spec.name, spec.default, spec.descriptor(), ignore_override=True)
+        settings = Settings(**{spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS})
+        problems += settings.problems()
+        if problems:
+            raise ParameterError("invalid parameters: " + "; ".join(problems))
+        return settings
 
     # ---- counters, for diagnostics and tests -------------------------------------------------
 
@@ -579,7 +596,8 @@ class DepthCompletionNode(Node):
     def destroy_node(self) -> None:
         """Stop the worker before the publishers it uses go away."""
         self._mailbox.close()
-        self._worker.join(timeout=10.0)
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
         super().destroy_node()
 
 

@@ -478,12 +478,21 @@ def test_a_method_change_takes_effect_on_the_next_frame(make_rig, kitchen):
     assert rig.node.active_method() == ("interp", "")
 
 
-def test_bad_parameters_at_start_are_refused_with_the_reason(ros):
-    with pytest.raises(ParameterError, match="colorize_min"):
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"colorize_min": 8.0, "colorize_max": 2.0}, "colorize_min .* must be below colorize_max"),
+        ({"slop": 5.0}, "slop out of range"),
+        ({"slop": 1}, "slop.*INTEGER.*DOUBLE"),
+        ({"method": "model", "require_color": False}, "method 'model' needs colour"),
+    ],
+)
+def test_bad_parameters_at_start_are_refused_with_the_reason(ros, overrides, reason):
+    with pytest.raises(ParameterError, match=reason):
         DepthCompletionNode(
             context=ros.context,
             namespace=fresh_namespace(),
-            parameter_overrides=[Parameter("colorize_min", value=8.0), Parameter("colorize_max", value=2.0)],
+            parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()],
         )
 
 
@@ -600,3 +609,15 @@ def test_the_node_process_shuts_down_cleanly(sig):
             process.kill()
     assert process.returncode == 0, output
     assert "Traceback" not in output
+
+
+def test_the_node_process_exits_with_the_reason_on_bad_parameters():
+    isolate_ros_network()
+    finished = subprocess.run(
+        [sys.executable, "-m", "depth_completion_ros.node", "--ros-args", "-r", f"__ns:={fresh_namespace()}",
+         "-p", "method:=classical", "-p", "queue_size:=0"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert finished.returncode == 1
+    assert "queue_size out of range" in finished.stderr + finished.stdout
+    assert "Traceback" not in finished.stderr
