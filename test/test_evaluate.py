@@ -1,0 +1,86 @@
+"""evaluate.py end to end on the real data folders: models and baselines in one run."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from depth_completion_ros.depth_io import read_color
+from depth_completion_ros.model import build_model, load_checkpoint, save_checkpoint
+from training.evaluate import main as evaluate_main
+from training.evaluate import panel_indices, parse_model_argument
+from training.export_onnx import export_onnx
+from training.protocol_audit import VARIANTS, audit
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An untrained CPU model: evaluation must run any checkpoint, good or bad."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, build_model("costdcnet_cpu"), note="untrained, for tests")
+    return path
+
+
+def _run(args: list[str], out) -> dict:
+    assert evaluate_main([*args, "--out", str(out)]) == 0
+    assert (out / "metrics.md").is_file()
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_matterport_with_baselines(matterport_root, checkpoint, tmp_path):
+    report = _run(["--model", f"untrained={checkpoint}", "--data", str(matterport_root), "--panels", "1"], tmp_path)
+    assert report["protocol"] == "gt" and report["frames"] == 3
+    assert list(report["metrics"]) == ["untrained", "classical", "nearest", "inpaint"]
+    for name, metrics in report["metrics"].items():
+        assert metrics["hole/count"] > 0 and metrics["hole/count"] == metrics["hole_small/count"] + metrics["hole_large/count"]
+        assert np.isfinite(metrics["hole/rmse"]) and report["ms_per_frame"][name] > 0
+        assert len(report["per_frame"][name]) == 3
+    # Observed pixels are returned as measured by every method, so they score the same.
+    observed = {name: metrics["observed/rmse"] for name, metrics in report["metrics"].items()}
+    assert max(observed.values()) - min(observed.values()) < 1e-9
+    # An untrained network is worse than the classical fill on the holes: the numbers are real.
+    assert report["metrics"]["untrained"]["hole/rmse"] > report["metrics"]["classical"]["hole/rmse"]
+    panels = sorted((tmp_path / "panels").glob("*.png"))
+    assert len(panels) == 4 and read_color(panels[0]).shape[0] > 256
+    markdown = (tmp_path / "metrics.md").read_text()
+    assert "**hole_large**" in markdown and "ms/frame" in markdown and str(checkpoint) in markdown
+
+
+def test_frame_sequence_hidden_protocol_with_onnx(redkitchen_root, checkpoint, tmp_path):
+    onnx_path = export_onnx(load_checkpoint(checkpoint)[0], tmp_path / "m.onnx")
+    args = ["--model", str(onnx_path), "--data", str(redkitchen_root), "--frames", "250:252", "--panels", "0"]
+    first = _run(args, tmp_path / "a")
+    assert first["protocol"] == "hidden" and first["frames"] == 2
+    assert "frame-000250" in first["info"]["frames"] and "frame-000251" in first["info"]["frames"]
+    assert list(first["metrics"]) == ["m.onnx", "classical", "nearest", "inpaint"]
+    # Hidden pixels are the only scored ones: nothing observed is scored.
+    assert first["metrics"]["classical"]["observed/count"] == 0 and first["metrics"]["classical"]["hole/count"] > 1000
+    # A fixed seed hides the same regions again.
+    again = _run(args, tmp_path / "b")
+    assert again["metrics"]["classical"] == first["metrics"]["classical"]
+
+
+def test_cleargrasp_at_native_resolution(cleargrasp_root, checkpoint, tmp_path):
+    report = _run(["--model", str(checkpoint), "--data", str(cleargrasp_root), "--panels", "1", "--no-baselines"], tmp_path)
+    assert report["protocol"] == "gt" and list(report["metrics"]) == ["tiny.pt"]
+    # 1280x720 frames are scored at 1280x720: about 0.9 M reference pixels per frame.
+    assert report["metrics"]["tiny.pt"]["count"] > 1_000_000
+    assert read_color(next((tmp_path / "panels").glob("*.png"))).shape[1] > 1280
+
+
+def test_protocol_audit_on_matterport(matterport_root):
+    results = audit(matterport_root, lambda depth, rgb: depth)  # "no completion": holes stay 0
+    assert list(results) == list(VARIANTS)
+    ours, loose = results["ours"], results["gt > 1e-4"]
+    assert loose["count"] > ours["count"] and loose["rel"] >= ours["rel"]
+    assert results["+ bilinear resize"]["count"] < ours["count"]  # scored at the smaller size
+
+
+def test_arguments():
+    assert parse_model_argument("cpu=models/a.onnx")[0] == "cpu"
+    assert parse_model_argument("models/a.onnx")[0] == "a.onnx"
+    assert panel_indices(80, 4) == [0, 26, 53, 79] and panel_indices(2, 4) == [0, 1] and panel_indices(5, 0) == []
+    assert evaluate_main(["--data", ".", "--no-baselines", "--out", "x"]) == 2
