@@ -91,6 +91,8 @@ def export_onnx(
         # are not actionable for the user.
         warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        # F.pad's reversed pad list leaves one constant step -1 Slice unfolded; ONNX Runtime folds it.
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
         torch.onnx.export(
             model,
             (rgb, depth),

@@ -230,11 +230,9 @@ class PlaneAxisConv(nn.Module):
         self.conv = nn.Conv2d(3 * in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: Tensor, planes: int) -> Tensor:
-        volume = x.unflatten(0, (-1, planes))  # (N, K, C, H, W)
-        zeros = torch.zeros_like(volume[:, :1])
-        previous = torch.cat([zeros, volume[:, :-1]], dim=1)
-        following = torch.cat([volume[:, 1:], zeros], dim=1)
-        return self.conv(torch.cat([previous, volume, following], dim=2).flatten(0, 1))
+        padded = F.pad(x.unflatten(0, (-1, planes)), (0, 0, 0, 0, 0, 0, 1, 1))  # (N, K + 2, C, H, W)
+        neighbours = torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2)  # planes k-1, k, k+1
+        return self.conv(neighbours.flatten(0, 1))
 
 
 class PseudoConv3dBlock(nn.Module):
