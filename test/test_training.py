@@ -1,6 +1,8 @@
 """Training code: losses, schedules, datasets on the real data folders, a short run that resumes."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,8 @@ from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
 from depth_completion_ros.model import load_checkpoint
+from training.curves import main as curves_main
+from training.curves import running_mean
 from training.datasets import (
     MIN_GT_DEPTH,
     Augmentation,
@@ -266,3 +270,13 @@ def test_two_steps_checkpoint_and_bit_exact_resume(tmp_path):
         assert torch.equal(tensor, expected[name]), name
     with pytest.raises(ValueError, match="no training state"):
         train_main(_tiny_config(tmp_path, "again") + ["--resume", str(straight / "model.pt")])
+
+    # Both runs on one figure; the split run's history continued where it stopped.
+    history = json.loads((tmp_path / "split" / "history.json").read_text())
+    assert history["step"] == [1, 2] and [v["step"] for v in history["val"]] == [2]
+    assert curves_main([f"straight={straight}", f"split={tmp_path / 'split'}", "--out", str(tmp_path / "cmp.png")]) == 0
+    assert (tmp_path / "cmp.png").stat().st_size > 10_000
+
+
+def test_running_mean():
+    np.testing.assert_allclose(running_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])

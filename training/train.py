@@ -45,6 +45,7 @@ from tqdm import tqdm
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, save_checkpoint
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
+from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, build_dataset
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
@@ -289,42 +290,6 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
 # ----------------------------------------------------------------------------- outputs
 
 
-def plot_history(history: Mapping[str, Any], path: Path, title: str = "") -> Path:
-    """Loss (raw and smoothed), learning rate and validation RMSE against steps, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = np.asarray(history["step"])
-    loss = np.asarray(history["loss"])
-    fig, (ax_loss, ax_lr) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    ax_loss.plot(steps, loss, color="0.75", linewidth=0.8, label="training loss (per step)")
-    if loss.size >= 5:
-        window = max(5, loss.size // 25)
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax_loss.plot(steps[window - 1 :], smooth, color="C0", label=f"training loss ({window}-step mean)")
-    val = history.get("val", [])
-    if val:
-        ax_val = ax_loss.twinx()
-        ax_val.plot([v["step"] for v in val], [v["hole_rmse"] for v in val], "o-", color="C3", label="val hole RMSE")
-        ax_val.set_ylabel("validation hole RMSE (m)", color="C3")
-        ax_val.legend(loc="upper center")
-    ax_loss.set_ylabel("masked loss (m)")
-    ax_loss.legend(loc="upper right")
-    ax_loss.grid(alpha=0.3)
-    ax_loss.set_title(title)
-    ax_lr.plot(steps, history["lr"], color="C2")
-    ax_lr.set_ylabel("learning rate")
-    ax_lr.set_xlabel("optimizer step")
-    ax_lr.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
-
-
 def write_json(path: Path, data: Any) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1))
@@ -550,7 +515,7 @@ class Trainer:
         if not self.context.is_main:
             return None
         write_json(self.out_dir / "history.json", self.history)
-        plot_history(self.history, self.out_dir / "loss_curve.png", title=f"{self.model.config.name}: {self.out_dir.name}")
+        plot_runs({self.out_dir.name: self.history}, self.out_dir / "loss_curve.png", title=self.model.config.name)
         self.writer.close()
         if self.step < self.total_steps:
             LOG.info("stopped at step %d of %d; continue with --resume %s", self.step, self.total_steps, self.out_dir / "last.pt")
