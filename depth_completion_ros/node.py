@@ -249,6 +249,7 @@ class DepthCompletionNode(Node):
         self._latency = LatencyWindow()
         self._last_warned: dict[str, float] = {}
         self._rejected_at_last_report = self._rejected.snapshot()
+        self._lost_at_last_report: dict[str, int] = {}
         self._started = time.monotonic()
         self.frames_published = 0
         #: Times the input stamps jumped back (a looping bag, a restarted driver) and pairing restarted.
@@ -319,6 +320,14 @@ class DepthCompletionNode(Node):
             "unmatched_color": self._sync.dropped[1],
             "stale": self._mailbox.dropped,
         }
+
+    def received(self) -> dict[str, int]:
+        """Messages received so far per input (before any check)."""
+        return {name: self._rates[name].total for name in self._inputs}
+
+    def lost_in_transport(self) -> dict[str, int]:
+        """Messages per input the middleware reports lost before delivery (best-effort inputs only)."""
+        return {name: sub.lost for name, sub in self._inputs.items()}
 
     def input_reliability(self) -> dict[str, str]:
         """The reliability each input is subscribed with now (``auto`` follows the publishers)."""
@@ -508,7 +517,9 @@ class DepthCompletionNode(Node):
         silent = self._silent_inputs()
         for name, text in silent.items():
             self._warn(f"silent_{name}", text)
-        array = DiagnosticArray(status=[self._input_status(silent), self._completion_status()])
+        if losses := self._recent_losses():
+            self._warn("lost_in_transport", losses)
+        array = DiagnosticArray(status=[self._input_status(silent, losses), self._completion_status()])
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
 
@@ -533,25 +544,35 @@ class DepthCompletionNode(Node):
             silent[name] = f"no messages on {subscription.topic} for {now - since:.1f} s ({hint})"
         return silent
 
-    def _input_status(self, silent: dict[str, str]) -> DiagnosticStatus:
+    def _recent_losses(self) -> str:
+        """Messages lost in transport since the last report, as a warning ("" when none)."""
+        lost = self.lost_in_transport()
+        recent = _increase(self._lost_at_last_report, lost)
+        self._lost_at_last_report = lost
+        if not recent:
+            return ""
+        return (
+            f"lost in transport in the last second: {_describe_counts(recent)} (best effort loses large "
+            f"images under load: prefer reliable publishers and the 'auto' QoS mode)"
+        )
+
+    def _input_status(self, silent: dict[str, str], losses: str) -> DiagnosticStatus:
         values: dict[str, object] = {}
         for name, subscription in self._inputs.items():
             values[f"{name} topic"] = subscription.topic
             values[f"{name} rate (Hz)"] = self._rates[name].rate()
             values[f"{name} QoS"] = f"{policy_name(subscription.reliability)} ({subscription.mode})"
+            values[f"{name} lost in transport"] = subscription.lost
         rejected = self._rejected.snapshot()
         values.update({f"rejected: {reason}": count for reason, count in rejected.items()})
         values["stamp jumps (restarts)"] = self.stamp_jumps
-        new_rejections = {r: rejected[r] - self._rejected_at_last_report[r] for r in rejected}
+        recent_rejections = _increase(self._rejected_at_last_report, rejected)
         self._rejected_at_last_report = rejected
-        recent = {r: n for r, n in new_rejections.items() if n}
-        if silent:
-            level, message = DiagnosticStatus.WARN, "; ".join(silent.values())
-        elif recent:
-            level = DiagnosticStatus.WARN
-            message = "rejected in the last second: " + ", ".join(f"{n} {r}" for r, n in recent.items())
-        else:
-            level, message = DiagnosticStatus.OK, "receiving"
+        problems = [*silent.values(), *([losses] if losses else [])]
+        if recent_rejections:
+            problems.append(f"rejected in the last second: {_describe_counts(recent_rejections)}")
+        level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        message = "; ".join(problems) or "receiving"
         return make_status(f"{self.get_name()}: inputs", self.get_fully_qualified_name(), level, message, values)
 
     def _completion_status(self) -> DiagnosticStatus:
@@ -599,6 +620,15 @@ class DepthCompletionNode(Node):
         if self._worker is not None:
             self._worker.join(timeout=10.0)
         super().destroy_node()
+
+
+def _increase(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The counts that grew since ``before``, by how much."""
+    return {key: count - before.get(key, 0) for key, count in after.items() if count > before.get(key, 0)}
+
+
+def _describe_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {name}" for name, count in counts.items())
 
 
 def _with_header(msg: Any, header: Any) -> Any:

@@ -17,9 +17,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.subscription import Subscription
 
 try:
-    from rclpy.event_handler import SubscriptionEventCallbacks
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
 except ImportError:  # Humble names the module qos_event
-    from rclpy.qos_event import SubscriptionEventCallbacks
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
 QOS_MODES = ("auto", "reliable", "best_effort")
 #: Per-input history: enough for the synchroniser's slop without building a backlog.
@@ -85,6 +85,8 @@ class MatchedSubscription:
 
     Call :meth:`refresh` periodically (from the executor thread): it re-creates the DDS reader
     when the reliability it should have changed, e.g. a reliable driver appeared after start.
+    ``lost`` counts messages the middleware reports lost in transport (best effort only: a
+    reliable reader gets every message or none), where the middleware reports it.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class MatchedSubscription:
         self.topic = node.resolve_topic_name(topic)
         self._subscription: Subscription | None = None
         self.reliability: ReliabilityPolicy | None = None
+        self.lost = 0
         self.refresh()
 
     def publishers(self) -> list[Any]:
@@ -126,19 +129,27 @@ class MatchedSubscription:
             return False
         if self._subscription is not None:
             self._node.destroy_subscription(self._subscription)
-        self._subscription = self._node.create_subscription(
-            self._msg_type,
-            self.topic,
-            self._callback,
-            input_qos(wanted),
-            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._incompatible_qos),
-        )
+        try:
+            self._subscription = self._create(wanted, report_losses=True)
+        except UnsupportedEventTypeError:  # a middleware that does not report lost messages
+            self._subscription = self._create(wanted, report_losses=False)
         self.reliability = wanted
         self._node.get_logger().info(
             f"{self.topic}: subscribed {policy_name(wanted)} (QoS mode {self.mode!r}; "
             f"{describe_publishers(publishers)})"
         )
         return True
+
+    def _create(self, reliability: ReliabilityPolicy, report_losses: bool) -> Subscription:
+        events = SubscriptionEventCallbacks(
+            incompatible_qos=self._incompatible_qos, message_lost=self._message_lost if report_losses else None
+        )
+        return self._node.create_subscription(
+            self._msg_type, self.topic, self._callback, input_qos(reliability), event_callbacks=events
+        )
+
+    def _message_lost(self, event: Any) -> None:
+        self.lost += event.total_count_change
 
     def _incompatible_qos(self, event: Any) -> None:
         policy = qos_policy_name_from_kind(event.last_policy_kind)

@@ -406,6 +406,51 @@ def test_auto_qos_matches_the_publishers(make_rig, kitchen, publisher_reliabilit
     rig.depth_out.wait_for_stamp(stamp)
 
 
+#: Run in another process: Fast DDS hands messages between nodes of one process without UDP.
+BURST_PUBLISHER = """
+import sys, time
+import numpy as np, rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+rclpy.init()
+node = rclpy.create_node("burst", namespace=sys.argv[1])
+best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+publisher = node.create_publisher(Image, "depth/image_raw", best_effort)
+depth = np.random.default_rng(0).integers(500, 4000, (1080, 1920), dtype=np.uint16)
+msg = Image(height=1080, width=1920, encoding="16UC1", step=3840, data=depth.tobytes())
+while publisher.get_subscription_count() == 0:
+    time.sleep(0.05)
+time.sleep(0.5)
+for k in range(int(sys.argv[2])):
+    msg.header.stamp.sec = 100 + k
+    publisher.publish(msg)
+    time.sleep(0.005)
+"""
+
+
+def test_best_effort_losses_in_transport_are_counted_and_reported(make_rig):
+    rig = make_rig(with_color=False, matched=False, require_color=False, method="interp", depth_qos="best_effort")
+    diagnostics = Collector(rig.driver, DiagnosticArray, "/diagnostics")
+    sent = 60
+    subprocess.run([sys.executable, "-c", BURST_PUBLISHER, rig.namespace, str(sent)], check=True, timeout=60)
+    time.sleep(1.0)
+    lost, received = rig.node.lost_in_transport()["depth"], rig.node.received()["depth"]
+    if lost == 0:
+        pytest.skip(f"no message was lost in transport on this machine ({received}/{sent} received)")
+    assert received + lost <= sent
+
+    def warned_with_the_total():
+        return [
+            s for s in _diagnostics_for(diagnostics, rig.node, ": inputs")
+            if "lost in transport" in s.message and any(
+                v.key == "depth lost in transport" and v.value == str(lost) for v in s.values
+            )
+        ]
+
+    status = wait_for(warned_with_the_total, timeout=3.0, what="a transport-loss warning in /diagnostics")[-1]
+    assert status.level == DiagnosticStatus.WARN
+
+
 def _diagnostics_for(collector: Collector, node: DepthCompletionNode, name_suffix: str) -> list[DiagnosticStatus]:
     return [
         status
