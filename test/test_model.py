@@ -384,7 +384,7 @@ def test_checkpoint_errors(tmp_path) -> None:
 
 
 def test_parameter_counts_follow_the_paper() -> None:
-    """The faithful config has the paper's ~1.9 M parameters; the CPU one a tenth of that."""
+    """The faithful config has the paper's ~1.9 M parameters; the CPU one under a quarter."""
     counts = {name: sum(p.numel() for p in build_model(name).parameters()) for name in ("costdcnet_faithful", "costdcnet_cpu")}
     assert math.isclose(counts["costdcnet_faithful"], 1.9e6, rel_tol=0.1)
-    assert counts["costdcnet_cpu"] < counts["costdcnet_faithful"] / 5
+    assert counts["costdcnet_cpu"] < counts["costdcnet_faithful"] / 4
