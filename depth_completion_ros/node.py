@@ -35,7 +35,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from .diagnostics import Counters, LatencyWindow, RateMeter, make_status
 from .geometry import CameraIntrinsics, resize_color
-from .pipeline import DepthCompleter
+from .pipeline import Completion, DepthCompleter
 from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, QOS_MODES, MatchedSubscription, describe_publishers, policy_name
 from .ros_image import (
@@ -414,23 +414,30 @@ class DepthCompletionNode(Node):
         settings = self._settings
         if self._completer.key != settings.completer_key():
             self._completer = self._build_completer(settings)
+        decoded = self._decode(frame, settings)
+        if decoded is not None:
+            depth, rgb = decoded
+            self._publish(frame, self._completer.completer.complete(depth, rgb), rgb, settings)
+
+    def _decode(self, frame: _Frame, settings: Settings) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Depth (m) and colour (RGB) of a frame that passes every check; None (rejected, counted) otherwise."""
         topics = {name: sub.topic for name, sub in self._inputs.items()}
         try:
             depth = depth_from_msg(frame.depth, min_depth=settings.min_depth)
         except ImageEncodingError as exc:
             self._reject("bad_depth_image", f"{topics['depth']}: {exc}")
-            return
+            return None
         height, width = depth.shape
         if not (depth > 0).any():
             self._reject("empty_depth", f"{topics['depth']}: no valid pixel in the {width}x{height} image")
-            return
+            return None
         rgb = None
         if frame.color is not None:
             try:
                 rgb = color_from_msg(frame.color)
             except ImageEncodingError as exc:
                 self._reject("bad_color_image", f"{topics['color']}: {exc}")
-                return
+                return None
             if rgb.shape[:2] != depth.shape:
                 if not settings.resize_color:
                     self._reject(
@@ -438,7 +445,7 @@ class DepthCompletionNode(Node):
                         f"colour is {rgb.shape[1]}x{rgb.shape[0]} but depth is {width}x{height} (use a depth image "
                         f"registered to the colour camera, or set resize_color:=true if it already is)",
                     )
-                    return
+                    return None
                 rgb = resize_color(rgb, width, height)
         if frame.intrinsics is not None and (frame.intrinsics.width, frame.intrinsics.height) != (width, height):
             self._reject(
@@ -446,9 +453,11 @@ class DepthCompletionNode(Node):
                 f"{topics['camera_info']} is for {frame.intrinsics.width}x{frame.intrinsics.height} but depth is "
                 f"{width}x{height} (is it the camera_info of this depth stream?)",
             )
-            return
+            return None
+        return depth, rgb
 
-        completion = self._completer.completer.complete(depth, rgb)
+    def _publish(self, frame: _Frame, completion: Completion, rgb: np.ndarray | None, settings: Settings) -> None:
+        """Completed depth first (latency is measured to it), then its companions; lazy ones only if wanted."""
         header = frame.depth.header
         encoding = settings.output_encoding or frame.depth.encoding
         self._pub_depth.publish(fill_image_msg(Image(header=header), depth_to_buffer(completion.depth, encoding)))
@@ -465,7 +474,8 @@ class DepthCompletionNode(Node):
             self._pub_colorized.publish(fill_image_msg(Image(header=header), color_to_buffer(colorized, "rgb8")))
         if self._pub_points.get_subscription_count() > 0:
             if frame.intrinsics is None:
-                self._warn("no_camera_info", f"no camera_info on {topics['camera_info']} yet: cannot publish points")
+                topic = self._inputs["camera_info"].topic
+                self._warn("no_camera_info", f"no camera_info on {topic} yet: cannot publish points")
             else:
                 points = depth_to_points(completion.depth, frame.intrinsics, rgb if settings.pointcloud_color else None)
                 cloud = fill_pointcloud2_msg(PointCloud2(header=header), pointcloud_buffer(points), PointField)
