@@ -40,13 +40,13 @@ from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, QOS_MODES, MatchedSubscription, describe_publishers, policy_name
 from .ros_image import (
     DEPTH_ENCODINGS,
-    ImageBuffer,
     ImageEncodingError,
     color_from_msg,
     color_to_buffer,
     depth_from_msg,
     depth_to_buffer,
     fill_image_msg,
+    float_to_buffer,
 )
 from .sync import ApproximatePairSync, LatestSlot, StampGuard, StampRejected, stamp_to_ns
 from .visualization import colorize_depth
@@ -468,7 +468,7 @@ class DepthCompletionNode(Node):
         if frame.camera_info is not None:
             self._pub_camera_info.publish(_with_header(frame.camera_info, header))
         if completion.confidence is not None:
-            self._pub_confidence.publish(fill_image_msg(Image(header=header), _float_image(completion.confidence)))
+            self._pub_confidence.publish(fill_image_msg(Image(header=header), float_to_buffer(completion.confidence)))
         if self._pub_colorized.get_subscription_count() > 0:
             colorized = colorize_depth(completion.depth, settings.colorize_min, settings.colorize_max)
             self._pub_colorized.publish(fill_image_msg(Image(header=header), color_to_buffer(colorized, "rgb8")))
@@ -646,13 +646,6 @@ def _with_header(msg: Any, header: Any) -> Any:
     copy = type(msg)(**{name: getattr(msg, name) for name in msg.get_fields_and_field_types() if name != "header"})
     copy.header = header
     return copy
-
-
-def _float_image(values: np.ndarray) -> ImageBuffer:
-    """A 32FC1 buffer of arbitrary float values (unlike depth, 0 stays 0: it is a confidence, not a hole)."""
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    height, width = values.shape
-    return ImageBuffer(height, width, "32FC1", int(sys.byteorder == "big"), width * 4, values.tobytes())
 
 
 def main(args: list[str] | None = None) -> int:

@@ -116,6 +116,15 @@ def depth_to_buffer(depth_m: np.ndarray, encoding: str = "16UC1") -> ImageBuffer
     return _buffer(values, encoding, height, width, dtype.itemsize)
 
 
+def float_to_buffer(values: np.ndarray) -> ImageBuffer:
+    """Encode any float map (e.g. a 0-1 confidence) as 32FC1 as it is: unlike depth, 0 stays 0."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ImageEncodingError(f"float image to encode must be 2-D, got shape {values.shape}")
+    height, width = values.shape
+    return _buffer(values, "32FC1", height, width, 4)
+
+
 def color_to_buffer(rgb: np.ndarray, encoding: str = "rgb8") -> ImageBuffer:
     """Encode uint8 RGB (H, W, 3) as rgb8, bgr8, rgba8 (alpha 255), bgra8 or mono8."""
     rgb = np.asarray(rgb)

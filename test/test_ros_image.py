@@ -15,6 +15,7 @@ from depth_completion_ros.ros_image import (
     depth_from_msg,
     depth_to_buffer,
     fill_image_msg,
+    float_to_buffer,
 )
 
 
@@ -147,3 +148,12 @@ def test_real_rclpy_message_round_trip(redkitchen_root):
     msg = fill_image_msg(sensor_msgs.Image(), depth_to_buffer(depth, "16UC1"))
     assert (msg.height, msg.width, msg.step) == (480, 640, 1280)
     np.testing.assert_allclose(depth_from_msg(msg), depth, atol=5e-4)
+
+
+def test_float_images_keep_zero():
+    confidence = np.array([[0.0, 0.25], [1.0, 0.5]], np.float32)
+    buffer = float_to_buffer(confidence)
+    assert buffer.encoding == "32FC1" and buffer.step == 8
+    np.testing.assert_array_equal(np.frombuffer(buffer.data, np.float32).reshape(2, 2), confidence)
+    with pytest.raises(ImageEncodingError, match="2-D"):
+        float_to_buffer(confidence[None])
