@@ -49,7 +49,10 @@ def random_batch(batch: int, height: int, width: int, seed: int = 0) -> tuple[np
 
 
 def test_fixed_size_export_graph_and_metadata(tmp_path, cpu_model) -> None:
+    cpu_model.train()
     path = export_onnx(cpu_model, tmp_path / "model.onnx", height=64, width=96)
+    assert cpu_model.training  # exported in eval mode, handed back in the caller's mode
+    cpu_model.eval()
     graph = onnx.load(str(path))
     onnx.checker.check_model(graph, full_check=True)
     assert graph.opset_import[0].version >= 17
@@ -61,7 +64,8 @@ def test_fixed_size_export_graph_and_metadata(tmp_path, cpu_model) -> None:
 
     metadata = read_onnx_metadata(path)
     assert ModelConfig.from_dict(json.loads(metadata["model_config"])) == cpu_model.config
-    assert (metadata["input_height"], metadata["input_width"], metadata["total_stride"]) == ("64", "96", "32")
+    sizes = [metadata[key] for key in ("input_batch", "input_height", "input_width", "total_stride")]
+    assert sizes == ["1", "64", "96", "32"]
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # written atomically, nothing left over
 
 

@@ -14,6 +14,7 @@ shared data folder is absent, on random input, said so loudly).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -71,13 +72,23 @@ def export_onnx(
 
     ``dynamic=False`` fixes the input to ``(batch, ·, height, width)`` — what TensorRT builds
     fastest; ``dynamic=True`` leaves batch, height and width free (each image size must still be
-    a multiple of ``model.config.total_stride``: the strided convolutions, MaxPool, Resize and
-    DepthToSpace must divide evenly). ``height``/``width`` then only size the tracing example.
+    a multiple of ``model.config.total_stride``: the strided convolutions, MaxPool, the volume
+    reshapes and DepthToSpace must divide evenly). ``height``/``width`` then only size the
+    tracing example. The model is exported in eval mode and left in the mode it was in.
     """
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
     output = Path(output)
-    model = model.eval()
+    was_training = model.training
+    model.eval()
+    try:
+        _export(model, output, height, width, dynamic, batch, opset)
+    finally:
+        model.train(was_training)
+    return output
+
+
+def _export(model: CostDCNet, output: Path, height: int, width: int, dynamic: bool, batch: int, opset: int) -> None:
     device = next(model.parameters()).device
     rgb = torch.rand(batch, 3, height, width, device=device)
     depth = torch.rand(batch, 1, height, width, device=device) * model.config.max_depth
@@ -105,17 +116,17 @@ def export_onnx(
             dynamo=False,
         )
         graph = onnx.load(str(tmp))
-        _add_metadata(graph, model, height, width, dynamic)
+        _add_metadata(graph, model, batch, height, width, dynamic)
         onnx.checker.check_model(graph, full_check=True)
         onnx.save(graph, str(tmp))
-    return output
 
 
-def _add_metadata(graph: onnx.ModelProto, model: CostDCNet, height: int, width: int, dynamic: bool) -> None:
+def _add_metadata(graph: onnx.ModelProto, model: CostDCNet, batch: int, height: int, width: int, dynamic: bool) -> None:
     config = model.config
     metadata = {
         "model_config": json.dumps(config.to_dict()),
         "model_name": config.name,
+        "input_batch": "dynamic" if dynamic else str(batch),
         "input_height": "dynamic" if dynamic else str(height),
         "input_width": "dynamic" if dynamic else str(width),
         "total_stride": str(config.total_stride),
@@ -158,7 +169,7 @@ def check_parity(
 ) -> list[ParityResult]:
     """Run PyTorch (FP32, CPU) and ONNX Runtime (CPU) on the same inputs; report the largest differences."""
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    model = model.float().cpu().eval()
+    model = copy.deepcopy(model).float().cpu().eval()  # the caller's model keeps its device and dtype
     results = []
     for name, rgb, depth in inputs:
         with torch.no_grad():

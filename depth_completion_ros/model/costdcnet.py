@@ -2,13 +2,13 @@
 
     rgb (N,3,H,W), depth (N,1,H,W) metres
       │
-      ├─ planes: validity, plane index, residual of every valid pixel
-      ├─ Encoder2D(rgb ‖ depth/max) ─────────────────────────► F ch at H/u   ─┐ placed into planes by
-      ├─ Encoder3D(occupied voxels: [1, residual]) ─────────► F ch × K planes │ the normalised cell
-      │                                                                       │ plane histogram
-      └─ RGB-D volume (K, 2F, H/u, W/u) ─► CostVolumeUNet ─► (K, u², H/u, W/u) ◄┘
-           ─► per-plane pixel shuffle ─► (K, H, W) ─► softmax over planes
-           ─► depth = Σ_k p_k · plane_depth_k,  confidence = peak 3-plane mass (rescaled)
+      ├─ depth_to_planes: validity, plane index, residual of every valid pixel
+      ├─ Encoder2D(rgb ‖ depth/max) ───────────────► (N, F, h, w) ──────┐ placed into the planes by
+      ├─ Encoder3D(occupied voxels: [1, residual]) ► (N, K, F, h, w) ─┐  │ the normalised cell
+      │                                                               ▼  ▼ plane histogram
+      └─ plane-major RGB-D volume (N·K, 2F, h, w) ─► CostVolumeUNet ─► (N, K, u², h, w) logits
+           ─► softmax over planes, depth = Σ_k p_k · plane_depth_k, confidence (per sub-pixel)
+           ─► pixel shuffle ×u ─► completed_depth, confidence (N, 1, H, W)       (h = H/u, w = W/u)
 
 See docs/model.md for what differs from the paper and why.
 """
@@ -25,14 +25,14 @@ from .layers import (
     PlaneSites,
     PointwiseConv,
     PseudoConv3dBlock,
-    max_pool_volume,
-    upsample_volume,
     ResidualBlock2d,
     SiteConvBnReLU,
     SiteResidualBlock,
     cell_histogram,
+    max_pool_volume,
     plane_one_hot,
     sites_from_histogram,
+    upsample_volume,
 )
 
 #: Size of the plane window whose probability mass defines the confidence.
