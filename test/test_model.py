@@ -159,6 +159,31 @@ def test_site_conv_equals_dense_conv3d(stride: int) -> None:
     assert (reference.abs() > 1e-3).sum() > 100  # the comparison covers real values
 
 
+def test_masked_batch_norm_uses_only_occupied_sites() -> None:
+    """Training statistics equal ordinary batch norm over the occupied entries alone; empty sites stay 0."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 5, 7, generator=generator) * 3 + 1
+    mask = (torch.rand(2, 1, 5, 7, generator=generator) < 0.6).float()
+    norm = MaskedBatchNorm(3)
+    randomise_batch_norm(norm)
+    reference = torch.nn.BatchNorm1d(3)
+    reference.load_state_dict(norm.state_dict())
+    occupied = x.permute(0, 2, 3, 1)[mask[:, 0] > 0]  # (sites, C)
+
+    out = norm(x, mask)
+    torch.testing.assert_close(out.permute(0, 2, 3, 1)[mask[:, 0] > 0], reference(occupied))
+    assert torch.all(out * (1 - mask) == 0)
+    torch.testing.assert_close(norm.running_mean, reference.running_mean)
+    torch.testing.assert_close(norm.running_var, reference.running_var)
+
+
+def test_masked_batch_norm_half_precision_counts_many_sites() -> None:
+    x = torch.randn(1, 2, 300, 300).half()  # 90000 sites: more than float16 can count
+    out = MaskedBatchNorm(2)(x, torch.ones(1, 1, 300, 300).half())
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float().std(dim=(0, 2, 3)), torch.ones(2), atol=0.01, rtol=0)
+
+
 def test_sparse_model_equals_dense_model_eval_and_gradients() -> None:
     sparse, dense = sparse_and_dense(TINY)
     rgb, depth = random_inputs(2, 32, 48, TINY.max_depth)

@@ -83,20 +83,23 @@ class MaskedBatchNorm(nn.Module):
         if not self.training:
             normalised = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
             return normalised * mask
+        # Statistics in float32 like nn.BatchNorm under autocast: a half-precision site count
+        # overflows at 65504 sites (a batch of four 320x256 frames has 327680).
+        x32, mask32 = x.float(), mask.float()
         dims = [0] + list(range(2, x.ndim))
-        count = mask.sum()
+        count = mask32.sum()
         safe_count = count.clamp(min=1.0)
-        mean = (x * mask).sum(dim=dims) / safe_count
+        mean = (x32 * mask32).sum(dim=dims) / safe_count
         shape = [1, -1] + [1] * (x.ndim - 2)
-        centred = (x - mean.view(shape)) * mask
+        centred = (x32 - mean.view(shape)) * mask32
         var = (centred * centred).sum(dim=dims) / safe_count
         with torch.no_grad():
             has_sites = count > 0
             unbiased = var * count / (count - 1).clamp(min=1.0)
-            self.running_mean.copy_(torch.where(has_sites, torch.lerp(self.running_mean, mean, self.momentum), self.running_mean))
-            self.running_var.copy_(torch.where(has_sites, torch.lerp(self.running_var, unbiased, self.momentum), self.running_var))
-        scale = self.weight * torch.rsqrt(var + self.eps)
-        return (centred * scale.view(shape) + self.bias.view(shape)) * mask
+            for buffer, value in ((self.running_mean, mean), (self.running_var, unbiased)):
+                buffer.copy_(torch.where(has_sites, torch.lerp(buffer.float(), value, self.momentum), buffer.float()))
+        scale = self.weight.float() * torch.rsqrt(var + self.eps)
+        return ((centred * scale.view(shape) + self.bias.float().view(shape)) * mask32).to(x.dtype)
 
 
 class SiteConv3d(nn.Module):
