@@ -29,11 +29,10 @@ if not __package__:  # run as a script: make the repository root importable
 
 import onnxruntime as ort  # noqa: E402
 
-from depth_completion_ros.model import CostDCNet, build_model, load_model_config  # noqa: E402
+from depth_completion_ros.model import CostDCNet, ModelConfig, build_model, load_model_config  # noqa: E402
 from training.export_onnx import export_onnx, parity_inputs  # noqa: E402
 
-NAIVE = "costdcnet_naive"
-DEFAULT_CONFIGS = (NAIVE, "costdcnet_faithful", "costdcnet_cpu")
+DEFAULT_CONFIGS = ("costdcnet_naive", "costdcnet_faithful", "costdcnet_cpu")
 Clock = Callable[[], float]
 #: ``wall``: elapsed time. ``cpu``: process CPU time (all threads summed) — with ``--threads 1``
 #: it measures the work per frame and barely moves when other jobs share the machine.
@@ -119,17 +118,19 @@ def time_cuda_fp16(model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor, rep
     return median_seconds(run, repeats, warmup=5)
 
 
-def benchmark(name: str, rgb: torch.Tensor, depth: torch.Tensor, threads: int, clock: Clock, quick: bool, skip_training: bool) -> Row:
+def benchmark(config: ModelConfig, rgb: torch.Tensor, depth: torch.Tensor, threads: int, clock: Clock, skip_training: bool) -> Row:
+    """All timings of one config; the naive (dense) one gets few repeats, it takes seconds per frame."""
+    naive = config.encoder3d == "dense"
     torch.manual_seed(0)
-    model = build_model(name).eval()
-    repeats = 2 if quick else 10
+    model = build_model(config).eval()
+    repeats = 2 if naive else 10
     with torch.inference_mode():
         torch_s = median_seconds(lambda: model(rgb, depth), repeats, clock=clock)
     ort_s = time_onnx_runtime(model, rgb, depth, threads, repeats, clock)
-    train_s = float("nan") if skip_training else time_training_step(model, rgb, depth, 1 if quick else 3, 0 if quick else 1, clock)
+    train_s = float("nan") if skip_training else time_training_step(model, rgb, depth, 1 if naive else 2, 0 if naive else 1, clock)
     cuda_ms = time_cuda_fp16(model, rgb, depth, 50) * 1000 if torch.cuda.is_available() else None
     parameters = sum(p.numel() for p in model.parameters())
-    return Row(model.config.name, model.config.encoder3d == "dense", parameters, torch_s * 1000, ort_s * 1000, train_s, cuda_ms)
+    return Row(config.name, naive, parameters, torch_s * 1000, ort_s * 1000, train_s, cuda_ms)
 
 
 def sparse_dense_difference(rgb: torch.Tensor, depth: torch.Tensor) -> float:
@@ -169,26 +170,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch and ONNX Runtime")
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time, or process CPU time (use with --threads 1 on a shared machine)")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall", help="wall time, or process CPU time (use with --threads 1 on a shared machine)"
+    )
     parser.add_argument("--skip-naive-training", action="store_true", help="skip the naive training step (~1 min)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     rgb, depth, source = frame_inputs(args.height, args.width)
     print(f"CostDCNet speed at {args.width}x{args.height}, {args.threads} CPU thread(s), {args.clock} clock, median; input: {source}")
-    print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, CUDA: "
-          f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device'}\n")
+    cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA device"
+    print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, CUDA: {cuda}\n")
     rows = []
     for name in args.configs:
-        naive = load_model_config(name).encoder3d == "dense"
-        rows.append(
-            benchmark(name, rgb, depth, args.threads, CLOCKS[args.clock], quick=naive, skip_training=naive and args.skip_naive_training)
-        )
-        print(f"  measured {name}", flush=True)
+        config = load_model_config(name)
+        skip_training = args.skip_naive_training and config.encoder3d == "dense"
+        rows.append(benchmark(config, rgb, depth, args.threads, CLOCKS[args.clock], skip_training))
+        print(f"  measured {config.name}", flush=True)
     print("\n" + format_table(rows))
     difference = sparse_dense_difference(rgb, depth)
-    print(f"\nSparse-aware vs dense 3D encoder (faithful weights, same input): max |depth difference| = "
-          f"{difference * 1000:.4f} mm — an exact reformulation; the difference is float rounding.")
+    print(
+        f"\nSparse-aware vs dense 3D encoder (faithful weights, same input): max |depth difference| = "
+        f"{difference * 1000:.4f} mm — an exact reformulation; the difference is float rounding."
+    )
     return 0
 
 
