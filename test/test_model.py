@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -385,6 +386,12 @@ def test_checkpoint_round_trip(tmp_path) -> None:
     with torch.no_grad():
         for a, b in zip(model.eval()(rgb, depth), loaded(rgb, depth)):
             torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_checkpoint_meta_must_be_plain_data(tmp_path) -> None:
+    with pytest.raises(TypeError, match=r"meta\['metrics'\]\['rmse'\] is a numpy.float32"):
+        save_checkpoint(tmp_path / "model.pt", build_model(TINY), metrics={"rmse": np.float32(0.5)})
+    assert not list(tmp_path.iterdir())
 
 
 def test_checkpoint_errors(tmp_path) -> None:

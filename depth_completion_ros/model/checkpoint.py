@@ -28,10 +28,31 @@ def save_checkpoint(path: str | os.PathLike, model: CostDCNet, **meta: Any) -> P
     """Write ``model`` (config, weights) and ``meta`` atomically; meta values must be plain data
     (numbers, strings, lists, dicts, tensors) so the file loads with ``weights_only=True``."""
     path = Path(path)
+    for key, value in meta.items():
+        _check_plain(value, f"meta[{key!r}]")
     payload = {"config": model.config.to_dict(), "state_dict": model.state_dict(), "meta": dict(meta)}
     with atomic_output(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse values ``torch.load(weights_only=True)`` would reject, before writing the file."""
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has a non-string key {key!r}; checkpoint meta keys must be strings")
+            _check_plain(item, f"{where}[{key!r}]")
+    else:
+        raise TypeError(
+            f"{where} is a {type(value).__module__}.{type(value).__name__}; checkpoint meta must be plain data "
+            "(None, bool, int, float, str, list, tuple, dict, torch.Tensor) — convert it, e.g. float(x) or x.tolist()"
+        )
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -141,7 +141,7 @@ def load_model_config(name_or_path: str | os.PathLike) -> ModelConfig:
     variant they came from.
     """
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         path = candidate
     else:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
