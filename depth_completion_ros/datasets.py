@@ -64,6 +64,10 @@ class Sample:
     intrinsics: CameraIntrinsics | None = None
 
 
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
 def _matterport(root: Path, depth_scale: float | None) -> list[Frame]:
     frames = []
     for depth in sorted(root.glob("**/undistorted_depth_images/*.png")):
@@ -71,14 +75,13 @@ def _matterport(root: Path, depth_scale: float | None) -> list[Frame]:
         stem = depth.stem  # resize_<pano>_d1_<k>
         color_stem = re.sub(r"_d(\d)_(\d+)$", r"_i\1_\2", stem)
         color = next((p for p in (scene_dir / "undistorted_color_images").glob(color_stem + ".*")), None)
-        gt = scene_dir / "render_depth" / f"{stem}_mesh_depth.png"
         frames.append(
             Frame(
                 name=f"{scene_dir.name}/{stem}",
                 layout="matterport",
                 depth=depth,
                 color=color,
-                gt=gt if gt.is_file() else None,
+                gt=_existing(scene_dir / "render_depth" / f"{stem}_mesh_depth.png"),
                 depth_scale=depth_scale or DEPTH_SCALES["matterport"],
                 min_depth=MATTERPORT_MIN_DEPTH,
             )
@@ -91,14 +94,14 @@ def _frame_sequence(root: Path, depth_scale: float | None) -> list[Frame]:
     frames = []
     for depth in sorted(root.glob("frame-*.depth.png")):
         prefix = depth.name[: -len(".depth.png")]
-        color = next((root / f"{prefix}.color{ext}" for ext in (".jpg", ".png") if (root / f"{prefix}.color{ext}").is_file()), None)
+        color = _existing(root / f"{prefix}.color.jpg") or _existing(root / f"{prefix}.color.png")
         frames.append(
             Frame(
                 name=prefix,
                 layout="frames",
                 depth=depth,
                 color=color,
-                intrinsics_file=intrinsics if intrinsics.is_file() else None,
+                intrinsics_file=_existing(intrinsics),
                 depth_scale=depth_scale or DEPTH_SCALES["mm"],
             )
         )
@@ -110,20 +113,15 @@ def _cleargrasp(root: Path, depth_scale: float | None) -> list[Frame]:
     frames = []
     for depth in sorted(root.glob("*-transparent-depth-img.exr")):
         prefix = depth.name.split("-", 1)[0]
-
-        def sibling(suffix: str) -> Path | None:
-            path = root / f"{prefix}-{suffix}"
-            return path if path.is_file() else None
-
         frames.append(
             Frame(
                 name=prefix,
                 layout="cleargrasp",
                 depth=depth,
-                color=sibling("transparent-rgb-img.jpg"),
-                gt=sibling("opaque-depth-img.exr"),
-                mask=sibling("mask.png"),
-                intrinsics_file=intrinsics if intrinsics.is_file() else None,
+                color=_existing(root / f"{prefix}-transparent-rgb-img.jpg"),
+                gt=_existing(root / f"{prefix}-opaque-depth-img.exr"),
+                mask=_existing(root / f"{prefix}-mask.png"),
+                intrinsics_file=_existing(intrinsics),
                 depth_scale=depth_scale or 1.0,
             )
         )

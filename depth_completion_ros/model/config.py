@@ -10,7 +10,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import yaml
 
@@ -111,7 +112,7 @@ class ModelConfig:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
         """Build from a mapping, naming any key that is not a config field."""
         if not isinstance(values, Mapping):
             raise ModelConfigError(f"a model config must be a mapping, got {type(values).__name__}")
@@ -124,7 +125,7 @@ class ModelConfig:
         except TypeError as exc:
             raise ModelConfigError(f"bad model config values: {exc}") from exc
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (validated like any other config)."""
         return dataclasses.replace(self, **changes)
 
