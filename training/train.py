@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from depth_completion_ros.depth_io import atomic_output
-from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, save_checkpoint
+from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, read_checkpoint, save_checkpoint
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
 from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, build_dataset
@@ -51,6 +51,8 @@ from training.losses import LossConfig, masked_depth_loss, plane_distribution_lo
 from training.schedules import build_scheduler
 
 LOG = logging.getLogger("train")
+#: Key of the optimizer/scheduler/RNG state in ``last.pt``, next to the model checkpoint's keys.
+TRAINING_STATE_KEY = "training_state"
 
 #: Every config key the trainer understands, with its default (sections are merged key by key).
 DEFAULTS: dict[str, Any] = {
@@ -382,14 +384,21 @@ class Trainer:
         }
 
     def save_training_state(self) -> Path:
+        """``last.pt``: a model checkpoint (``load_checkpoint`` reads it, so evaluate.py and
+        ``init=`` take it) with the training state under an extra top-level key. The state is
+        not checkpoint meta because optimizer state is keyed by parameter index (int keys),
+        which ``save_checkpoint`` refuses for meta."""
         path = self.out_dir / "last.pt"
-        save_checkpoint(path, self.model, training_state=self.state())
+        payload = {"config": self.model.config.to_dict(), "state_dict": self.model.state_dict(),
+                   "meta": {"steps": self.step}, TRAINING_STATE_KEY: self.state()}
+        with atomic_output(path) as tmp:
+            torch.save(payload, tmp)
         return path
 
     def resume(self, path: str | os.PathLike) -> None:
         """Restore model, optimizer, scheduler, scaler, step, history and RNG from ``last.pt``."""
-        model, meta = load_checkpoint(path)
-        state = meta.get("training_state")
+        model, _ = load_checkpoint(path)
+        state = read_checkpoint(path).get(TRAINING_STATE_KEY)
         if state is None:
             raise ValueError(f"{path}: holds weights only, no training state to resume (use init= to fine-tune from it)")
         if model.config != self.model.config:
