@@ -1,6 +1,7 @@
 """Training code: losses, schedules, datasets on the real data folders, a short run that resumes."""
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -25,7 +26,8 @@ from training.datasets import (
 )
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.schedules import StepDecay, WarmupCosine, build_scheduler
-from training.train import apply_overrides, load_config, main as train_main
+from training.train import apply_overrides, load_config
+from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
 
@@ -113,7 +115,7 @@ def test_warmup_cosine():
     assert schedule(0) == pytest.approx(0.25) and schedule(3) == pytest.approx(1.0)
     assert schedule(54) == pytest.approx(0.55) and schedule(104) == pytest.approx(0.1)
     values = [schedule(s) for s in range(4, 105)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     with pytest.raises(ValueError, match="unknown schedule"):
         build_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), {"kind": "poly"}, 1, 1)
 
@@ -126,7 +128,7 @@ def test_matterport_dataset(matterport_root, tmp_path):
     assert len(dataset) == 3
     item = dataset[0]
     assert item["rgb"].shape == (3, 256, 320) and item["depth"].shape == item["target"].shape == (1, 256, 320)
-    assert 0 <= item["rgb"].min() and item["rgb"].max() <= 1
+    assert item["rgb"].min() >= 0 and item["rgb"].max() <= 1
     observed = item["depth"][item["depth"] > 0]
     assert observed.min() >= MATTERPORT_MIN_DEPTH  # the resize rim is not fed to the network
     assert item["target"][item["target"] > 0].min() > MIN_GT_DEPTH
@@ -224,6 +226,14 @@ def test_synthetic_dataset_is_deterministic():
     assert first[0]["target"].shape == (1, 64, 64)
     with pytest.raises(IndexError):
         first[4]
+    # Random crops keep the full frame's pixel scale: a window of the uncropped item.
+    cropped = SyntheticDataset(4, base_seed=100, size=(64, 64), augmentation=Augmentation(flip=False, crop=(32, 32)))
+    full = SyntheticDataset(4, base_seed=100, size=(64, 64))[1]["target"][0].numpy()
+    window = cropped[1]["target"][0].numpy()
+    assert window.shape == (32, 32)
+    assert any(np.array_equal(full[y : y + 32, x : x + 32], window) for y in range(33) for x in range(33))
+    with pytest.raises(ValueError, match="larger than"):
+        SyntheticDataset(1, size=(64, 64), augmentation=Augmentation(crop=(96, 32)))[0]
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -232,7 +242,7 @@ def test_synthetic_dataset_is_deterministic():
 def test_overrides():
     config = apply_overrides(load_config(None), ["optim.lr=2e-4", "data.size=[64, 64]", "val=null"])
     assert config["optim"]["lr"] == 2e-4 and config["data"]["size"] == [64, 64] and config["val"] is None
-    with pytest.raises(ValueError, match="section.key=value"):
+    with pytest.raises(ValueError, match=r"section\.key=value"):
         apply_overrides(config, ["lr"])
 
 
@@ -261,15 +271,15 @@ def test_two_steps_checkpoint_and_bit_exact_resume(tmp_path):
     assert meta["steps"] == 2 and meta["final_val"]["step"] == 2 and "training_state" not in meta
 
     # The same two steps, interrupted after one and resumed from the checkpoint.
-    assert train_main(_tiny_config(tmp_path, "split") + ["--stop-after", "1"]) == 0
+    assert train_main([*_tiny_config(tmp_path, "split"), "--stop-after", "1"]) == 0
     assert not (tmp_path / "split" / "model.pt").exists()
-    assert train_main(_tiny_config(tmp_path, "split") + ["--resume", str(tmp_path / "split" / "last.pt")]) == 0
+    assert train_main([*_tiny_config(tmp_path, "split"), "--resume", str(tmp_path / "split" / "last.pt")]) == 0
     resumed, _ = load_checkpoint(tmp_path / "split" / "model.pt")
     expected = model.state_dict()
     for name, tensor in resumed.state_dict().items():
         assert torch.equal(tensor, expected[name]), name
     with pytest.raises(ValueError, match="no training state"):
-        train_main(_tiny_config(tmp_path, "again") + ["--resume", str(straight / "model.pt")])
+        train_main([*_tiny_config(tmp_path, "again"), "--resume", str(straight / "model.pt")])
 
     # Both runs on one figure; the split run's history continued where it stopped.
     history = json.loads((tmp_path / "split" / "history.json").read_text())

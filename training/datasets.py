@@ -420,7 +420,8 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
         if kind == "self_supervised" and options.get("bag") is not None:
             if root is not None:
                 raise ValueError("give either 'root' (a frame folder) or 'bag', not both")
-            bag_options = {key: options.pop(key, None) for key in ("bag", "cache_dir", "depth_topic", "color_topic", "info_topic")}
+            bag_keys = ("bag", "cache_dir", "depth_topic", "color_topic", "info_topic")
+            bag_options = {key: options.pop(key, None) for key in bag_keys}
             for key in ("cache_dir", "depth_topic"):
                 if bag_options[key] is None:
                     raise ValueError(f"a self-supervised dataset from a bag needs '{key}'")

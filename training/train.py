@@ -26,7 +26,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from depth_completion_ros.depth_io import atomic_output
-from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, read_checkpoint, save_checkpoint
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
+from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, read_checkpoint, save_checkpoint
 from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, build_dataset
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
@@ -147,7 +147,7 @@ class DistributedContext:
 
     rank: int = 0
     world_size: int = 1
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def is_main(self) -> bool:
@@ -282,7 +282,7 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
     per_frame = []
     for batch in loader:
         pred = model(batch["rgb"].to(device), batch["depth"].to(device))[0].float().cpu()
-        for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"]):
+        for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"], strict=True):
             per_frame.append(depth_metrics(frame_pred, target, raw=depth, min_gt=MIN_GT_DEPTH))
     model.train(was_training)
     summary = aggregate_metrics(per_frame)
@@ -541,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", type=Path, default=None, help="continue from a last.pt training state")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps in this invocation (the schedule still spans the full run)")
-    parser.add_argument("--backend", default=None, help="torch.distributed backend under torchrun (default nccl on GPU, gloo on CPU)")
+    parser.add_argument("--backend", default=None,
+                        help="torch.distributed backend under torchrun (default nccl on GPU, gloo on CPU)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     return parser
 
