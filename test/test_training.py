@@ -12,7 +12,7 @@ import yaml
 from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
-from depth_completion_ros.model import load_checkpoint
+from depth_completion_ros.model import load_checkpoint, read_checkpoint
 from training.curves import main as curves_main
 from training.curves import running_mean
 from training.datasets import (
@@ -26,7 +26,7 @@ from training.datasets import (
 )
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.schedules import StepDecay, WarmupCosine, build_scheduler
-from training.train import apply_overrides, load_config
+from training.train import TRAINING_STATE_KEY, apply_overrides, load_config
 from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
@@ -290,3 +290,12 @@ def test_two_steps_checkpoint_and_bit_exact_resume(tmp_path):
 
 def test_running_mean():
     np.testing.assert_allclose(running_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_amp_training_on_cuda(tmp_path):
+    assert train_main([*_tiny_config(tmp_path, "cuda"), "--device", "cuda", "train.amp=true"]) == 0
+    state = read_checkpoint(tmp_path / "cuda" / "last.pt")[TRAINING_STATE_KEY]
+    assert state["scaler"]["scale"] > 0  # the GradScaler ran
+    model, meta = load_checkpoint(tmp_path / "cuda" / "model.pt")
+    assert meta["device"].startswith("cuda") and all(torch.isfinite(p).all() for p in model.parameters())
