@@ -4,7 +4,9 @@ Stages, each timed: ``sanitize`` (NaN, inf, out-of-range -> 0) -> ``interpolate`
 midpoint pass, optional) -> the method: ``interp`` (that pass alone), ``classical``
 (:func:`classical.classical_fill`) or ``model`` (``fit`` the frame to the network, ``infer``,
 ``restore`` the prediction to the frame) -> ``merge``: observed pixels are always returned as
-measured, and model fills whose confidence is below ``confidence_threshold`` become 0.
+measured, and model fills whose confidence is below ``confidence_threshold`` are handled as
+``low_confidence`` says: ``hole`` leaves them 0, ``classical`` takes the classical fill there (a
+hybrid that keeps the network only where it is confident).
 
 The output has exactly the input's height and width, whatever ``fit`` does internally, so a
 published completed image keeps the input's ``camera_info`` unchanged.
@@ -35,6 +37,7 @@ ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 METHODS = ("model", "classical", "interp")
 FITS = ("crop", "resize", "full")
+LOW_CONFIDENCE = ("hole", "classical")
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class DepthCompleter:
     ratio); ``full`` runs at the frame's own resolution, padded to the network stride (needs a
     backend without a fixed input size). ``backend`` is a kind for :func:`create_backend`
     (with ``model_path``, ``device`` and ``backend_options``) or a ready CompletionBackend;
-    these are ignored by the other methods.
+    these are ignored by the other methods. ``low_confidence`` (``hole`` or ``classical``)
+    decides what replaces model fills below ``confidence_threshold``.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class DepthCompleter:
         interpolate: bool = True,
         fit: str = "crop",
         confidence_threshold: float = 0.0,
+        low_confidence: str = "hole",
         min_depth: float = 0.0,
         max_depth: float = float("inf"),
         device: str | torch.device | None = None,
@@ -83,12 +88,15 @@ class DepthCompleter:
             raise ValueError(f"unknown fit {fit!r}; expected one of {list(FITS)}")
         if not 0.0 <= confidence_threshold <= 1.0:
             raise ValueError(f"confidence_threshold must be in [0, 1], got {confidence_threshold}")
+        if low_confidence not in LOW_CONFIDENCE:
+            raise ValueError(f"unknown low_confidence {low_confidence!r}; expected one of {list(LOW_CONFIDENCE)}")
         if not 0.0 <= min_depth < max_depth:
             raise ValueError(f"need 0 <= min_depth < max_depth, got {min_depth} and {max_depth}")
         self.method = method
         self.interpolate = interpolate
         self.fit = fit
         self.confidence_threshold = confidence_threshold
+        self.low_confidence = low_confidence
         self.min_depth = min_depth
         self.max_depth = max_depth
         self.classical_options = classical_options or ClassicalOptions()
@@ -111,7 +119,7 @@ class DepthCompleter:
         if self.backend is not None:
             parts += [f"fit={self.fit}", f"backend={self.backend.describe()}"]
             if self.confidence_threshold > 0:
-                parts.append(f"confidence_threshold={self.confidence_threshold}")
+                parts.append(f"confidence_threshold={self.confidence_threshold} (below: {self.low_confidence})")
             if self.backend.selection_reasons:
                 parts.append("skipped: " + "; ".join(self.backend.selection_reasons))
         return ", ".join(parts)
@@ -130,14 +138,18 @@ class DepthCompleter:
         if self.interpolate:
             with stopwatch.stage("interpolate"):
                 prefilled = midpoint_fill(observed)
-        confidence = None
+        confidence = classical = None
         if self.method == "interp":
             filled = prefilled
         elif self.method == "classical":
             with stopwatch.stage("classical"):
                 filled = classical_fill(prefilled, colors, options=self.classical_options)
         else:
-            filled, confidence = self._model_fill(prefilled, colors, stopwatch)
+            filled, confidence, classical = self._model_fill(prefilled, colors, stopwatch)
+            if self.confidence_threshold > 0 and self.low_confidence == "classical" and classical is None:
+                with stopwatch.stage("classical"):
+                    classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options),
+                                         self.backend)
         with stopwatch.stage("merge"):
             # Merge where the fill lies (the model's device, or the CPU for numpy work).
             if isinstance(filled, torch.Tensor):
@@ -149,7 +161,8 @@ class DepthCompleter:
             if confidence is not None:
                 confidence = where(is_observed, 1.0, confidence)
                 if self.confidence_threshold > 0:
-                    completed = where(confidence >= self.confidence_threshold, completed, 0.0)
+                    fallback = 0.0 if self.low_confidence == "hole" else classical
+                    completed = where(confidence >= self.confidence_threshold, completed, fallback)
             depth_out = _like_input(completed, depth_m, batched)
             confidence_out = None if confidence is None else _like_input(confidence, depth_m, batched)
         return Completion(depth_out, confidence_out, stopwatch.finish())
@@ -187,8 +200,9 @@ class DepthCompleter:
 
     def _model_fill(
         self, prefilled: ArrayT, colors: np.ndarray | torch.Tensor, stopwatch: _Stopwatch
-    ) -> tuple[np.ndarray | torch.Tensor, torch.Tensor | np.ndarray]:
-        """Network prediction (B, H, W) and confidence at frame resolution, in the backend's kind.
+    ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor, np.ndarray | torch.Tensor | None]:
+        """Network prediction (B, H, W), its confidence at frame resolution and the classical fill
+        when one was needed outside the model's view (else None), all in the backend's kind.
 
         A backend that takes tensors gets the whole stage on its device; the ONNX Runtime CPU
         backend gets numpy and OpenCV, several times faster than torch's CPU kernels here.
@@ -211,14 +225,14 @@ class DepthCompleter:
                 predicted = _resize_linear(predicted, box_w, box_h)
                 confidence = _resize_linear(confidence, box_w, box_h)
         if (box_w, box_h) == (width, height):
-            return predicted, confidence
+            return predicted, confidence, None
         with stopwatch.stage("classical"):
             # Outside the crop the network saw nothing: fill it classically so every pixel has depth.
-            filled = _as_kind(classical_fill(depth, rgb, options=self.classical_options), backend)
-            outside_confidence = _full_like(filled, 0.0)
+            classical = _as_kind(classical_fill(depth, rgb, options=self.classical_options), backend)
+            filled, outside_confidence = _copy(classical), _full_like(classical, 0.0)
             filled[:, y : y + box_h, x : x + box_w] = predicted
             outside_confidence[:, y : y + box_h, x : x + box_w] = confidence
-        return filled, outside_confidence
+        return filled, outside_confidence, classical
 
     def _fit_to_model(self, depth: ArrayT, rgb: ArrayT) -> tuple[Box, ArrayT, ArrayT]:
         """The frame region the network sees (x, y, w, h) and the network's (N, C, h, w) inputs."""
@@ -291,6 +305,10 @@ def _to_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
 
 def _full_like(array: ArrayT, value: float) -> ArrayT:
     return torch.full_like(array, value) if isinstance(array, torch.Tensor) else np.full_like(array, value)
+
+
+def _copy(array: ArrayT) -> ArrayT:
+    return array.clone() if isinstance(array, torch.Tensor) else array.copy()
 
 
 def _resize_nearest(depth: ArrayT, width: int, height: int) -> ArrayT:

@@ -145,6 +145,27 @@ def test_confidence_threshold_masks_uncertain_fills_only(torch_backend, small_ki
     np.testing.assert_array_equal(everything.depth[depth > 0], depth[depth > 0])
 
 
+@pytest.mark.parametrize("model_size", [MODEL_SIZE, (96, 96)], ids=["whole-frame", "crop"])
+def test_low_confidence_classical_is_a_hybrid_of_model_and_classical_fill(network, small_kitchen, model_size):
+    """Below the threshold the classical fill, above it the model; the crop case also has the
+    classical region outside the network's view (confidence 0), which must stay classical."""
+    depth, rgb = small_kitchen
+    backend = TorchBackend(network, "cpu", model_size=model_size)
+    model = DepthCompleter("model", backend=backend).complete(depth, rgb)
+    classical = DepthCompleter("classical").complete(depth, rgb)
+    threshold = float(np.median(model.confidence[depth == 0]))
+    hybrid = DepthCompleter("model", backend=backend, confidence_threshold=threshold,
+                            low_confidence="classical").complete(depth, rgb)
+    assert_observed_kept_and_all_filled(hybrid.depth, depth)
+    np.testing.assert_array_equal(hybrid.confidence, model.confidence)
+    uncertain = model.confidence < threshold
+    assert uncertain.any() and (~uncertain & (depth == 0)).any()
+    assert not np.array_equal(model.depth[uncertain], classical.depth[uncertain]), "the two fills differ there"
+    np.testing.assert_array_equal(hybrid.depth[uncertain], classical.depth[uncertain])
+    np.testing.assert_array_equal(hybrid.depth[~uncertain], model.depth[~uncertain])
+    assert "classical" in hybrid.timings
+
+
 def test_classical_and_interp_methods(kitchen):
     depth, rgb = kitchen
     classical = DepthCompleter("classical").complete(depth, rgb)
@@ -196,6 +217,8 @@ def test_bad_inputs_and_settings_are_named(torch_backend, small_kitchen, tmp_pat
         DepthCompleter("classical", fit="stretch")
     with pytest.raises(ValueError, match=r"confidence_threshold must be in \[0, 1\]"):
         DepthCompleter("classical", confidence_threshold=1.5)
+    with pytest.raises(ValueError, match="unknown low_confidence 'guess'"):
+        DepthCompleter("classical", low_confidence="guess")
     static = export_onnx(network, tmp_path / "static.onnx", MODEL_SIZE[1], MODEL_SIZE[0])
     with pytest.raises(ValueError, match=r"fit='full'.*takes 128x96 only"):
         DepthCompleter("model", backend="onnxruntime", model_path=static, fit="full")
@@ -203,7 +226,9 @@ def test_bad_inputs_and_settings_are_named(torch_backend, small_kitchen, tmp_pat
 
 def test_describe_names_method_backend_and_fit(torch_backend):
     text = DepthCompleter("model", backend=torch_backend, fit="resize", confidence_threshold=0.3).describe()
-    assert "method=model" in text and "fit=resize" in text and "torch on cpu" in text and "0.3" in text
+    assert "method=model" in text and "fit=resize" in text and "torch on cpu" in text and "0.3 (below: hole)" in text
+    hybrid = DepthCompleter("model", backend=torch_backend, confidence_threshold=0.5, low_confidence="classical")
+    assert "confidence_threshold=0.5 (below: classical)" in hybrid.describe()
     assert DepthCompleter("classical").describe() == "method=classical, interpolation=on"
 
 
