@@ -12,6 +12,10 @@ resolution (ground truth is never resized). Next to the models, on identical inp
 - ``nearest``: every hole takes its nearest observed depth
 - ``inpaint``: OpenCV Telea inpainting
 
+``--hybrid T`` (repeatable) also scores each model as a confidence-gated hybrid,
+``NAME+classical@T``: its fills with confidence below ``T`` replaced by the classical fill
+(``DepthCompleter(low_confidence="classical")``, the same loaded network).
+
 Protocols (``--protocol``): ``gt`` scores against the dataset's reference depth (Matterport3D
 mesh depth, ClearGrasp opaque-object depth); ``hidden`` hides extra realistic regions of raw
 frames with a fixed seed and scores only those (7-Scenes, your own recordings); ``auto`` picks
@@ -62,18 +66,28 @@ def model_method(completer: DepthCompleter) -> Method:
     return complete
 
 
+def hybrid_name(model_name: str, threshold: float) -> str:
+    """The reported name of ``model_name`` gated at ``threshold`` with the classical fill."""
+    return f"{model_name}+classical@{threshold:g}"
+
+
 def build_methods(
     models: Mapping[str, Path],
     baselines: Sequence[str] = BASELINES,
     backend: str = "auto",
     fit: str = "crop",
     device: str | None = None,
+    hybrid_thresholds: Sequence[float] = (),
 ) -> tuple[dict[str, Method], dict[str, DepthCompleter]]:
-    """The methods to score (models first, then baselines) and the model completers by name."""
-    completers = {
-        name: DepthCompleter(method="model", backend=backend, model_path=str(path), fit=fit, device=device)
-        for name, path in models.items()
-    }
+    """The methods to score (models, their hybrids, then baselines) and the model completers by name."""
+    completers = {}
+    for name, path in models.items():
+        completer = DepthCompleter(method="model", backend=backend, model_path=str(path), fit=fit, device=device)
+        completers[name] = completer
+        for threshold in hybrid_thresholds:
+            completers[hybrid_name(name, threshold)] = DepthCompleter(
+                method="model", backend=completer.backend, fit=fit, confidence_threshold=threshold,
+                low_confidence="classical")
     methods: dict[str, Method] = {name: model_method(completer) for name, completer in completers.items()}
     for baseline in baselines:
         if baseline == "classical":
@@ -137,7 +151,8 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
     frames = [frames[i] for i in selected]
     protocol = resolve_protocol(frames, args.protocol)
     models = dict(parse_model_argument(text) for text in args.model)
-    methods, completers = build_methods(models, [] if args.no_baselines else BASELINES, args.backend, args.fit, args.device)
+    methods, completers = build_methods(models, [] if args.no_baselines else BASELINES, args.backend, args.fit,
+                                        args.device, args.hybrid)
     for name, completer in completers.items():
         LOG.info("%s: %s", name, completer.describe())
     started = time.perf_counter()
@@ -149,6 +164,7 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
         "protocol": protocol + (f" (seed {args.seed})" if protocol == "hidden" else ""),
         "models": {name: str(path) for name, path in models.items()},
         "fit": args.fit,
+        "hybrid_thresholds": args.hybrid,
         "min_gt": args.min_gt,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
@@ -175,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="auto", help="inference backend: auto|tensorrt|onnxruntime-cuda|onnxruntime|torch")
     parser.add_argument("--fit", choices=FITS, default="crop", help="how frames are fitted to the network (as the node)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--hybrid", type=float, action="append", default=[], metavar="THRESHOLD",
+                        help="also score each model with fills below this confidence taken from the classical "
+                             "fill (repeatable)")
     parser.add_argument("--no-baselines", action="store_true", help="score the models only")
     parser.add_argument("--panels", type=int, default=4, help="frames to draw panels for (spread over the set)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
@@ -186,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if not args.model and args.no_baselines:
         print("error: nothing to evaluate: give --model and/or drop --no-baselines", file=sys.stderr)
+        return 2
+    if args.hybrid and not args.model:
+        print("error: --hybrid gates a model's fills: give --model", file=sys.stderr)
         return 2
     report = run_evaluation(args)
     print(report.markdown())
