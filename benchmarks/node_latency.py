@@ -127,6 +127,8 @@ class RunResult:
     window_s: float = 0.0
     cpu_percent: float = float("nan")
     node_drops: str = "n/a"
+    #: The node's own receive -> publish latency (its /diagnostics), transport excluded.
+    in_node_ms: str = "n/a"
     running: str = ""
 
 
@@ -253,7 +255,7 @@ def measure(method: str, frames: Frames, args: argparse.Namespace, log_dir: Path
         if method == PASSTHROUGH:
             result.running = PASSTHROUGH
         else:
-            result.running, result.node_drops = node_report(diagnostics_start, measurer.diagnostics)
+            result.running, result.node_drops, result.in_node_ms = node_report(diagnostics_start, measurer.diagnostics)
     finally:
         executor.shutdown()
         rclpy.try_shutdown(context=context)
@@ -277,10 +279,11 @@ def summarise(result: RunResult, sent: list[int], received: dict[int, int]) -> N
     result.last_window_ms = statistics.median(last) if last else float("nan")
 
 
-def node_report(start: dict[str, str], end: dict[str, str]) -> tuple[str, str]:
-    """(method running, with the fallback if any; the node's drop counters during the run)."""
+def node_report(start: dict[str, str], end: dict[str, str]) -> tuple[str, str, str]:
+    """(method running, with the fallback if any; the node's drop counters during the run; its own
+    median receive -> publish latency)."""
     if not end:
-        return "unknown (no diagnostics)", "n/a"
+        return "unknown (no diagnostics)", "n/a", "n/a"
     running = end.get("method (running)", "?")
     if end.get("fallback", "none") != "none":
         running += " (fallback)"
@@ -288,7 +291,7 @@ def node_report(start: dict[str, str], end: dict[str, str]) -> tuple[str, str]:
     for kind in ("stale", "unmatched_depth"):
         key = f"dropped: {kind}"
         drops.append(f"{kind} {int(end.get(key, 0)) - int(start.get(key, 0))}")
-    return running, ", ".join(drops)
+    return running, ", ".join(drops), end.get("latency median (ms)", "n/a")
 
 
 def markdown_table(results: list[RunResult]) -> str:
@@ -297,7 +300,7 @@ def markdown_table(results: list[RunResult]) -> str:
     }
     header = (
         "| size | node | delivered | output Hz | node drops | latency median / p95 / max (ms) | added median (ms) "
-        "| median first / last window (ms) | node CPU |"
+        "| in-node median (ms) | median first / last window (ms) | node CPU |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in results:
@@ -311,7 +314,7 @@ def markdown_table(results: list[RunResult]) -> str:
             latency = added = windows = "no output"
         lines.append(
             f"| {r.size} | {r.running} | {100.0 * r.delivered / max(r.sent, 1):.1f} % ({r.delivered}/{r.sent}) "
-            f"| {r.delivered / r.duration_s:.1f} | {r.node_drops} | {latency} | {added} | {windows} "
+            f"| {r.delivered / r.duration_s:.1f} | {r.node_drops} | {latency} | {added} | {r.in_node_ms} | {windows} "
             f"| {r.cpu_percent:.0f} % |"
         )
     return "\n".join(lines)
