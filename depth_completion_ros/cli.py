@@ -38,7 +38,9 @@ def add_completer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how frames are fitted to the model's input size")
     parser.add_argument("--no-interp", action="store_true", help="skip the midpoint interpolation pre-pass")
     parser.add_argument("--confidence-threshold", type=float, default=0.0,
-                        help="drop model fills whose confidence is below this (0 keeps all)")
+                        help="model fills whose confidence is below this are replaced (0 keeps all)")
+    parser.add_argument("--low-confidence", choices=("hole", "classical"), default="hole",
+                        help="what replaces fills below --confidence-threshold")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
 
 
@@ -53,6 +55,7 @@ def build_completer(args: argparse.Namespace):
         interpolate=not args.no_interp,
         fit=args.fit,
         confidence_threshold=args.confidence_threshold,
+        low_confidence=args.low_confidence,
         device=args.device,
     )
 

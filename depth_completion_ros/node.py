@@ -35,7 +35,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from .diagnostics import Counters, LatencyWindow, RateMeter, make_status
 from .geometry import CameraIntrinsics, resize_color
-from .pipeline import Completion, DepthCompleter
+from .pipeline import LOW_CONFIDENCE, Completion, DepthCompleter
 from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, QOS_MODES, MatchedSubscription, describe_publishers, policy_name
 from .ros_image import (
@@ -145,6 +145,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("interpolate", True, "Run the fast midpoint interpolation pass before the method."),
     ParameterSpec("confidence_threshold", 0.0, "Filled pixels whose confidence is below this are left as holes "
                   "(0 keeps every filled pixel; only methods that give a confidence use it).", limits=(0.0, 1.0)),
+    ParameterSpec("low_confidence", "hole", "What replaces fills below confidence_threshold: leave a hole, or the "
+                  "classical fill.", choices=LOW_CONFIDENCE),
     ParameterSpec("min_depth", 0.0, "Input depth below this many metres is treated as invalid.", limits=(0.0, 10.0)),
     ParameterSpec("require_color", True, "Pair depth with colour. False: work on depth alone. The classical and "
                   "interp methods also work on depth alone while the colour topic has no publisher.", read_only=True),
@@ -179,6 +181,7 @@ class Settings:
     fit: str
     interpolate: bool
     confidence_threshold: float
+    low_confidence: str
     min_depth: float
     require_color: bool
     resize_color: bool
@@ -203,7 +206,8 @@ class Settings:
 
     def completer_key(self) -> tuple[Any, ...]:
         """The settings a DepthCompleter is built from: a change means building a new one."""
-        return (self.method, self.backend, self.model_path, self.fit, self.interpolate, self.confidence_threshold)
+        return (self.method, self.backend, self.model_path, self.fit, self.interpolate, self.confidence_threshold,
+                self.low_confidence)
 
 
 class ParameterError(ValueError):
@@ -488,6 +492,7 @@ class DepthCompletionNode(Node):
             "interpolate": settings.interpolate,
             "fit": settings.fit,
             "confidence_threshold": settings.confidence_threshold,
+            "low_confidence": settings.low_confidence,
         }
         method, fallback = settings.method, ""
         try:
