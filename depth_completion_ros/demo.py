@@ -123,12 +123,14 @@ def _wait_for_graph(ready: Callable[[Any], bool], what: str, node: subprocess.Po
 
     with ros_node("demo_graph_probe") as (probe, stop):
         deadline = time.monotonic() + timeout_s
-        while not ready(probe):
+        while not ready(probe) and not stop.is_set():
             if node.poll() is not None:
                 raise RuntimeError(f"the node exited with code {node.returncode} before {what}")
-            if stop.is_set() or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise TimeoutError(f"gave up after {timeout_s:.0f} s waiting for {what}")
             time.sleep(0.1)
+        if stop.is_set():  # Ctrl-C reached the probe's handler: pass it on
+            raise KeyboardInterrupt
 
 
 def _node_figures(recorded: Path) -> dict[str, str]:
@@ -249,10 +251,13 @@ def run_demo(
         report = play_bag(input_bag, rate=rate, clock_hz=100.0,
                           wait_for_subscribers=[topics.depth, topics.color], min_subscribers=2)
         LOG.info("%s", report.format())
+        if report.interrupted:
+            raise KeyboardInterrupt
         time.sleep(SETTLE_S)
     finally:
         stop.set()
-        recorder.join(timeout=30.0)
+        if recorder.is_alive():
+            recorder.join(timeout=30.0)
         _stop_process(node)
         node_log.close()
     if node.returncode not in (0, -signal.SIGINT, 130):
