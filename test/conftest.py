@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +35,12 @@ def redkitchen_root() -> Path:
 @pytest.fixture(scope="session")
 def cleargrasp_root() -> Path:
     return _dataset("cleargrasp_d435")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Two torch threads on a loaded two-core machine spend most of their time spinning."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -18,13 +18,7 @@ from training.export_onnx import export_onnx
 MODEL_SIZE = (128, 96)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Two torch threads on a loaded two-core machine spend most of their time spinning."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
