@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .bags import register_cli as register_bag_cli
+from .backends import BackendError
 from .datasets import LAYOUTS, Frame, Sample, discover_frames, load_frame
 from .demo import register_cli as register_demo_cli
 from .depth_io import DepthIOError, write_color, write_depth
@@ -60,16 +61,29 @@ def build_completer(args: argparse.Namespace):
     )
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts: 0 or a negative number would silently mean something else."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that find the frames of INPUT; read back with :func:`dataset_frames`."""
     parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto", help="dataset layout of INPUT")
     parser.add_argument("--depth-scale", type=float, default=None,
                         help="16-bit depth units per metre (default: the layout's: 1000 mm, 4000 Matterport)")
-    parser.add_argument("--limit", type=int, default=None, help="process only the first N frames")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N frames")
 
 
-def _frames(args: argparse.Namespace) -> list[Frame]:
+def dataset_frames(args: argparse.Namespace) -> list[Frame]:
+    """The frames that ``input`` and :func:`add_dataset_arguments`' options select."""
     frames = discover_frames(args.input, layout=args.layout, depth_scale=args.depth_scale)
-    return frames[: args.limit] if args.limit else frames
+    return frames[: args.limit]
 
 
 def _load_ahead(frames: Sequence[Frame], with_rgb: bool) -> Iterator[tuple[Frame, Sample | Exception]]:
@@ -111,7 +125,7 @@ def output_path(output: Path, frame: Frame) -> Path:
 def cmd_complete(args: argparse.Namespace) -> int:
     from .visualization import make_panel
 
-    frames = _frames(args)
+    frames = dataset_frames(args)
     completer = build_completer(args)
     LOG.info("%d frames from %s (%s); %s", len(frames), args.input, frames[0].layout, completer.describe())
     needs_rgb = args.method == "model" or args.panels
@@ -144,7 +158,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_completer
 
-    frames = _frames(args)
+    frames = dataset_frames(args)
     completer = build_completer(args)
     report = evaluate_completer(
         frames, completer, protocol=args.protocol, seed=args.seed, panels_dir=args.panels, progress=not args.quiet
@@ -166,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("output", type=Path, help="folder for the completed depth (created)")
     add_dataset_arguments(complete)
     add_completer_arguments(complete)
-    complete.add_argument("--batch-size", type=int, default=8, help="frames per batch (same-size frames only)")
+    complete.add_argument("--batch-size", type=positive_int, default=8, help="frames per batch (same-size frames only)")
     complete.add_argument("--panels", action="store_true", help="also write raw/completed/GT panels to OUTPUT/panels")
     complete.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     complete.set_defaults(handler=cmd_complete)
@@ -194,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
         return args.handler(args)
-    except (DepthIOError, FileNotFoundError, ValueError) as exc:
+    except (DepthIOError, FileNotFoundError, ValueError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -121,6 +121,15 @@ def test_failed_conversion_leaves_no_bag(kitchen_frames, tmp_path):
         frames_to_bag(kitchen_frames, broken, progress=False)
 
 
+def test_from_frames_cli_converts_only_the_first_limit_frames(redkitchen_root, tmp_path, capsys):
+    bag = tmp_path / "bag"
+    assert cli.main(["bag", "from-frames", str(redkitchen_root), str(bag), "--limit", "2", "-q"]) == 0
+    assert bag_info(bag).message_count == 8  # 2 frames x (depth, colour and their camera_info)
+    with pytest.raises(SystemExit):
+        cli.main(["bag", "from-frames", str(redkitchen_root), str(tmp_path / "other"), "--limit", "0"])
+    assert "must be a positive integer" in capsys.readouterr().err
+
+
 def test_info_lists_topics_counts_rates_and_sizes(kitchen_bag, capsys):
     assert cli.main(["bag", "info", str(kitchen_bag)]) == 0
     text = capsys.readouterr().out

@@ -70,3 +70,24 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert "no such dataset folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["complete", str(tmp_path), str(tmp_path / "o"), "--method", "magic"])
+
+
+def test_a_missing_model_file_is_a_clear_error_not_a_traceback(kitchen_folder, tmp_path, capsys):
+    missing = tmp_path / "missing.onnx"
+    assert main(["complete", str(kitchen_folder), str(tmp_path / "out"), "--method", "model",
+                 "--model", str(missing), "-q"]) == 2
+    assert f"{missing}: model file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--limit"])
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_counts_must_be_positive(kitchen_folder, tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit):
+        main(["complete", str(kitchen_folder), str(tmp_path / "out"), option, value, "-q"])
+    assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_limit_processes_only_the_first_frames(kitchen_folder, tmp_path):
+    out = tmp_path / "out"
+    assert main(["complete", str(kitchen_folder), str(out), "--method", "interp", "--limit", "2", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["frame-000000.png", "frame-000100.png"]

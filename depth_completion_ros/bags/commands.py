@@ -8,7 +8,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..datasets import LAYOUTS, discover_frames
 from .convert import (
     DEFAULT_FRAME_ID,
     DEFAULT_NAMESPACE,
@@ -41,9 +40,10 @@ def _ros_module(name: str) -> ModuleType:
 
 
 def cmd_from_frames(args: argparse.Namespace) -> int:
-    frames = discover_frames(args.input, layout=args.layout, depth_scale=args.depth_scale)
+    from ..cli import dataset_frames
+
     output = frames_to_bag(
-        frames[: args.limit] if args.limit else frames,
+        dataset_frames(args),
         args.output,
         rate_hz=args.rate,
         storage=args.storage,
@@ -160,7 +160,7 @@ def _positive_float(text: str) -> float:
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bag`` and its sub-commands; each sets ``handler`` to a function(args) -> exit code."""
-    from ..cli import add_completer_arguments
+    from ..cli import add_completer_arguments, add_dataset_arguments
 
     bag = subparsers.add_parser("bag", help="rosbag2 tools: from-frames, to-frames, info, play, record, evaluate",
                                 description="rosbag2 tools that need no ros2 CLI (bags are read and written "
@@ -193,10 +193,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     from_frames.add_argument("--depth-encoding", choices=DEPTH_ENCODING_CHOICES, default="auto",
                              help="auto: 16UC1 for millimetre PNGs (bit-exact), 32FC1 metres otherwise")
     from_frames.add_argument("--frame-id", default=DEFAULT_FRAME_ID, help="header frame_id of every message")
-    from_frames.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto", help="dataset layout of INPUT")
-    from_frames.add_argument("--depth-scale", type=float, default=None,
-                             help="16-bit depth units per metre (default: the layout's: 1000 mm, 4000 Matterport)")
-    from_frames.add_argument("--limit", type=int, default=None, help="convert only the first N frames")
+    add_dataset_arguments(from_frames)
     add_quiet(from_frames)
     from_frames.set_defaults(handler=cmd_from_frames)
 
