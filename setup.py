@@ -24,7 +24,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.py")),
-        (f"share/{PACKAGE}/config", _files("config/*.yaml")),
+        (f"share/{PACKAGE}/config", _files("config/*.yaml") + _files("config/*.xml")),
         (f"share/{PACKAGE}/rviz", _files("rviz/*.rviz")),
         (f"share/{PACKAGE}/models", _files("models/*.onnx") + _files("models/*.pt") + _files("models/*.md")),
     ],

@@ -43,6 +43,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.geometry import resize_color, resize_depth
 from depth_completion_ros.node import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, METHODS, NODE_NAME, OUT_DEPTH_TOPIC
+from depth_completion_ros.resources import use_large_frame_transport
 from depth_completion_ros.ros_image import color_to_buffer, depth_to_buffer, fill_image_msg
 from depth_completion_ros.sync import NANOSECONDS, stamp_to_ns
 
@@ -338,6 +339,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 s per run")
     parser.add_argument("--rate", type=float, default=30.0, help="frames per second published (default 30)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a frame-XXXXXX folder (7-Scenes)")
+    parser.add_argument("--transport", choices=("large-frames", "default"), default="large-frames",
+                        help="large-frames: the shipped Fast DDS profile (config/fastdds_large_frames.xml) "
+                             "for every process; default: Fast DDS's built-in transports")
     args, ros_args = parser.parse_known_args()
     if args.role == "passthrough":
         run_passthrough(ros_args)
@@ -348,8 +352,9 @@ def main() -> None:
         sys.exit(f"error: {args.data} not found (pass --data or set DC_SHARED_DATA)")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(100, 199)))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    profile = use_large_frame_transport(os.environ) if args.transport == "large-frames" else "Fast DDS default"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), Python "
-          f"{platform.python_version()}, ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}; "
+          f"{platform.python_version()}, ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}, transport: {profile}; "
           f"{args.rate:g} Hz for {args.duration:g} s per run after {WARMUP_S:g} s warm-up")
     results = []
     with tempfile.TemporaryDirectory(prefix="node_latency_") as log_dir:

@@ -38,7 +38,7 @@ from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
 from .geometry import resize_color
 from .pipeline import DepthCompleter
-from .resources import default_model_path
+from .resources import default_model_path, use_large_frame_transport
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
 from .visualization import make_panel
@@ -219,6 +219,7 @@ def run_demo(
     from .bags.record import record_bag
 
     method = choose_method(method)
+    LOG.info("Fast DDS profile: %s", use_large_frame_transport(os.environ))
     output.mkdir(parents=True, exist_ok=True)
     topics = CameraTopics()
     input_bag, recorded_bag = output / "input", output / "recorded"

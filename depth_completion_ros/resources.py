@@ -85,3 +85,27 @@ def _describe_roots() -> str:
         f"{_SOURCE_ROOT} (source checkout), the ament index share of {PACKAGE!r}, "
         f"{Path(sys.prefix) / 'share' / PACKAGE}"
     )
+
+
+#: Fast DDS profile with a shared-memory segment large enough for camera frames (see the file).
+FASTDDS_PROFILE = "fastdds_large_frames.xml"
+FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+
+
+def fastdds_profile_path() -> Path:
+    """The shipped Fast DDS profile for large images (``config/fastdds_large_frames.xml``)."""
+    for folder in asset_dirs("config"):
+        if (folder / FASTDDS_PROFILE).is_file():
+            return folder / FASTDDS_PROFILE
+    raise FileNotFoundError(f"{FASTDDS_PROFILE} not found; looked in: {_describe_roots()}")
+
+
+def use_large_frame_transport(environ: dict[str, str]) -> str:
+    """Point Fast DDS at the large-frame profile in ``environ`` (before any ROS context starts), unless
+    the user already chose a profile; returns the profile in effect (processes started later inherit it)."""
+    chosen = next((environ[name] for name in FASTDDS_PROFILE_VARIABLES if environ.get(name)), None)
+    if chosen is None:
+        chosen = str(fastdds_profile_path())
+        for name in FASTDDS_PROFILE_VARIABLES:
+            environ[name] = chosen
+    return chosen
