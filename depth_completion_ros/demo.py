@@ -311,18 +311,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register_cli(commands: Any) -> None:
     """Add ``depth-completion demo`` to the CLI's sub-commands."""
+    from .cli import positive_float, positive_int
+
     parser = commands.add_parser("demo", help="streaming demo: synthetic bag -> node -> recorded output + report")
     parser.add_argument("--output", type=Path, default=Path("output/demo"), help="folder for everything the demo writes")
     parser.add_argument("--recording", type=Path, default=None,
                         help="replay your own frame folder (frame-XXXXXX.color/.depth, e.g. data0929) instead of "
                              "the synthetic sequence")
-    parser.add_argument("--frames", type=int, default=120, help="frames to replay (30 Hz)")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--frames", type=positive_int, default=120, help="frames to replay (30 Hz)")
+    parser.add_argument("--width", type=positive_int, default=640)
+    parser.add_argument("--height", type=positive_int, default=480)
     parser.add_argument("--method", choices=("auto", "model", "classical", "interp"), default="auto",
                         help="auto: the shipped model when installed, else classical")
     parser.add_argument("--seed", type=int, default=0, help="scene and trajectory of the synthetic sequence")
-    parser.add_argument("--rate", type=float, default=1.0, help="playback speed (1 = the camera's 30 Hz)")
+    parser.add_argument("--rate", type=positive_float, default=1.0, help="playback speed (1 = the camera's 30 Hz)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="extra node parameter, e.g. --param backend:=torch (repeatable)")
     parser.set_defaults(handler=cmd_demo)

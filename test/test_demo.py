@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="the streaming demo needs rclpy (ROS 2 Kilted wheels)")
 
+from depth_completion_ros import cli  # noqa: E402
 from depth_completion_ros.demo import run_demo  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -43,3 +44,11 @@ def test_demo_replays_a_users_recording_folder(redkitchen_root, tmp_path):
     scored = metrics["metrics"]["classical (hidden-region protocol)"]
     assert scored["hole/count"] > 0 and scored["observed/count"] == 0
     assert 0 < result.frames_out <= 12 and (output / "demo.gif").is_file()
+
+
+@pytest.mark.parametrize("option, value", [("--frames", "0"), ("--width", "-1"), ("--rate", "0"), ("--rate", "nan")])
+def test_demo_rejects_sizes_counts_and_rates_that_are_not_positive(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--output", str(tmp_path / "demo"), option, value])
+    assert "must be a positive" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()

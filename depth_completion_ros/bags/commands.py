@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -151,16 +150,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bag`` and its sub-commands; each sets ``handler`` to a function(args) -> exit code."""
-    from ..cli import add_completer_arguments, add_dataset_arguments
+    from ..cli import add_completer_arguments, add_dataset_arguments, positive_float
 
     bag = subparsers.add_parser("bag", help="rosbag2 tools: from-frames, to-frames, info, play, record, evaluate",
                                 description="rosbag2 tools that need no ros2 CLI (bags are read and written "
@@ -172,7 +164,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                             help="camera namespace of the topics: <ns>/depth/image_raw, <ns>/color/image_raw, ...")
 
     def add_timing(parser: argparse.ArgumentParser, what: str) -> None:
-        parser.add_argument("--rate", type=_positive_float, default=DEFAULT_RATE_HZ, help=f"frame rate (Hz) {what}")
+        parser.add_argument("--rate", type=positive_float, default=DEFAULT_RATE_HZ, help=f"frame rate (Hz) {what}")
         parser.add_argument("--start-time", type=float, default=DEFAULT_START_S,
                             help=f"stamp of the first frame in seconds {what} "
                                  "(not 0: that means 'no clock yet' under sim time)")
@@ -214,9 +206,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
     play = commands.add_parser("play", help="publish a bag with its recorded timing (rclpy)")
     play.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
-    play.add_argument("--rate", type=_positive_float, default=1.0, help="playback speed factor")
+    play.add_argument("--rate", type=positive_float, default=1.0, help="playback speed factor")
     play.add_argument("--loop", action="store_true", help="restart at the end until interrupted")
-    play.add_argument("--clock", type=_positive_float, nargs="?", const=DEFAULT_CLOCK_HZ, default=None, metavar="HZ",
+    play.add_argument("--clock", type=positive_float, nargs="?", const=DEFAULT_CLOCK_HZ, default=None, metavar="HZ",
                       help="publish /clock with the bag's time (default 40 Hz) for nodes with use_sim_time:=true")
     play.add_argument("--remap", nargs="+", action="extend", default=[], metavar="OLD:=NEW", help="rename topics")
     play.add_argument("--topics", nargs="+", default=None, help="play only these topics")
@@ -229,7 +221,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("output", type=Path, help="bag directory to create (must not exist)")
     record.add_argument("--topics", nargs="+", required=True, help="topics to record (may appear later)")
     record.add_argument("--storage", choices=tuple(STORAGE_PLUGINS), default="mcap", help="storage plugin")
-    record.add_argument("--duration", type=_positive_float, default=None, metavar="S", help="stop after S seconds")
+    record.add_argument("--duration", type=positive_float, default=None, metavar="S", help="stop after S seconds")
     record.add_argument("--stamp", choices=STAMP_MODES, default="receive",
                         help="log time of each message: its arrival (like ros2 bag record) or its header stamp")
     record.set_defaults(handler=cmd_record)
