@@ -299,3 +299,35 @@ def test_amp_training_on_cuda(tmp_path):
     assert state["scaler"]["scale"] > 0  # the GradScaler ran
     model, meta = load_checkpoint(tmp_path / "cuda" / "model.pt")
     assert meta["device"].startswith("cuda") and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_logged_loss_after_resume_averages_only_the_steps_it_ran(tmp_path):
+    # log_every=1: the loss of each of the two steps on its own.
+    assert train_main(_tiny_config(tmp_path, "each")) == 0
+    each = json.loads((tmp_path / "each" / "history.json").read_text())
+    # log_every=2, stopped after step 1 and resumed: the step-2 entry covers step 2 alone.
+    split = [*_tiny_config(tmp_path, "split"), "train.log_every=2"]
+    assert train_main([*split, "--stop-after", "1"]) == 0
+    assert train_main([*split, "--resume", str(tmp_path / "split" / "last.pt")]) == 0
+    history = json.loads((tmp_path / "split" / "history.json").read_text())
+    assert history["step"] == [1, 2]
+    np.testing.assert_allclose(history["loss"], each["loss"], rtol=1e-6)
+
+
+def test_a_failing_step_still_stops_the_tensorboard_writer(tmp_path, monkeypatch):
+    import threading
+
+    from training.train import Trainer
+
+    def fail(self, batch):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(Trainer, "train_step", fail)
+    threads_before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match="injected failure"):
+        train_main(_tiny_config(tmp_path, "failing"))
+    # tqdm's monitor is a process-wide daemon shared by every bar, not the run's to stop.
+    left_running = [t.name for t in set(threading.enumerate()) - threads_before
+                    if t.is_alive() and t.name != "tqdm_monitor"]
+    assert left_running == []
+    assert any((tmp_path / "failing" / "tensorboard").iterdir())

@@ -488,44 +488,53 @@ class Trainer:
         self.net.train()
         started, seconds_before = time.perf_counter(), self.train_seconds
         bar = tqdm(total=end_step, initial=self.step, unit="step", disable=not self.context.is_main, dynamic_ncols=True)
-        running = torch.zeros((), device=self.device)
-        while self.step < end_step:
-            epoch, done_in_epoch = divmod(self.step, self.steps_per_epoch)
-            self.sampler.set_epoch(epoch)
-            self.sampler.skip = done_in_epoch * self.batch_size
-            self.dataset.set_epoch(epoch)
-            for batch in self.loader:
-                running += self.train_step(batch)
-                self.step += 1
-                bar.update(1)
-                if self.step % log_every == 0 or self.step == end_step:
-                    count = (self.step - 1) % log_every + 1
-                    if self.context.distributed:
-                        dist.all_reduce(running)
-                        running /= self.context.world_size
-                    loss = running.item() / count
-                    running.zero_()
-                    if self.context.is_main:
-                        self.log(loss, self.scheduler.get_last_lr()[0])
-                        bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}", epoch=epoch)
-                if self.context.is_main and self.val_loader is not None and self.step % self.val_every == 0:
-                    self.run_validation()
-                if self.step % checkpoint_every == 0 or self.step == end_step:
-                    self.train_seconds = seconds_before + time.perf_counter() - started
-                    if self.context.distributed:
-                        average_buffers(self.model, self.context.world_size)
-                    if self.context.is_main:
-                        self.save_training_state()
-                    if self.context.distributed:
-                        dist.barrier()
-                if self.step >= end_step:
-                    break
-        bar.close()
+        try:
+            # Summed loss of the steps since the last log entry, and how many there were (a resumed
+            # or stopped run does not start or end on a log_every boundary).
+            running = torch.zeros((), device=self.device)
+            accumulated = 0
+            while self.step < end_step:
+                epoch, done_in_epoch = divmod(self.step, self.steps_per_epoch)
+                self.sampler.set_epoch(epoch)
+                self.sampler.skip = done_in_epoch * self.batch_size
+                self.dataset.set_epoch(epoch)
+                for batch in self.loader:
+                    running += self.train_step(batch)
+                    accumulated += 1
+                    self.step += 1
+                    bar.update(1)
+                    if self.step % log_every == 0 or self.step == end_step:
+                        if self.context.distributed:
+                            dist.all_reduce(running)
+                            running /= self.context.world_size
+                        loss = running.item() / accumulated
+                        running.zero_()
+                        accumulated = 0
+                        if self.context.is_main:
+                            self.log(loss, self.scheduler.get_last_lr()[0])
+                            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}", epoch=epoch)
+                    if self.context.is_main and self.val_loader is not None and self.step % self.val_every == 0:
+                        self.run_validation()
+                    if self.step % checkpoint_every == 0 or self.step == end_step:
+                        self.train_seconds = seconds_before + time.perf_counter() - started
+                        if self.context.distributed:
+                            average_buffers(self.model, self.context.world_size)
+                        if self.context.is_main:
+                            self.save_training_state()
+                        if self.context.distributed:
+                            dist.barrier()
+                    if self.step >= end_step:
+                        break
+        finally:
+            # Also on an error or Ctrl-C: the writer's thread flushes the events logged so far.
+            bar.close()
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
         if not self.context.is_main:
             return None
         write_json(self.out_dir / "history.json", self.history)
         plot_runs({self.out_dir.name: self.history}, self.out_dir / "loss_curve.png", title=self.model.config.name)
-        self.writer.close()
         if self.step < self.total_steps:
             LOG.info("stopped at step %d of %d; continue with --resume %s", self.step, self.total_steps, self.out_dir / "last.pt")
             return None
