@@ -117,6 +117,27 @@ def _stop_process(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
         pass
 
 
+class _RecorderThread(threading.Thread):
+    """Runs :func:`record_bag` and keeps its exception, which a plain thread would only print."""
+
+    def __init__(self, record: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(name="demo_recorder", daemon=True)
+        self._call = (record, args, kwargs)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        record, args, kwargs = self._call
+        try:
+            record(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the demo's thread by raise_error
+            self.error = exc
+
+    def raise_error(self) -> None:
+        """Raise the recording's failure in the calling thread (nothing when it is fine so far)."""
+        if self.error is not None:
+            raise RuntimeError(f"recording failed: {type(self.error).__name__}: {self.error}") from self.error
+
+
 def _wait_for_graph(ready: Callable[[Any], bool], what: str, node: subprocess.Popen, timeout_s: float) -> None:
     """Poll the ROS graph until ``ready(graph_node)``; fail early if the node process died."""
     from .bags.ros import ros_node
@@ -241,13 +262,17 @@ def run_demo(
     stop = threading.Event()
     record_topics = [topics.completed, f"{topics.namespace}/depth_completed/confidence", topics.depth,
                      topics.color, DIAGNOSTICS_TOPIC] + ([topics.ground_truth] if has_reference else [])
-    recorder = threading.Thread(target=record_bag, args=(recorded_bag, record_topics),
-                                kwargs={"stamp": "header", "stop": stop}, daemon=True)
+    recorder = _RecorderThread(record_bag, recorded_bag, record_topics, stamp="header", stop=stop)
     try:
         LOG.info("starting the node (pid %d, log %s)", node.pid, output / "node.log")
         _wait_for_graph(lambda g: g.count_publishers(topics.completed) > 0, "the node came up", node, NODE_READY_TIMEOUT_S)
         recorder.start()
-        _wait_for_graph(lambda g: g.count_subscribers(topics.completed) > 0, "the recorder subscribed", node, NODE_READY_TIMEOUT_S)
+
+        def recorder_subscribed(graph: Any) -> bool:
+            recorder.raise_error()
+            return graph.count_subscribers(topics.completed) > 0
+
+        _wait_for_graph(recorder_subscribed, "the recorder subscribed", node, NODE_READY_TIMEOUT_S)
         LOG.info("replaying the bag with /clock once the node and the recorder both listen")
         report = play_bag(input_bag, rate=rate, clock_hz=100.0,
                           wait_for_subscribers=[topics.depth, topics.color], min_subscribers=2)
@@ -261,6 +286,9 @@ def run_demo(
             recorder.join(timeout=30.0)
         _stop_process(node)
         node_log.close()
+    recorder.raise_error()
+    if recorder.is_alive():
+        raise RuntimeError(f"the recorder did not finish {recorded_bag} within 30 s of the stop request")
     if node.returncode not in (0, -signal.SIGINT, 130):
         raise RuntimeError(f"the node exited with code {node.returncode}; see {output / 'node.log'}")
     result.files["recorded bag"] = recorded_bag

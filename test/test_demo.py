@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 pytest.importorskip("rclpy", reason="the streaming demo needs rclpy (ROS 2 Kilted wheels)")
 
 from depth_completion_ros import cli  # noqa: E402
-from depth_completion_ros.demo import run_demo  # noqa: E402
+from depth_completion_ros.demo import NODE_READY_TIMEOUT_S, run_demo  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -33,6 +34,22 @@ def test_demo_refuses_to_overwrite(tmp_path):
     (tmp_path / "input").mkdir()
     with pytest.raises(FileExistsError, match="already exists"):
         run_demo(tmp_path, frames=2, method="classical")
+
+
+def test_demo_reports_a_failed_recording_and_stops_the_node(tmp_path, monkeypatch):
+    from depth_completion_ros.bags import record
+
+    def broken_recorder(*args, **kwargs):
+        raise OSError("injected: disk full")
+
+    monkeypatch.setattr(record, "record_bag", broken_recorder)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="recording failed.*injected: disk full"):
+        run_demo(tmp_path / "demo", frames=4, width=160, height=128, method="classical")
+    # The failure is reported at once, not after the recorder-subscription timeout.
+    assert time.monotonic() - started < NODE_READY_TIMEOUT_S
+    log = (tmp_path / "demo" / "node.log").read_text()
+    assert "Traceback" not in log  # the node was stopped with SIGINT and shut down cleanly
 
 
 def test_demo_replays_a_users_recording_folder(redkitchen_root, tmp_path):
