@@ -89,7 +89,9 @@ def _describe_roots() -> str:
 
 #: Fast DDS profile with a shared-memory segment large enough for camera frames (see the file).
 FASTDDS_PROFILE = "fastdds_large_frames.xml"
-FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+FASTDDS_PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+#: Fast DDS 2's name, still honoured (with a deprecation warning): a profile set there is respected too.
+LEGACY_FASTDDS_PROFILE_VARIABLE = "FASTRTPS_DEFAULT_PROFILES_FILE"
 
 
 def fastdds_profile_path() -> Path:
@@ -103,9 +105,7 @@ def fastdds_profile_path() -> Path:
 def use_large_frame_transport(environ: dict[str, str]) -> str:
     """Point Fast DDS at the large-frame profile in ``environ`` (before any ROS context starts), unless
     the user already chose a profile; returns the profile in effect (processes started later inherit it)."""
-    chosen = next((environ[name] for name in FASTDDS_PROFILE_VARIABLES if environ.get(name)), None)
-    if chosen is None:
-        chosen = str(fastdds_profile_path())
-        for name in FASTDDS_PROFILE_VARIABLES:
-            environ[name] = chosen
+    chosen = environ.get(FASTDDS_PROFILE_VARIABLE) or environ.get(LEGACY_FASTDDS_PROFILE_VARIABLE)
+    if not chosen:
+        chosen = environ[FASTDDS_PROFILE_VARIABLE] = str(fastdds_profile_path())
     return chosen

@@ -4,7 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from depth_completion_ros.resources import (
-    FASTDDS_PROFILE_VARIABLES,
+    FASTDDS_PROFILE_VARIABLE,
     default_model_path,
     fastdds_profile_path,
     use_large_frame_transport,
@@ -25,7 +25,7 @@ def test_large_frame_transport_respects_a_profile_the_user_chose():
     environ: dict[str, str] = {}
     chosen = use_large_frame_transport(environ)
     assert chosen == str(fastdds_profile_path())
-    assert all(environ[name] == chosen for name in FASTDDS_PROFILE_VARIABLES)
-    mine = {"FASTDDS_DEFAULT_PROFILES_FILE": "/etc/my_profile.xml"}
+    assert environ == {FASTDDS_PROFILE_VARIABLE: chosen}
+    mine = {"FASTRTPS_DEFAULT_PROFILES_FILE": "/etc/my_profile.xml"}  # the legacy name still counts
     assert use_large_frame_transport(mine) == "/etc/my_profile.xml"
-    assert "FASTRTPS_DEFAULT_PROFILES_FILE" not in mine
+    assert FASTDDS_PROFILE_VARIABLE not in mine
