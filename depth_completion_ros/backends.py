@@ -726,6 +726,7 @@ def _to_numpy(array: Any) -> np.ndarray | None:
 
 
 def import_tensorrt() -> Any:
+    """The ``tensorrt`` module, or BackendError saying how to install it (an optional dependency)."""
     try:
         import tensorrt
     except ImportError as exc:

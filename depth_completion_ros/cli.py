@@ -25,6 +25,7 @@ from .backends import BackendError
 from .datasets import LAYOUTS, Frame, Sample, discover_frames, load_frame
 from .demo import register_cli as register_demo_cli
 from .depth_io import DepthIOError, write_color, write_depth
+from .pipeline import DepthCompleter
 
 LOG = logging.getLogger("depth_completion")
 
@@ -46,10 +47,8 @@ def add_completer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
 
 
-def build_completer(args: argparse.Namespace):
+def build_completer(args: argparse.Namespace) -> DepthCompleter:
     """Create the DepthCompleter the parsed options describe."""
-    from .pipeline import DepthCompleter
-
     return DepthCompleter(
         method=args.method,
         backend=args.backend,

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -31,6 +32,9 @@ from .depth_io import atomic_output, write_color
 from .holes import hide_regions
 from .metrics import aggregate_metrics, depth_metrics, format_metrics_table, metric_key
 from .visualization import make_panel
+
+if TYPE_CHECKING:
+    from .pipeline import DepthCompleter
 
 #: A completion method: (depth (H, W) metres, rgb (H, W, 3) uint8 or None) -> completed depth (H, W).
 Method = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
@@ -135,7 +139,7 @@ def evaluate(
     return report
 
 
-def evaluate_completer(frames: Sequence[Frame], completer, **options) -> EvaluationReport:
+def evaluate_completer(frames: Sequence[Frame], completer: DepthCompleter, **options: Any) -> EvaluationReport:
     """Evaluate one :class:`~depth_completion_ros.pipeline.DepthCompleter` under its method's name."""
 
     def run(depth: np.ndarray, rgb: np.ndarray | None) -> np.ndarray:

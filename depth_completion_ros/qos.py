@@ -62,6 +62,7 @@ def reliability_for(mode: str, publisher_reliabilities: Iterable[ReliabilityPoli
 
 
 def policy_name(reliability: ReliabilityPolicy) -> str:
+    """``RELIABLE`` / ``BEST_EFFORT``: the name ROS 2 tools print, for logs and diagnostics."""
     return ReliabilityPolicy(reliability).name
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -28,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from depth_completion_ros.datasets import discover_frames, load_frame  # noqa: E402
+from depth_completion_ros.datasets import Frame, discover_frames, load_frame  # noqa: E402
 from depth_completion_ros.depth_io import atomic_output, write_color  # noqa: E402
 from depth_completion_ros.evaluation import prepare_inputs, resolve_protocol  # noqa: E402
 from depth_completion_ros.pipeline import DepthCompleter  # noqa: E402
@@ -40,7 +41,9 @@ THRESHOLDS = (0.0, 0.2, 0.4, 0.6, 0.8)
 MIN_REFERENCE_M = 0.1
 
 
-def collect(completer: DepthCompleter, frames, seed: int = 0, panel_path: Path | None = None):
+def collect(
+    completer: DepthCompleter, frames: Sequence[Frame], seed: int = 0, panel_path: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(confidence, |error|) of every hole the model filled, over ``frames``; optionally one frame's panel."""
     protocol = resolve_protocol(frames, "auto")
     confidences, errors = [], []
