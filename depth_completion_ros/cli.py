@@ -21,28 +21,28 @@ import numpy as np
 from tqdm import tqdm
 
 from .bags import register_cli as register_bag_cli
-from .backends import BackendError
+from .backends import BACKEND_KINDS, BackendError
 from .datasets import LAYOUTS, Frame, Sample, discover_frames, load_frame
 from .demo import register_cli as register_demo_cli
 from .depth_io import DepthIOError, write_color, write_depth
-from .pipeline import DepthCompleter
+from .pipeline import FITS, LOW_CONFIDENCE, METHODS, DepthCompleter
 
 LOG = logging.getLogger("depth_completion")
 
 
 def add_completer_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that choose and configure a DepthCompleter; shared by every command that completes depth."""
-    parser.add_argument("--method", choices=("model", "classical", "interp"), default="classical",
+    parser.add_argument("--method", choices=METHODS, default="classical",
                         help="model: CostDCNet; classical: full hole filling on CPU; interp: midpoint pass only")
-    parser.add_argument("--backend", default="auto",
-                        help="inference backend for --method model: auto|tensorrt|onnxruntime-cuda|onnxruntime|torch")
+    parser.add_argument("--backend", choices=("auto", *BACKEND_KINDS), default="auto",
+                        help="inference backend for --method model (auto: the fastest that runs here)")
     parser.add_argument("--model", type=Path, default=None, help="model file (.onnx/.pt/.engine); default: the shipped CPU model")
-    parser.add_argument("--fit", choices=("crop", "resize", "full"), default="crop",
+    parser.add_argument("--fit", choices=FITS, default="crop",
                         help="how frames are fitted to the model's input size")
     parser.add_argument("--no-interp", action="store_true", help="skip the midpoint interpolation pre-pass")
     parser.add_argument("--confidence-threshold", type=float, default=0.0,
                         help="model fills whose confidence is below this are replaced (0 keeps all)")
-    parser.add_argument("--low-confidence", choices=("hole", "classical"), default="hole",
+    parser.add_argument("--low-confidence", choices=LOW_CONFIDENCE, default="hole",
                         help="what replaces fills below --confidence-threshold")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
 

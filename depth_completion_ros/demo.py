@@ -37,7 +37,7 @@ from .bags.storage import iter_messages, match_by_stamp, open_bag
 from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
 from .geometry import resize_color
-from .pipeline import DepthCompleter
+from .pipeline import METHODS, DepthCompleter
 from .resources import default_model_path, use_large_frame_transport
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
@@ -349,7 +349,7 @@ def register_cli(commands: Any) -> None:
     parser.add_argument("--frames", type=positive_int, default=120, help="frames to replay (30 Hz)")
     parser.add_argument("--width", type=positive_int, default=640)
     parser.add_argument("--height", type=positive_int, default=480)
-    parser.add_argument("--method", choices=("auto", "model", "classical", "interp"), default="auto",
+    parser.add_argument("--method", choices=("auto", *METHODS), default="auto",
                         help="auto: the shipped model when installed, else classical")
     parser.add_argument("--seed", type=int, default=0, help="scene and trajectory of the synthetic sequence")
     parser.add_argument("--rate", type=positive_float, default=1.0, help="playback speed (1 = the camera's 30 Hz)")

@@ -35,7 +35,8 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from .diagnostics import Counters, LatencyWindow, RateMeter, make_status
 from .geometry import CameraIntrinsics, resize_color
-from .pipeline import LOW_CONFIDENCE, Completion, DepthCompleter
+from .backends import BACKEND_KINDS
+from .pipeline import FITS, LOW_CONFIDENCE, METHODS, Completion, DepthCompleter
 from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, QOS_MODES, MatchedSubscription, describe_publishers, policy_name
 from .ros_image import (
@@ -66,11 +67,9 @@ DIAGNOSTICS_TOPIC = "/diagnostics"
 INPUT_TOPICS = (DEPTH_TOPIC, COLOR_TOPIC, CAMERA_INFO_TOPIC)
 OUTPUT_TOPICS = (OUT_DEPTH_TOPIC, OUT_CAMERA_INFO_TOPIC, OUT_CONFIDENCE_TOPIC, OUT_COLORIZED_TOPIC, OUT_POINTS_TOPIC)
 
-METHODS = ("model", "classical", "interp")
 #: Methods that use colour when it comes but also work on depth alone.
 COLOR_OPTIONAL_METHODS = ("classical", "interp")
-BACKENDS = ("auto", "tensorrt", "onnxruntime-cuda", "onnxruntime", "torch")
-FITS = ("crop", "resize", "full")
+BACKENDS = ("auto", *BACKEND_KINDS)
 #: "" publishes the input's own encoding.
 OUTPUT_ENCODINGS = ("", *DEPTH_ENCODINGS)
 
