@@ -13,8 +13,9 @@ import logging
 import math
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ from .depth_io import DepthIOError, write_color, write_depth
 from .pipeline import FITS, LOW_CONFIDENCE, METHODS, DepthCompleter
 
 LOG = logging.getLogger("depth_completion")
+#: Frames decoded ahead of the one being completed (bounds the memory the loader holds).
+LOAD_AHEAD = 4
 
 
 def add_completer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +101,11 @@ def dataset_frames(args: argparse.Namespace) -> list[Frame]:
 
 
 def _load_ahead(frames: Sequence[Frame], with_rgb: bool) -> Iterator[tuple[Frame, Sample | Exception]]:
-    """Load frames on a background thread so decoding overlaps completion; errors are yielded, not raised."""
+    """Load frames on background threads so decoding overlaps completion; errors are yielded, not raised.
+
+    At most LOAD_AHEAD frames wait in memory (``Executor.map`` would load the whole dataset up
+    front), and a consumer that stops early leaves no queued loads behind.
+    """
 
     def load(frame: Frame) -> Sample | Exception:
         try:
@@ -106,8 +113,20 @@ def _load_ahead(frames: Sequence[Frame], with_rgb: bool) -> Iterator[tuple[Frame
         except (DepthIOError, OSError, ValueError) as exc:
             return exc
 
+    pending: deque[tuple[Frame, Future[Sample | Exception]]] = deque()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        yield from zip(frames, pool.map(load, frames))
+        try:
+            for frame in frames:
+                pending.append((frame, pool.submit(load, frame)))
+                if len(pending) > LOAD_AHEAD:
+                    ready, future = pending.popleft()
+                    yield ready, future.result()
+            while pending:
+                ready, future = pending.popleft()
+                yield ready, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
 def _batches(loaded: Iterator[tuple[Frame, Sample | Exception]], batch_size: int,
