@@ -278,3 +278,15 @@ def test_play_then_record_over_dds(kitchen_frames, tmp_path):
     assert images == [frame_stamp(i) for i in range(len(kitchen_frames))]  # --stamp header logs at header stamps
     assert len(clock_times) >= 2 and clock_times == sorted(clock_times)
     assert images[0] <= clock_times[0] and clock_times[-1] <= images[-1]  # /clock followed the bag's time
+
+
+@pytest.mark.ros
+def test_playing_a_bag_without_messages_is_an_error_not_an_endless_loop(tmp_path):
+    play = pytest.importorskip("depth_completion_ros.bags.play")
+    from rosbags.rosbag2 import Writer
+
+    bag = tmp_path / "empty"
+    with Writer(bag, version=BAG_VERSION) as writer:  # a topic that was announced but never sent
+        writer.add_connection(CameraTopics().depth, "sensor_msgs/msg/Image", typestore=TYPESTORE)
+    with pytest.raises(BagError, match="no messages"):
+        play.play_bag(bag, loop=True)

@@ -173,6 +173,9 @@ def play_bag(
         if unknown_remaps:
             raise BagError(f"{bag}: remapped topic(s) {', '.join(unknown_remaps)} are not played "
                            "(not in the bag or not selected)")
+        if not any(reader.topics[topic].msgcount for topic in selected):
+            # Nothing to wait for between messages: a loop would spin without ever seeing a stop.
+            raise BagError(f"{bag}: no messages to play on {', '.join(selected) or 'any topic'}")
         connections = [c for c in reader.connections if c.topic in selected]
         with ros_node("bag_player", stop) as (node, stop_event):
             by_connection = _create_publishers(node, connections, remaps)
