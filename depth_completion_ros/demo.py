@@ -256,9 +256,10 @@ def run_demo(
     result = DemoResult(output=output, method=method, frames_in=frames)
     result.files["input bag"] = input_bag
 
-    node_log = open(output / "node.log", "w")  # noqa: SIM115 - closed in the finally below
-    node = subprocess.Popen(_node_command(method, topics.namespace, node_parameters or []), stdout=node_log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    # The child keeps its own copy of the log's descriptor: ours can be closed as soon as it started.
+    with open(output / "node.log", "w") as node_log:
+        node = subprocess.Popen(_node_command(method, topics.namespace, node_parameters or []), stdout=node_log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     stop = threading.Event()
     record_topics = [topics.completed, f"{topics.namespace}/depth_completed/confidence", topics.depth,
                      topics.color, DIAGNOSTICS_TOPIC] + ([topics.ground_truth] if has_reference else [])
@@ -285,7 +286,6 @@ def run_demo(
         if recorder.is_alive():
             recorder.join(timeout=30.0)
         _stop_process(node)
-        node_log.close()
     recorder.raise_error()
     if recorder.is_alive():
         raise RuntimeError(f"the recorder did not finish {recorded_bag} within 30 s of the stop request")
