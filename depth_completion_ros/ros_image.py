@@ -116,6 +116,15 @@ def depth_to_buffer(depth_m: np.ndarray, encoding: str = "16UC1") -> ImageBuffer
     return _buffer(values, encoding, height, width, dtype.itemsize)
 
 
+def units_to_buffer(units: np.ndarray) -> ImageBuffer:
+    """Encode 16-bit depth exactly as stored (e.g. a millimetre PNG, sentinels included) as 16UC1."""
+    units = np.asarray(units)
+    if units.ndim != 2 or units.dtype != np.uint16:
+        raise ImageEncodingError(f"16-bit depth to encode must be uint16 (H, W), got {units.dtype} {units.shape}")
+    height, width = units.shape
+    return _buffer(units, "16UC1", height, width, 2)
+
+
 def float_to_buffer(values: np.ndarray) -> ImageBuffer:
     """Encode any float map (e.g. a 0-1 confidence) as 32FC1 as it is: unlike depth, 0 stays 0."""
     values = np.asarray(values, dtype=np.float32)

@@ -16,6 +16,7 @@ from depth_completion_ros.ros_image import (
     depth_to_buffer,
     fill_image_msg,
     float_to_buffer,
+    units_to_buffer,
 )
 
 
@@ -157,3 +158,13 @@ def test_float_images_keep_zero():
     np.testing.assert_array_equal(np.frombuffer(buffer.data, np.float32).reshape(2, 2), confidence)
     with pytest.raises(ImageEncodingError, match="2-D"):
         float_to_buffer(confidence[None])
+
+
+def test_units_keep_every_stored_value(redkitchen_root):
+    from depth_completion_ros.depth_io import read_depth_raw
+
+    raw = read_depth_raw(redkitchen_root / "frame-000000.depth.png")
+    back = np.frombuffer(units_to_buffer(raw).data, np.uint16).reshape(raw.shape)
+    np.testing.assert_array_equal(back, raw)  # sentinels and all, bit for bit
+    with pytest.raises(ImageEncodingError, match="uint16"):
+        units_to_buffer(raw.astype(np.float32))

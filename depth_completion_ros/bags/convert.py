@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..datasets import Frame, Sample, discover_frames, load_frame
 from ..depth_io import DEPTH_SCALES, atomic_output, read_depth_raw, write_color, write_depth
 from ..geometry import CameraIntrinsics, read_intrinsics
-from ..ros_image import ImageBuffer, color_from_msg, color_to_buffer, depth_from_msg, depth_to_buffer
+from ..ros_image import ImageBuffer, color_from_msg, color_to_buffer, depth_from_msg, depth_to_buffer, units_to_buffer
 from ..sync import NANOSECONDS
 from .storage import (
     BAG_VERSION,
@@ -111,10 +111,7 @@ def _depth_buffer(frame: Frame, sample: Sample, encoding: str) -> ImageBuffer:
     the Kinect's 65535 exactly as the camera wrote them.
     """
     if encoding == "16UC1" and _is_millimetre_png(frame):
-        raw = read_depth_raw(frame.depth)  # a PNG holds uint16 (8-bit depth is rejected on reading)
-        height, width = raw.shape
-        return ImageBuffer(height=height, width=width, encoding="16UC1", is_bigendian=0, step=width * 2,
-                           data=raw.astype("<u2", copy=False).tobytes())
+        return units_to_buffer(read_depth_raw(frame.depth))  # 8-bit depth is rejected on reading
     return depth_to_buffer(sample.depth, encoding)
 
 
