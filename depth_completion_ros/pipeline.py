@@ -18,6 +18,7 @@ runs on the CPU.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,12 +33,11 @@ from .backends import CompletionBackend, create_backend, sanitize_metres
 from .classical import ClassicalOptions, classical_fill
 from .geometry import Box, fit_box, resize_color, resize_depth
 from .interpolation import midpoint_fill
+from .options import FITS, LOW_CONFIDENCE, METHODS, CompleterOptions
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
-METHODS = ("model", "classical", "interp")
-FITS = ("crop", "resize", "full")
-LOW_CONFIDENCE = ("hole", "classical")
+__all__ = ["FITS", "LOW_CONFIDENCE", "METHODS", "Completion", "CompleterOptions", "DepthCompleter"]
 
 
 @dataclass(frozen=True)
@@ -69,57 +69,60 @@ class DepthCompleter:
 
     def __init__(
         self,
-        method: str = "model",
-        backend: str | CompletionBackend = "auto",
-        model_path: str | None = None,
-        interpolate: bool = True,
-        fit: str = "crop",
-        confidence_threshold: float = 0.0,
-        low_confidence: str = "hole",
-        min_depth: float = 0.0,
-        max_depth: float = float("inf"),
-        device: str | torch.device | None = None,
+        options: CompleterOptions | str | None = None,
+        *,
+        backend: str | CompletionBackend | None = None,
         classical_options: ClassicalOptions | None = None,
         backend_options: Mapping[str, Any] | None = None,
+        **overrides: Any,
     ) -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
-        if fit not in FITS:
-            raise ValueError(f"unknown fit {fit!r}; expected one of {list(FITS)}")
-        if not 0.0 <= confidence_threshold <= 1.0:
-            raise ValueError(f"confidence_threshold must be in [0, 1], got {confidence_threshold}")
-        if low_confidence not in LOW_CONFIDENCE:
-            raise ValueError(f"unknown low_confidence {low_confidence!r}; expected one of {list(LOW_CONFIDENCE)}")
-        if not 0.0 <= min_depth < max_depth:
-            raise ValueError(f"need 0 <= min_depth < max_depth, got {min_depth} and {max_depth}")
-        self.method = method
-        self.interpolate = interpolate
-        self.fit = fit
-        self.confidence_threshold = confidence_threshold
-        self.low_confidence = low_confidence
-        self.min_depth = min_depth
-        self.max_depth = max_depth
+        """``DepthCompleter(options)``, ``DepthCompleter("classical", fit="resize")`` or keyword fields only.
+
+        ``options`` (a :class:`CompleterOptions`, or just its ``method``) is updated with
+        ``overrides``, fields of :class:`CompleterOptions` (as ``classical_fill`` takes
+        ``ClassicalOptions`` fields). ``backend`` is a backend kind (an option) or a ready
+        CompletionBackend to use instead of loading one.
+        """
+        if isinstance(options, str):
+            overrides["method"] = options
+            options = None
+        ready_backend = backend if isinstance(backend, CompletionBackend) else None
+        if backend is not None and ready_backend is None:
+            overrides["backend"] = backend
+        options = options or CompleterOptions()
+        if overrides:
+            unknown = set(overrides) - {f.name for f in dataclasses.fields(CompleterOptions)}
+            if unknown:
+                raise TypeError(f"unknown DepthCompleter option(s) {', '.join(sorted(unknown))}; "
+                                f"see CompleterOptions")
+            options = dataclasses.replace(options, **overrides)
+        self.options = options
         self.classical_options = classical_options or ClassicalOptions()
         self.backend: CompletionBackend | None = None
-        if method == "model":
-            if isinstance(backend, CompletionBackend):
-                self.backend = backend
-            else:
-                self.backend = create_backend(backend, model_path, device, **dict(backend_options or {}))
-            if fit == "full" and self.backend.input_size is not None:
+        if options.method == "model":
+            self.backend = ready_backend or create_backend(
+                options.backend, options.model_path or None, options.device or None, **dict(backend_options or {})
+            )
+            if options.fit == "full" and self.backend.input_size is not None:
                 raise ValueError(
                     f"fit='full' runs the network at each frame's own size, but this {self.backend.name} model "
                     f"takes {self.backend.input_size[0]}x{self.backend.input_size[1]} only; use fit='crop' or "
                     f"'resize', or export the ONNX with --dynamic"
                 )
 
+    @property
+    def method(self) -> str:
+        """The completion method (``options.method``)."""
+        return self.options.method
+
     def describe(self) -> str:
         """One line for logs: method, backend, device, input size and why faster backends were skipped."""
-        parts = [f"method={self.method}", f"interpolation={'on' if self.interpolate else 'off'}"]
+        options = self.options
+        parts = [f"method={options.method}", f"interpolation={'on' if options.interpolate else 'off'}"]
         if self.backend is not None:
-            parts += [f"fit={self.fit}", f"backend={self.backend.describe()}"]
-            if self.confidence_threshold > 0:
-                parts.append(f"confidence_threshold={self.confidence_threshold} (below: {self.low_confidence})")
+            parts += [f"fit={options.fit}", f"backend={self.backend.describe()}"]
+            if options.confidence_threshold > 0:
+                parts.append(f"confidence_threshold={options.confidence_threshold} (below: {options.low_confidence})")
             if self.backend.selection_reasons:
                 parts.append("skipped: " + "; ".join(self.backend.selection_reasons))
         return ", ".join(parts)
@@ -133,9 +136,9 @@ class DepthCompleter:
         batched = depth_m.ndim == 3
         stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))
         with stopwatch.stage("sanitize"):
-            observed = sanitize_metres(frames, self.min_depth, self.max_depth)
+            observed = sanitize_metres(frames, self.options.min_depth, self.options.max_depth)
         prefilled = observed
-        if self.interpolate:
+        if self.options.interpolate:
             with stopwatch.stage("interpolate"):
                 prefilled = midpoint_fill(observed)
         confidence = classical = None
@@ -146,7 +149,8 @@ class DepthCompleter:
                 filled = classical_fill(prefilled, colors, options=self.classical_options)
         else:
             filled, confidence, classical = self._model_fill(prefilled, colors, stopwatch)
-            if self.confidence_threshold > 0 and self.low_confidence == "classical" and classical is None:
+            hybrid = self.options.confidence_threshold > 0 and self.options.low_confidence == "classical"
+            if hybrid and classical is None:
                 with stopwatch.stage("classical"):
                     classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options),
                                          self.backend)
@@ -160,9 +164,9 @@ class DepthCompleter:
             completed = where(is_observed, observed, filled)
             if confidence is not None:
                 confidence = where(is_observed, 1.0, confidence)
-                if self.confidence_threshold > 0:
-                    fallback = 0.0 if self.low_confidence == "hole" else classical
-                    completed = where(confidence >= self.confidence_threshold, completed, fallback)
+                if self.options.confidence_threshold > 0:
+                    fallback = 0.0 if self.options.low_confidence == "hole" else classical
+                    completed = where(confidence >= self.options.confidence_threshold, completed, fallback)
             depth_out = _like_input(completed, depth_m, batched)
             confidence_out = None if confidence is None else _like_input(confidence, depth_m, batched)
         return Completion(depth_out, confidence_out, stopwatch.finish())
@@ -219,7 +223,7 @@ class DepthCompleter:
             # A foreign model without a confidence output: its fills are all taken as certain.
             confidence = _full_like(predicted, 1.0) if confidence is None else confidence[:, 0]
             x, y, box_w, box_h = box
-            if self.fit == "full":
+            if self.options.fit == "full":
                 predicted, confidence = predicted[:, :height, :width], confidence[:, :height, :width]
             else:
                 predicted = _resize_linear(predicted, box_w, box_h)
@@ -238,12 +242,12 @@ class DepthCompleter:
         """The frame region the network sees (x, y, w, h) and the network's (N, C, h, w) inputs."""
         backend = self.backend
         height, width = depth.shape[-2:]
-        if self.fit == "full":
+        if self.options.fit == "full":
             multiple = backend.size_multiple
             depth, rgb = _pad_bottom_right(depth, rgb, -height % multiple, -width % multiple)
             return (0, 0, width, height), depth[:, None], _rgb_to_network(rgb)
         model_w, model_h = backend.input_size or backend.model_size
-        box = fit_box(width, height, model_w / model_h) if self.fit == "crop" else (0, 0, width, height)
+        box = fit_box(width, height, model_w / model_h) if self.options.fit == "crop" else (0, 0, width, height)
         x, y, box_w, box_h = box
         depth, rgb = depth[:, y : y + box_h, x : x + box_w], rgb[:, y : y + box_h, x : x + box_w]
         net_depth = _resize_nearest(depth, model_w, model_h)[:, None]
