@@ -22,6 +22,14 @@ from ..depth_io import DEPTH_SCALES, atomic_output, read_depth_raw, write_color,
 from ..geometry import CameraIntrinsics, read_intrinsics
 from ..ros_image import ImageBuffer, color_from_msg, color_to_buffer, depth_from_msg, depth_to_buffer, units_to_buffer
 from ..sync import NANOSECONDS
+from ..topics import (
+    CAMERA_INFO_TOPIC,
+    COLOR_CAMERA_INFO_TOPIC,
+    COLOR_TOPIC,
+    DEPTH_TOPIC,
+    GROUND_TRUTH_TOPIC,
+    OUT_DEPTH_TOPIC,
+)
 from .storage import (
     BAG_VERSION,
     CAMERA_INFO_TYPE,
@@ -62,29 +70,29 @@ class CameraTopics:
 
     @property
     def depth(self) -> str:
-        return f"{self.namespace}/depth/image_raw"
+        return f"{self.namespace}/{DEPTH_TOPIC}"
 
     @property
     def depth_info(self) -> str:
-        return f"{self.namespace}/depth/camera_info"
+        return f"{self.namespace}/{CAMERA_INFO_TOPIC}"
 
     @property
     def color(self) -> str:
-        return f"{self.namespace}/color/image_raw"
+        return f"{self.namespace}/{COLOR_TOPIC}"
 
     @property
     def color_info(self) -> str:
-        return f"{self.namespace}/color/camera_info"
+        return f"{self.namespace}/{COLOR_CAMERA_INFO_TOPIC}"
 
     @property
     def completed(self) -> str:
-        """The node's completed depth (``node.OUT_DEPTH_TOPIC`` in the camera's namespace)."""
-        return f"{self.namespace}/depth_completed/image_raw"
+        """The node's completed depth in the camera's namespace."""
+        return f"{self.namespace}/{OUT_DEPTH_TOPIC}"
 
     @property
     def ground_truth(self) -> str:
         """Dense reference depth, present when the source dataset has it (Matterport3D, ClearGrasp)."""
-        return f"{self.namespace}/depth/ground_truth"
+        return f"{self.namespace}/{GROUND_TRUTH_TOPIC}"
 
 
 def frame_stamp(index: int, rate_hz: float = DEFAULT_RATE_HZ, start_s: float = DEFAULT_START_S) -> int:
