@@ -15,7 +15,6 @@ Every process it starts is stopped again, also on Ctrl-C.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -37,14 +36,14 @@ from .bags.storage import iter_messages, match_by_stamp, open_bag
 from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
 from .geometry import resize_color
-from .pipeline import METHODS, DepthCompleter
+from .pipeline import DepthCompleter
 from .resources import default_model_path, use_large_frame_transport
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
+from .topics import DIAGNOSTICS_TOPIC, OUT_CONFIDENCE_TOPIC
 from .visualization import make_panel
 
 LOG = logging.getLogger("depth_completion.demo")
-DIAGNOSTICS_TOPIC = "/diagnostics"
 RATE_KEY = "output rate (Hz)"
 NODE_READY_TIMEOUT_S = 60.0
 #: After the last input frame, how long to wait for the node's last outputs.
@@ -261,7 +260,7 @@ def run_demo(
         node = subprocess.Popen(_node_command(method, topics.namespace, node_parameters or []), stdout=node_log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     stop = threading.Event()
-    record_topics = [topics.completed, f"{topics.namespace}/depth_completed/confidence", topics.depth,
+    record_topics = [topics.completed, f"{topics.namespace}/{OUT_CONFIDENCE_TOPIC}", topics.depth,
                      topics.color, DIAGNOSTICS_TOPIC] + ([topics.ground_truth] if has_reference else [])
     recorder = _RecorderThread(record_bag, recorded_bag, record_topics, stamp="header", stop=stop)
     try:
@@ -325,34 +324,3 @@ def run_demo(
         tmp.write_text(f"# Streaming demo\n\n```\n{result.summary()}\n```\n")
     result.files["summary"] = output / "summary.md"
     return result
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    extra: list[str] = []
-    for assignment in args.param:
-        extra += ["-p", assignment]
-    result = run_demo(args.output, frames=args.frames, width=args.width, height=args.height, method=args.method,
-                      seed=args.seed, rate=args.rate, node_parameters=extra, recording=args.recording)
-    print(result.summary())
-    return 0
-
-
-def register_cli(commands: Any) -> None:
-    """Add ``depth-completion demo`` to the CLI's sub-commands."""
-    from .cli import positive_float, positive_int
-
-    parser = commands.add_parser("demo", help="streaming demo: synthetic bag -> node -> recorded output + report")
-    parser.add_argument("--output", type=Path, default=Path("output/demo"), help="folder for everything the demo writes")
-    parser.add_argument("--recording", type=Path, default=None,
-                        help="replay your own frame folder (frame-XXXXXX.color/.depth, e.g. data0929) instead of "
-                             "the synthetic sequence")
-    parser.add_argument("--frames", type=positive_int, default=120, help="frames to replay (30 Hz)")
-    parser.add_argument("--width", type=positive_int, default=640)
-    parser.add_argument("--height", type=positive_int, default=480)
-    parser.add_argument("--method", choices=("auto", *METHODS), default="auto",
-                        help="auto: the shipped model when installed, else classical")
-    parser.add_argument("--seed", type=int, default=0, help="scene and trajectory of the synthetic sequence")
-    parser.add_argument("--rate", type=positive_float, default=1.0, help="playback speed (1 = the camera's 30 Hz)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
-                        help="extra node parameter, e.g. --param backend:=torch (repeatable)")
-    parser.set_defaults(handler=cmd_demo)

@@ -116,7 +116,7 @@ class CompleterOptions:
     """
 
     method: str = option("model", "Completion method: the CostDCNet model, classical hole filling, or "
-                         "interpolation only. A model that cannot be loaded falls back to classical (node).",
+                         "interpolation only. The node falls back to classical when the model cannot be loaded.",
                          choices=METHODS)
     backend: str = option("auto", "Inference backend for the model; auto picks the fastest that runs here "
                           "(TensorRT, ONNX Runtime CUDA, ONNX Runtime CPU, PyTorch).", choices=BACKENDS, live=False)
@@ -133,7 +133,7 @@ class CompleterOptions:
     low_confidence: str = option("hole", "What replaces fills below confidence_threshold: leave a hole, or the "
                                  "classical fill.", choices=LOW_CONFIDENCE)
     min_depth: float = option(0.0, "Input depth below this many metres is treated as invalid.", limits=(0.0, 10.0))
-    max_depth: float = option(math.inf, "Input depth above this many metres is treated as invalid (.inf: no "
+    max_depth: float = option(math.inf, "Input depth above this many metres is treated as invalid (inf: no "
                               "upper bound).")
 
     def __post_init__(self) -> None:

@@ -95,7 +95,7 @@ def test_limit_processes_only_the_first_frames(kitchen_folder, tmp_path):
 
 
 def test_frames_are_loaded_a_few_ahead_not_all_at_once(redkitchen_root, monkeypatch):
-    from depth_completion_ros import cli
+    from depth_completion_ros.cli import complete
     from depth_completion_ros.datasets import discover_frames
 
     frames = discover_frames(redkitchen_root)[:40]
@@ -105,15 +105,15 @@ def test_frames_are_loaded_a_few_ahead_not_all_at_once(redkitchen_root, monkeypa
         loaded.append(frame.name)
         return cli_load_frame(frame, with_rgb=with_rgb)
 
-    cli_load_frame = cli.load_frame
-    monkeypatch.setattr(cli, "load_frame", counting_load)
-    stream = cli._load_ahead(frames, with_rgb=False)
+    cli_load_frame = complete.load_frame
+    monkeypatch.setattr(complete, "load_frame", counting_load)
+    stream = complete._load_ahead(frames, with_rgb=False)
     first_frame, first_sample = next(stream)
     assert first_frame.name == frames[0].name and first_sample.depth.ndim == 2
     time.sleep(0.5)  # time for the pool to run ahead as far as it is allowed
-    assert len(loaded) <= cli.LOAD_AHEAD + 1
+    assert len(loaded) <= complete.LOAD_AHEAD + 1
     stream.close()  # a consumer that stops early (an error, Ctrl-C) leaves no loads queued
     time.sleep(0.2)
-    assert len(loaded) <= cli.LOAD_AHEAD + 1
-    names = [frame.name for frame, _ in cli._load_ahead(frames[:10], with_rgb=False)]
+    assert len(loaded) <= complete.LOAD_AHEAD + 1
+    names = [frame.name for frame, _ in complete._load_ahead(frames[:10], with_rgb=False)]
     assert names == [frame.name for frame in frames[:10]]

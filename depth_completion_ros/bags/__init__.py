@@ -6,9 +6,10 @@
 - ``play.play_bag`` / ``record.record_bag``: replay and recording over DDS (need rclpy; imported on use)
 - ``evaluate.evaluate_against_reference`` / ``evaluate.evaluate_hidden_regions``: scoring completed
   depth (imported on use: it pulls in the metrics' torch)
-- :func:`register_cli`: the ``depth-completion bag`` sub-commands
+
+The ``depth-completion bag`` commands live in :mod:`depth_completion_ros.cli.bag`; nothing here
+imports them.
 """
-from .commands import register_cli
 from .convert import CameraTopics, bag_to_frames, frame_stamp, frames_to_bag, samples_to_bag
 from .storage import BagError, BagInfo, bag_info, open_bag
 
@@ -21,6 +22,5 @@ __all__ = [
     "frame_stamp",
     "frames_to_bag",
     "open_bag",
-    "register_cli",
     "samples_to_bag",
 ]

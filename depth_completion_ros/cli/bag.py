@@ -1,4 +1,4 @@
-"""``depth-completion bag ...``: the command-line face of the bag tools (wired in by ``cli.py``)."""
+"""``depth-completion bag ...``: the command-line face of :mod:`depth_completion_ros.bags`."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .convert import (
+from ..bags.convert import (
     DEFAULT_FRAME_ID,
     DEFAULT_NAMESPACE,
     DEFAULT_RATE_HZ,
@@ -17,10 +17,19 @@ from .convert import (
     bag_to_frames,
     frames_to_bag,
 )
-from .storage import STAMP_MODES, STORAGE_PLUGINS, BagError, bag_info
+from ..bags.storage import STAMP_MODES, STORAGE_PLUGINS, BagError, bag_info
+from ..topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, OUT_DEPTH_TOPIC
+from .common import (
+    add_completer_arguments,
+    add_dataset_arguments,
+    add_quiet_argument,
+    build_completer,
+    dataset_frames,
+    positive_float,
+)
 
 if TYPE_CHECKING:
-    from .evaluate import BagEvaluation
+    from ..bags.evaluate import BagEvaluation
 
 
 #: ``--clock`` without a value: ``ros2 bag play --clock``'s default frequency.
@@ -30,7 +39,7 @@ DEFAULT_CLOCK_HZ = 40.0
 def _ros_module(name: str) -> ModuleType:
     """Import the play/record module, which needs rclpy, with a clear error where ROS is missing."""
     try:
-        return importlib.import_module(f"{__package__}.{name}")
+        return importlib.import_module(f"depth_completion_ros.bags.{name}")
     except ImportError as exc:
         raise BagError(
             f"'bag {name}' needs rclpy and the ROS 2 message packages ({exc}); "
@@ -39,8 +48,6 @@ def _ros_module(name: str) -> ModuleType:
 
 
 def cmd_from_frames(args: argparse.Namespace) -> int:
-    from ..cli import dataset_frames
-
     output = frames_to_bag(
         dataset_frames(args),
         args.output,
@@ -116,8 +123,7 @@ def _print_evaluation(evaluation: BagEvaluation, json_path: Path | None) -> None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..cli import build_completer
-    from .evaluate import evaluate_against_reference, evaluate_hidden_regions
+    from ..bags.evaluate import evaluate_against_reference, evaluate_hidden_regions
 
     topics = CameraTopics(args.namespace)
     if args.reference is not None:
@@ -150,10 +156,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bag`` and its sub-commands; each sets ``handler`` to a function(args) -> exit code."""
-    from ..cli import add_completer_arguments, add_dataset_arguments, positive_float
-
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bag`` and its sub-commands."""
     bag = subparsers.add_parser("bag", help="rosbag2 tools: from-frames, to-frames, info, play, record, evaluate",
                                 description="rosbag2 tools that need no ros2 CLI (bags are read and written "
                                             "with rosbags)")
@@ -161,16 +165,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
     def add_namespace(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--namespace", default=DEFAULT_NAMESPACE,
-                            help="camera namespace of the topics: <ns>/depth/image_raw, <ns>/color/image_raw, ...")
+                            help=f"camera namespace of the topics: <ns>/{DEPTH_TOPIC}, <ns>/{COLOR_TOPIC}, ...")
 
     def add_timing(parser: argparse.ArgumentParser, what: str) -> None:
         parser.add_argument("--rate", type=positive_float, default=DEFAULT_RATE_HZ, help=f"frame rate (Hz) {what}")
         parser.add_argument("--start-time", type=float, default=DEFAULT_START_S,
                             help=f"stamp of the first frame in seconds {what} "
                                  "(not 0: that means 'no clock yet' under sim time)")
-
-    def add_quiet(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     from_frames = commands.add_parser("from-frames",
                                       help="convert a frame folder (data0929/7-Scenes/Matterport layout) to a bag")
@@ -186,23 +187,23 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                              help="auto: 16UC1 for millimetre PNGs (bit-exact), 32FC1 metres otherwise")
     from_frames.add_argument("--frame-id", default=DEFAULT_FRAME_ID, help="header frame_id of every message")
     add_dataset_arguments(from_frames)
-    add_quiet(from_frames)
-    from_frames.set_defaults(handler=cmd_from_frames)
+    add_quiet_argument(from_frames)
+    from_frames.set_defaults(func=cmd_from_frames)
 
     to_frames = commands.add_parser("to-frames", help="write a bag's depth/colour as a frame-XXXXXX folder")
     to_frames.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
     to_frames.add_argument("output", type=Path, help="folder to create (must not exist)")
     add_namespace(to_frames)
-    to_frames.add_argument("--depth-topic", default=None, help="depth topic (default <ns>/depth/image_raw)")
-    to_frames.add_argument("--color-topic", default=None, help="colour topic (default <ns>/color/image_raw)")
-    to_frames.add_argument("--info-topic", default=None, help="camera_info topic (default <ns>/depth/camera_info)")
+    to_frames.add_argument("--depth-topic", default=None, help=f"depth topic (default <ns>/{DEPTH_TOPIC})")
+    to_frames.add_argument("--color-topic", default=None, help=f"colour topic (default <ns>/{COLOR_TOPIC})")
+    to_frames.add_argument("--info-topic", default=None, help=f"camera_info topic (default <ns>/{CAMERA_INFO_TOPIC})")
     to_frames.add_argument("--no-color", action="store_true", help="write depth only")
-    add_quiet(to_frames)
-    to_frames.set_defaults(handler=cmd_to_frames)
+    add_quiet_argument(to_frames)
+    to_frames.set_defaults(func=cmd_to_frames)
 
     info = commands.add_parser("info", help="topics, types, counts, duration, rates, storage and sizes of a bag")
     info.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
-    info.set_defaults(handler=cmd_info)
+    info.set_defaults(func=cmd_info)
 
     play = commands.add_parser("play", help="publish a bag with its recorded timing (rclpy)")
     play.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
@@ -215,7 +216,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     play.add_argument("--wait-for-subscribers", nargs="*", default=None, metavar="TOPIC",
                       help="start only once these played (output) topics, or with no TOPIC every played topic, "
                            "have a subscriber")
-    play.set_defaults(handler=cmd_play)
+    play.set_defaults(func=cmd_play)
 
     record = commands.add_parser("record", help="record topics into a new bag; Ctrl-C/SIGTERM closes it cleanly")
     record.add_argument("output", type=Path, help="bag directory to create (must not exist)")
@@ -224,17 +225,17 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--duration", type=positive_float, default=None, metavar="S", help="stop after S seconds")
     record.add_argument("--stamp", choices=STAMP_MODES, default="receive",
                         help="log time of each message: its arrival (like ros2 bag record) or its header stamp")
-    record.set_defaults(handler=cmd_record)
+    record.set_defaults(func=cmd_record)
 
     evaluate = commands.add_parser("evaluate", help="score completed depth against a reference, or by hiding raw depth")
     evaluate.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
     add_namespace(evaluate)
     evaluate.add_argument("--completed-topic", default=None,
-                          help="completed depth to score against --reference (default <ns>/depth_completed/image_raw)")
+                          help=f"completed depth to score against --reference (default <ns>/{OUT_DEPTH_TOPIC})")
     evaluate.add_argument("--reference", default=None,
                           help="ground truth: a topic of BAG or the frame folder BAG was converted from; "
                                "without it the hidden-region protocol runs --method on the raw depth")
-    evaluate.add_argument("--raw-topic", default=None, help="raw depth topic (default <ns>/depth/image_raw)")
+    evaluate.add_argument("--raw-topic", default=None, help=f"raw depth topic (default <ns>/{DEPTH_TOPIC})")
     evaluate.add_argument("--no-color", action="store_true",
                           help="hidden-region protocol: complete depth without colour")
     add_timing(evaluate, "the folder was converted with (a folder --reference only)")
@@ -243,5 +244,5 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                           help="score only pixels with reference depth above this (m)")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
     add_completer_arguments(evaluate)
-    add_quiet(evaluate)
-    evaluate.set_defaults(handler=cmd_evaluate)
+    add_quiet_argument(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,37 @@
+"""``depth-completion evaluate``: score a method against ground truth (or hidden regions)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_completer_arguments, add_dataset_arguments, add_quiet_argument, build_completer, dataset_frames
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate_completer
+
+    frames = dataset_frames(args)
+    completer = build_completer(args)
+    report = evaluate_completer(
+        frames, completer, protocol=args.protocol, seed=args.seed, panels_dir=args.panels, progress=not args.quiet
+    )
+    print(report.markdown())
+    if args.json:
+        report.write_json(args.json)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``evaluate``."""
+    parser = subparsers.add_parser("evaluate", help="score a method against ground truth or hidden regions")
+    parser.add_argument("input", type=Path, help="dataset root (Matterport3D, ClearGrasp, frame sequence)")
+    add_dataset_arguments(parser)
+    add_completer_arguments(parser)
+    parser.add_argument("--protocol", choices=("auto", "gt", "hidden"), default="auto",
+                        help="gt: compare with ground truth; hidden: hide extra raw regions and score them; "
+                             "auto: gt when the dataset has it")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
+    parser.add_argument("--panels", type=Path, default=None, help="write raw/pred/GT/error panels here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
+    add_quiet_argument(parser)
+    parser.set_defaults(func=run)
