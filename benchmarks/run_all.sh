@@ -21,6 +21,7 @@ run() {
 }
 run interpolation benchmarks/interpolation.py
 run classical benchmarks/classical.py
+run node_profile benchmarks/node_profile.py
 run model_speed benchmarks/model_speed.py
 run node_latency_640 benchmarks/node_latency.py --sizes 640x480 --methods classical model --duration 60
 run node_latency_large benchmarks/node_latency.py --sizes 1280x720 1920x1080 --methods classical --duration 20
