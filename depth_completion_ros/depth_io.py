@@ -8,17 +8,27 @@ Sensors and datasets disagree on everything else (millimetres, 1/4000 m, 1/5000 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+import torch
 
 # OpenCV reads OpenEXR only when this is set before cv2 is imported.
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 import cv2  # noqa: E402
 
+DepthT = TypeVar("DepthT", np.ndarray, torch.Tensor)
+
+#: Depths beyond this (metres) are holes unless a caller raises the limit. Indoor RGB-D
+#: cameras are specified to 3-10 m (docs/inference.md lists them); 20 m keeps every real
+#: reading of those and of the indoor datasets (Matterport3D's 16-bit PNGs end at 16.4 m)
+#: while dropping the 1e6 m and 3e38 m values some float drivers publish for "no return".
+DEFAULT_MAX_DEPTH = 20.0
 #: Units per metre of common 16-bit depth encodings.
 DEPTH_SCALES = {"mm": 1000.0, "matterport": 4000.0, "tum": 5000.0}
 #: Largest value a 16-bit depth image can hold; many drivers use it as "invalid".
@@ -33,25 +43,32 @@ class DepthIOError(ValueError):
 
 
 def sanitize_depth(
-    depth: np.ndarray,
+    depth: DepthT,
     scale: float | None = None,
     min_depth: float = 0.0,
-    max_depth: float = float("inf"),
-) -> np.ndarray:
+    max_depth: float = DEFAULT_MAX_DEPTH,
+) -> DepthT:
     """Convert raw depth to float32 metres with 0 for every invalid pixel.
 
     Integer input is in ``scale`` units per metre (required) and 65535 is treated as a
     sentinel; float input is already metres. NaN, inf, negative values and values outside
     ``[min_depth, max_depth]`` become 0, so later code needs one validity test: ``depth > 0``.
+    The default ``max_depth`` (:data:`DEFAULT_MAX_DEPTH`) turns absurd values (1e6 m, 3e38 m
+    from float drivers) into holes instead of letting fills spread them; pass ``math.inf`` to
+    keep every finite positive value. numpy arrays and torch tensors are both accepted and come
+    back as the same kind; tensors stay on their device, so GPU frames never visit the host.
     """
+    if not max_depth > min_depth:
+        raise ValueError(f"max_depth ({max_depth}) must be greater than min_depth ({min_depth})")
+    if isinstance(depth, torch.Tensor):
+        return _sanitize_tensor(depth, scale, min_depth, max_depth)
     depth = np.asarray(depth)
     if depth.size == 0:
         raise DepthIOError("depth image is empty")
     if np.issubdtype(depth.dtype, np.integer):
-        if scale is None or not scale > 0:
-            raise DepthIOError(f"integer depth ({depth.dtype}) needs a positive scale (units per metre), got {scale}")
+        metres_per_unit = 1.0 / _units_per_metre(depth.dtype, scale)
         valid = (depth > 0) & (depth != UINT16_SENTINEL)
-        metres = depth.astype(np.float32) * np.float32(1.0 / scale)
+        metres = depth.astype(np.float32) * np.float32(metres_per_unit)
     elif np.issubdtype(depth.dtype, np.floating):
         metres = depth.astype(np.float32, copy=True)
         valid = np.isfinite(metres) & (metres > 0)
@@ -59,10 +76,38 @@ def sanitize_depth(
         raise DepthIOError(f"unsupported depth dtype {depth.dtype}")
     if min_depth > 0:
         valid &= metres >= min_depth
-    if np.isfinite(max_depth):
+    if math.isfinite(max_depth):
         valid &= metres <= max_depth
     metres[~valid] = 0.0
     return metres
+
+
+def _sanitize_tensor(depth: torch.Tensor, scale: float | None, min_depth: float, max_depth: float) -> torch.Tensor:
+    """:func:`sanitize_depth` for a tensor, with torch ops on the tensor's own device."""
+    if depth.numel() == 0:
+        raise DepthIOError("depth image is empty")
+    if depth.is_floating_point():
+        metres = depth.to(torch.float32)
+        valid = torch.isfinite(metres) & (metres > 0)
+    elif not depth.is_complex() and depth.dtype != torch.bool:
+        metres_per_unit = 1.0 / _units_per_metre(depth.dtype, scale)
+        units = depth.to(torch.int64)  # torch has few kernels for uint16 itself
+        valid = (units > 0) & (units != UINT16_SENTINEL)
+        metres = units.to(torch.float32) * metres_per_unit
+    else:
+        raise DepthIOError(f"unsupported depth dtype {depth.dtype}")
+    if min_depth > 0:
+        valid &= metres >= min_depth
+    if math.isfinite(max_depth):
+        valid &= metres <= max_depth
+    return torch.where(valid, metres, 0.0)
+
+
+def _units_per_metre(dtype: object, scale: float | None) -> float:
+    """``scale`` checked for integer depth: a positive number of units per metre."""
+    if scale is None or not scale > 0:
+        raise DepthIOError(f"integer depth ({dtype}) needs a positive scale (units per metre), got {scale}")
+    return scale
 
 
 def depth_to_units(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
@@ -133,7 +178,7 @@ def read_depth(
     path: str | os.PathLike,
     scale: float = 1000.0,
     min_depth: float = 0.0,
-    max_depth: float = float("inf"),
+    max_depth: float = DEFAULT_MAX_DEPTH,
 ) -> np.ndarray:
     """Read a depth file as float32 metres (0 = invalid); ``scale`` applies to 16-bit files."""
     return sanitize_depth(read_depth_raw(path), scale=scale, min_depth=min_depth, max_depth=max_depth)

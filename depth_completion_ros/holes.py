@@ -35,6 +35,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .config_keys import reject_unknown_keys
+
 RngLike = np.random.Generator | int
 
 #: Kinect v1 focal length per pixel of image width (585 px at 640 px): the default when a
@@ -394,10 +396,7 @@ class HoleSimulator:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> HoleSimulator:
         """Build from a YAML/JSON mapping (lists become ranges); unknown keys are an error."""
-        known = {spec.name for spec in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown HoleSimulator keys {unknown}; known keys: {sorted(known)}")
+        reject_unknown_keys(config, (spec.name for spec in fields(cls)), "HoleSimulator")
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in config.items()})
 
     def __call__(

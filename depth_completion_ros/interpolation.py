@@ -31,6 +31,7 @@ of its neighbours through rounding.
 """
 from __future__ import annotations
 
+import math
 from itertools import product
 from typing import TypeVar
 
@@ -192,7 +193,8 @@ def _holes_as_zero_numpy(depth: np.ndarray) -> np.ndarray:
     """A C-contiguous copy in the input dtype whose holes are exactly 0 (filled in place later)."""
     if depth.dtype == np.uint16:
         return np.array(depth, order="C")
-    return np.ascontiguousarray(sanitize_depth(depth))
+    # A fill keeps every finite positive input: range limits belong to whoever read the depth.
+    return np.ascontiguousarray(sanitize_depth(depth, max_depth=math.inf))
 
 
 def _midpoint_fill_numpy(depth: np.ndarray) -> np.ndarray:
@@ -205,8 +207,7 @@ def _midpoint_fill_numpy(depth: np.ndarray) -> np.ndarray:
 
 def _holes_as_zero_torch(depth: torch.Tensor) -> torch.Tensor:
     """Float32 values with NaN, inf and negative depths replaced by 0."""
-    values = depth.to(torch.float32)
-    return torch.where(torch.isfinite(values) & (values > 0), values, 0.0)
+    return sanitize_depth(depth.to(torch.float32), max_depth=math.inf)
 
 
 def _interior_bits(length: int, axis: int) -> np.ndarray:

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import torch
 
+from .arrays import to_numpy
+
 #: delta < t: the fraction of pixels with max(pred / gt, gt / pred) < t.
 DELTA_THRESHOLDS = {
     "delta_1.05": 1.05,
@@ -38,11 +40,6 @@ def metric_key(group: str, metric: str) -> str:
     if group not in GROUPS or metric not in METRICS:
         raise KeyError(f"unknown metric {group}/{metric} (groups: {', '.join(GROUPS)}; metrics: {', '.join(METRICS)})")
     return metric if group == "all" else f"{group}/{metric}"
-
-
-def to_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
-    """A numpy view of an array or a (detached, CPU) tensor."""
-    return array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
 
 
 def depth_metrics(

@@ -29,8 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 
-from .backends import CompletionBackend, create_backend, sanitize_metres
+from .arrays import to_numpy
+from .backends import CompletionBackend, create_backend
 from .classical import ClassicalOptions, classical_fill
+from .depth_io import sanitize_depth
 from .geometry import Box, fit_box, resize_color, resize_depth
 from .interpolation import midpoint_fill
 from .options import FITS, LOW_CONFIDENCE, METHODS, CompleterOptions
@@ -136,7 +138,7 @@ class DepthCompleter:
         batched = depth_m.ndim == 3
         stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))
         with stopwatch.stage("sanitize"):
-            observed = sanitize_metres(frames, self.options.min_depth, self.options.max_depth)
+            observed = sanitize_depth(frames, min_depth=self.options.min_depth, max_depth=self.options.max_depth)
         prefilled = observed
         if self.options.interpolate:
             with stopwatch.stage("interpolate"):
@@ -159,7 +161,7 @@ class DepthCompleter:
             if isinstance(filled, torch.Tensor):
                 observed, where = torch.as_tensor(observed).to(filled.device), torch.where
             else:
-                observed, where = _to_numpy(observed), np.where
+                observed, where = to_numpy(observed), np.where
             is_observed = observed > 0
             completed = where(is_observed, observed, filled)
             if confidence is not None:
@@ -291,7 +293,7 @@ def _like_input(result: np.ndarray | torch.Tensor, like: ArrayT, batched: bool) 
     result = result if batched else result[0]
     if isinstance(like, torch.Tensor):
         return torch.as_tensor(result).to(device=like.device, dtype=torch.float32)
-    return np.ascontiguousarray(_to_numpy(result), dtype=np.float32)
+    return np.ascontiguousarray(to_numpy(result), dtype=np.float32)
 
 
 # Array helpers for the model stage: numpy/OpenCV on the CPU, torch on the backend's device.
@@ -300,11 +302,7 @@ def _like_input(result: np.ndarray | torch.Tensor, like: ArrayT, batched: bool) 
 
 def _as_kind(array: np.ndarray | torch.Tensor, backend: CompletionBackend) -> np.ndarray | torch.Tensor:
     """``array`` as a tensor on the backend's device when it takes tensors, else as numpy."""
-    return torch.as_tensor(array).to(backend.device) if backend.takes_tensors else _to_numpy(array)
-
-
-def _to_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
-    return array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+    return torch.as_tensor(array).to(backend.device) if backend.takes_tensors else to_numpy(array)
 
 
 def _full_like(array: ArrayT, value: float) -> ArrayT:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from .metrics import to_numpy
+from .arrays import to_numpy
 
 #: Colormap names accepted everywhere: OpenCV's maps, lower case ("turbo", "viridis", ...).
 COLORMAPS = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from depth_completion_ros import backends, resources
+from depth_completion_ros.backends import engine_cache
 from depth_completion_ros.backends import (
     BACKEND_KINDS,
     BackendError,
@@ -170,7 +172,7 @@ def test_foreign_onnx_is_rejected(tmp_path):
 
 
 def test_auto_prefers_onnxruntime_here_and_says_why(model_files, caplog, monkeypatch):
-    monkeypatch.setattr(backends, "import_tensorrt", _no_tensorrt)
+    _uninstall(monkeypatch, "tensorrt")
     with caplog.at_level(logging.INFO, logger="depth_completion_ros.backends"):
         backend = create_backend("auto", model_files.dynamic)
     assert isinstance(backend, OnnxRuntimeBackend)
@@ -181,17 +183,14 @@ def test_auto_prefers_onnxruntime_here_and_says_why(model_files, caplog, monkeyp
 
 
 def test_auto_falls_back_to_torch_with_every_reason(model_files, monkeypatch):
-    monkeypatch.setattr(backends, "import_tensorrt", _no_tensorrt)
+    _uninstall(monkeypatch, "tensorrt")
 
-    def no_onnxruntime():
-        raise BackendError("onnxruntime is not importable (simulated)")
-
-    monkeypatch.setattr(backends, "_import_onnxruntime", no_onnxruntime)
+    _uninstall(monkeypatch, "onnxruntime")
     # The .onnx names the model; its .pt sibling is the PyTorch form.
     backend = create_backend("auto", model_files.dynamic)
     assert isinstance(backend, TorchBackend) and backend.source == model_files.checkpoint
     assert [reason.split(":")[0] for reason in backend.selection_reasons] == list(BACKEND_KINDS[:3])
-    assert "onnxruntime is not importable (simulated)" in backend.selection_reasons[2]
+    assert "onnxruntime is not importable" in backend.selection_reasons[2]
 
 
 def test_auto_takes_tensorrt_first_when_an_engine_loads(model_files, monkeypatch):
@@ -209,7 +208,7 @@ def test_auto_takes_tensorrt_first_when_an_engine_loads(model_files, monkeypatch
 
 
 def test_auto_without_any_usable_form_lists_all_reasons(model_files, monkeypatch, tmp_path):
-    monkeypatch.setattr(backends, "import_tensorrt", _no_tensorrt)
+    _uninstall(monkeypatch, "tensorrt")
     lonely = tmp_path / "lonely.onnx"
     lonely.write_bytes(b"corrupt")
     with pytest.raises(BackendError) as raised:
@@ -252,8 +251,8 @@ def test_engine_cache_dirs_and_write_location(monkeypatch, tmp_path):
 
 
 def test_missing_engine_error_prints_the_build_command(model_files, monkeypatch, tmp_path):
-    monkeypatch.setattr(backends, "import_tensorrt", lambda: SimpleNamespace(__version__="10.3.0"))
-    monkeypatch.setattr(backends, "gpu_name", lambda device=None: "NVIDIA GeForce RTX 4090")
+    monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="10.3.0"))
+    monkeypatch.setattr(engine_cache, "gpu_name", lambda device=None: "NVIDIA GeForce RTX 4090")
     with pytest.raises(EngineNotBuiltError) as raised:
         find_cached_engine(model_files.dynamic, "fp16", tmp_path / "cache")
     message = str(raised.value)
@@ -292,8 +291,9 @@ def test_without_a_path_the_shipped_model_is_used(model_files, monkeypatch, tmp_
     assert isinstance(backend, TorchBackend) and backend.source == shipped
 
 
-def _no_tensorrt():
-    raise BackendError("TensorRT is not importable (simulated)")
+def _uninstall(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Make ``import module`` fail as it does where the package is not installed."""
+    monkeypatch.setitem(sys.modules, module, None)
 
 
 # ---- GPU paths: run only where CUDA (and TensorRT) exist ------------------------------------------

@@ -4,10 +4,14 @@ from __future__ import annotations
 import os
 import stat
 
+import math
+
 import numpy as np
 import pytest
+import torch
 
 from depth_completion_ros.depth_io import (
+    DEFAULT_MAX_DEPTH,
     DepthIOError,
     atomic_output,
     depth_to_units,
@@ -32,6 +36,36 @@ def test_sanitize_float_rejects_nan_inf_negative_and_range():
     np.testing.assert_array_equal(sanitize_depth(raw, max_depth=10.0), [0, 0, 0, 0.5, 0, 3.0])
 
 
+def test_absurd_float_depths_are_holes_by_default(tmp_path):
+    """Float drivers publish 1e6 m or 3e38 m for "no return"; nothing downstream may fill from them."""
+    raw = np.array([[1.0, 1e6, 3e38], [DEFAULT_MAX_DEPTH, DEFAULT_MAX_DEPTH + 0.5, 0.3]], np.float32)
+    expected = np.array([[1.0, 0, 0], [DEFAULT_MAX_DEPTH, 0, 0.3]], np.float32)
+    np.testing.assert_array_equal(sanitize_depth(raw), expected)
+    kept = sanitize_depth(raw, max_depth=math.inf)
+    np.testing.assert_array_equal(kept, np.where(np.isfinite(raw), raw, 0))
+    np.save(tmp_path / "depth.npy", raw)
+    np.testing.assert_array_equal(read_depth(tmp_path / "depth.npy"), sanitize_depth(raw))
+
+
+@pytest.mark.parametrize(
+    "raw, scale",
+    [
+        (np.array([[np.nan, np.inf, -1.0, 0.5], [1e6, 3.0, 0.0, 19.5]], np.float32), None),
+        (np.array([[0, 1000, 65535, 250], [4000, 30, 25000, 1]], np.uint16), 1000.0),
+    ],
+)
+def test_tensors_follow_the_same_rule_as_arrays(raw, scale):
+    expected = sanitize_depth(raw, scale=scale, min_depth=0.05)
+    metres = sanitize_depth(torch.from_numpy(raw.astype(np.int32) if scale else raw), scale=scale, min_depth=0.05)
+    assert isinstance(metres, torch.Tensor) and metres.dtype == torch.float32
+    np.testing.assert_array_equal(metres.numpy(), expected)
+
+
+def test_sanitize_rejects_an_empty_range():
+    with pytest.raises(ValueError, match="max_depth"):
+        sanitize_depth(np.ones((2, 2), np.float32), min_depth=5.0, max_depth=5.0)
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [(np.zeros((0, 4), np.float32), "empty"), (np.ones((2, 2), np.uint16), "scale"), (np.ones(3, bool), "dtype")],
@@ -39,6 +73,8 @@ def test_sanitize_float_rejects_nan_inf_negative_and_range():
 def test_sanitize_bad_input(bad, message):
     with pytest.raises(DepthIOError, match=message):
         sanitize_depth(bad)
+    with pytest.raises(DepthIOError, match=message):
+        sanitize_depth(torch.from_numpy(bad))
 
 
 def test_depth_to_units_never_wraps():
