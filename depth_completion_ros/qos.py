@@ -1,7 +1,7 @@
 """Input QoS that matches the publishers, and plain-words reports when it cannot.
 
 Drivers publish images RELIABLE; REP 2003's sensor-data profile (best effort) is compatible with
-every publisher but lost about half of 640x480 frames on a busy 2-core machine (docs/ros2.md),
+every publisher but lost about half of 640x480 frames on a busy 2-core machine (docs/node.md),
 and a RELIABLE subscription silently receives nothing from a BEST_EFFORT publisher. So each
 input has a mode (``auto``, ``reliable``, ``best_effort``): ``auto`` subscribes RELIABLE only
 when every publisher on the topic is reliable, and keeps following the publishers as they come
@@ -121,6 +121,20 @@ class MatchedSubscription:
         if self.reliability != ReliabilityPolicy.RELIABLE:
             return []
         return [p for p in self.publishers() if p.qos_profile.reliability != ReliabilityPolicy.RELIABLE]
+
+    def describe_qos(self) -> str:
+        """``RELIABLE (auto)``: the reliability subscribed with and the mode that chose it."""
+        return f"{policy_name(self.reliability)} ({self.mode})"
+
+    def silence_hint(self, qos_parameter: str) -> str:
+        """The likely reason nothing arrives, naming ``qos_parameter`` when QoS is the cause."""
+        publishers = self.publishers()
+        if not publishers:
+            return "no publishers: check the topic name, remapping and namespace"
+        if incompatible := self.incompatible_publishers():
+            return (f"{describe_publishers(incompatible)} cannot reach this RELIABLE subscription; "
+                    f"set {qos_parameter}:=auto or best_effort")
+        return f"{describe_publishers(publishers)} matched but not sending"
 
     def refresh(self) -> bool:
         """(Re)create the subscription if its reliability should change; True when it did."""

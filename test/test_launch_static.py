@@ -18,7 +18,9 @@ import pytest
 import setuptools
 import yaml
 
-from depth_completion_ros.node import DEPTH_TOPIC, INPUT_TOPICS, NODE_NAME, OUTPUT_TOPICS, PARAMETERS
+from depth_completion_ros.node import NODE_NAME
+from depth_completion_ros.node_settings import PARAMETERS
+from depth_completion_ros.topics import DEPTH_TOPIC, INPUT_TOPICS, OUTPUT_TOPICS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO_ROOT / "launch" / "depth_completion.launch.py"
