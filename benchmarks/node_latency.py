@@ -42,7 +42,9 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.geometry import resize_color, resize_depth
-from depth_completion_ros.node import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, METHODS, NODE_NAME, OUT_DEPTH_TOPIC
+from depth_completion_ros.node import NODE_NAME
+from depth_completion_ros.options import METHODS
+from depth_completion_ros.topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, OUT_DEPTH_TOPIC
 from depth_completion_ros.resources import use_large_frame_transport
 from depth_completion_ros.ros_image import color_to_buffer, depth_to_buffer, fill_image_msg
 from depth_completion_ros.sync import NANOSECONDS, stamp_to_ns
