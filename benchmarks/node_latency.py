@@ -44,10 +44,10 @@ from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.geometry import resize_color, resize_depth
 from depth_completion_ros.node import NODE_NAME
 from depth_completion_ros.options import METHODS
-from depth_completion_ros.topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, OUT_DEPTH_TOPIC
 from depth_completion_ros.resources import use_large_frame_transport
 from depth_completion_ros.ros_image import color_to_buffer, depth_to_buffer, fill_image_msg
 from depth_completion_ros.sync import NANOSECONDS, stamp_to_ns
+from depth_completion_ros.topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, OUT_DEPTH_TOPIC
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "7scenes_redkitchen"
