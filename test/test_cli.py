@@ -1,14 +1,22 @@
 """The offline CLI end to end on temporary folders built from the real frames."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import importlib
 import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
+from depth_completion_ros import cli
 from depth_completion_ros.cli import main
+from depth_completion_ros.cli.common import completer_options
 from depth_completion_ros.depth_io import read_depth, read_depth_raw
+from depth_completion_ros.options import CompleterOptions, option_fields
 
 
 @pytest.fixture
@@ -117,3 +125,58 @@ def test_frames_are_loaded_a_few_ahead_not_all_at_once(redkitchen_root, monkeypa
     assert len(loaded) <= complete.LOAD_AHEAD + 1
     names = [frame.name for frame, _ in complete._load_ahead(frames[:10], with_rgb=False)]
     assert names == [frame.name for frame in frames[:10]]
+
+
+def test_the_library_never_imports_the_command_line():
+    """Layers point down: importing library packages (bags, demo runner, pipeline) loads no CLI module."""
+    code = (
+        "import sys\n"
+        "import depth_completion_ros.bags, depth_completion_ros.bags.convert, depth_completion_ros.demo\n"
+        "import depth_completion_ros.pipeline, depth_completion_ros.evaluation\n"
+        "print(sorted(m for m in sys.modules if m.startswith('depth_completion_ros.cli')))\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert finished.stdout.strip() == "[]"
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_every_command_group_registers_its_commands():
+    parser = cli.build_parser()
+    commands = _subcommands(parser)
+    assert {"complete", "evaluate", "bag", "demo"} <= set(commands)
+    for name in cli.COMMAND_MODULES:
+        module = importlib.import_module(f"depth_completion_ros.cli.{name}")
+        assert callable(module.register), name
+    for argv in (["complete", "in", "out"], ["evaluate", "in"], ["bag", "info", "x.mcap"], ["demo"]):
+        assert callable(parser.parse_args(argv).func), argv
+
+
+def test_completion_arguments_are_the_completer_options():
+    parser = cli.build_parser()
+    defaults = completer_options(parser.parse_args(["complete", "in", "out"]))
+    assert defaults == dataclasses.replace(CompleterOptions(), method="classical")  # offline default: no GPU needed
+    args = parser.parse_args(["evaluate", "in", "--method", "model", "--backend", "torch", "--model", "m.pt",
+                              "--device", "cpu", "--fit", "resize", "--no-interp", "--confidence-threshold", "0.4",
+                              "--low-confidence", "classical", "--min-depth", "0.3", "--max-depth", "6"])
+    assert completer_options(args) == CompleterOptions(
+        method="model", backend="torch", model_path="m.pt", device="cpu", fit="resize", interpolate=False,
+        confidence_threshold=0.4, low_confidence="classical", min_depth=0.3, max_depth=6.0,
+    )
+    for command in ("complete", "evaluate"):
+        named = {action.dest for action in _subcommands(parser)[command]._actions}
+        assert {option.name for option in option_fields(CompleterOptions)} <= named, command
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--confidence-threshold", "1.5"], "must be a number in [0, 1]"),
+    (["--min-depth", "-1"], "must be a number in [0, 10]"),
+    (["--fit", "stretch"], "invalid choice: 'stretch'"),
+])
+def test_bad_completion_arguments_are_usage_errors(tmp_path, capsys, argv, problem):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["complete", str(tmp_path), str(tmp_path / "out"), *argv])
+    assert exit_info.value.code == 2
+    assert problem in capsys.readouterr().err
