@@ -1,8 +1,7 @@
 """The launch file, parameters file and RViz layout agree with the node and the install rules.
 
-``launch``/``launch_ros`` and RViz are not installable here (docs/ros2.md), so the launch file is
-read with ``ast`` (never imported) and setup.py is run with ``setuptools.setup`` captured. Each
-check guards a mistake that would only show on a robot: a renamed executable, a parameter the
+These checks need no ROS tools: the launch file is read with ``ast`` (never imported) and
+setup.py is run with ``setuptools.setup`` captured. Each check guards a mistake that would only show on a robot: a renamed executable, a parameter the
 node does not declare (ROS 2 rejects it at start-up), a remap of a topic the node never uses, a
 file that is not installed.
 """
@@ -144,6 +143,16 @@ def test_parameters_file_lists_every_parameter_at_its_default(launch_constants):
         default = NODE_PARAMETERS[name].default
         # Exact type: ROS 2 refuses 1 for a double parameter and 1.0 for an integer one.
         assert type(value) is type(default) and value == default, f"{name}: {value!r} in the file, {default!r} in node"
+
+
+def test_parameters_file_marks_exactly_the_live_parameters(launch_constants):
+    """``(live)`` in a line's comment promises ``ros2 param set`` works without a restart."""
+    marked = {}
+    for line in (REPO_ROOT / launch_constants["PARAMS_FILE"]).read_text().splitlines():
+        key, colon, rest = line.strip().partition(":")
+        if colon and key in NODE_PARAMETERS:
+            marked[key] = "(live)" in rest
+    assert marked == {name: option.spec.live for name, option in NODE_PARAMETERS.items()}
 
 
 def test_referenced_files_exist_and_are_installed(launch_constants, setup_kwargs):

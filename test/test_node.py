@@ -5,6 +5,7 @@ checks what comes out on the node's topics; the node runs the fast ``classical``
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
 from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.model import build_model, save_checkpoint
 from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, ParameterError
+from depth_completion_ros.node_settings import PARAMETERS
 from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from depth_completion_ros.qos import reliability_for
 from depth_completion_ros.ros_image import depth_from_msg
@@ -650,3 +652,42 @@ def test_the_node_process_exits_with_the_reason_on_bad_parameters():
     assert finished.returncode == 1
     assert "queue_size out of range" in finished.stderr + finished.stdout
     assert "Traceback" not in finished.stderr
+
+
+def test_parameters_are_declared_from_the_option_fields(make_rig):
+    node = make_rig().node
+    names = [option.name for option in PARAMETERS]
+    for option, descriptor in zip(PARAMETERS, node.describe_parameters(names)):
+        assert descriptor.description == option.spec.description, option.name
+        assert descriptor.read_only == (not option.spec.live), option.name
+        if option.spec.choices:
+            assert all(repr(choice) in descriptor.additional_constraints for choice in option.spec.choices)
+    assert node.get_parameter("max_depth").value == math.inf
+
+
+def _node_from_params_file(ros, path) -> DepthCompletionNode:
+    return DepthCompletionNode(
+        context=ros.context,
+        namespace=fresh_namespace(),
+        cli_args=["--ros-args", "--params-file", str(path)],
+        parameter_overrides=[Parameter("method", value="classical")],
+    )
+
+
+def test_the_shipped_parameters_file_is_accepted_by_ros(ros, tmp_path):
+    """rcl's own YAML parser reads config/params.yaml (``.inf`` included) and the node starts from it."""
+    shipped = os.path.join(REPO_ROOT, "config", "params.yaml")
+    edited = tmp_path / "params.yaml"
+    with open(shipped) as source:
+        edited.write_text(source.read().replace("max_depth: .inf", "max_depth: 7.5"))
+    probe = _node_from_params_file(ros, edited)  # the file's values do reach the node
+    try:
+        assert probe.get_parameter("max_depth").value == 7.5
+    finally:
+        probe.destroy_node()
+    node = _node_from_params_file(ros, shipped)
+    try:
+        values = {option.name: node.get_parameter(option.name).value for option in PARAMETERS}
+        assert values == {option.name: option.default for option in PARAMETERS} | {"method": "classical"}
+    finally:
+        node.destroy_node()
