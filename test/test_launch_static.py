@@ -1,9 +1,9 @@
 """The launch file, parameters file and RViz layout agree with the node and the install rules.
 
 These checks need no ROS tools: the launch file is read with ``ast`` (never imported) and
-setup.py is run with ``setuptools.setup`` captured. Each check guards a mistake that would only show on a robot: a renamed executable, a parameter the
-node does not declare (ROS 2 rejects it at start-up), a remap of a topic the node never uses, a
-file that is not installed.
+setup.py is run with ``setuptools.setup`` captured. Each check guards a mistake that would only
+show on a robot: a renamed executable, a parameter the node does not declare (ROS 2 rejects it
+at start-up), a remap of a topic the node never uses, a file that is not installed.
 """
 from __future__ import annotations
 
