@@ -13,7 +13,6 @@ stands for "not set" where a library call would say None (``model_path``, ``devi
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import typing
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backends import BACKEND_KINDS
+from .depth_io import DEFAULT_MAX_DEPTH
 
 METHODS = ("model", "classical", "interp")
 FITS = ("crop", "resize", "full")
@@ -98,6 +98,18 @@ def option_problems(options_type: type, values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def check_options(options: Any) -> None:
+    """The ``__post_init__`` of an options dataclass: ints become floats where a float is expected,
+    then one ValueError naming every field's problem (relations between fields are checked after)."""
+    for option_field in option_fields(type(options)):
+        value = getattr(options, option_field.name)
+        if option_field.type is float and _has_type(value, float):
+            object.__setattr__(options, option_field.name, float(value))
+    problems = option_problems(type(options), dataclasses.asdict(options))
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 def _has_type(value: Any, expected: type) -> bool:
     """ROS parameter typing: bool is not a number, an int is accepted where a float is expected."""
     if expected is float:
@@ -133,8 +145,8 @@ class CompleterOptions:
     low_confidence: str = option("hole", "What replaces fills below confidence_threshold: leave a hole, or the "
                                  "classical fill.", choices=LOW_CONFIDENCE)
     min_depth: float = option(0.0, "Input depth below this many metres is treated as invalid.", limits=(0.0, 10.0))
-    max_depth: float = option(math.inf, "Input depth above this many metres is treated as invalid (inf: no "
-                              "upper bound).")
+    max_depth: float = option(DEFAULT_MAX_DEPTH, "Input depth above this many metres is treated as invalid "
+                              "(a sensor's absurd values; inf: no upper bound).")
 
     def __post_init__(self) -> None:
         for name in ("model_path", "device"):
@@ -143,11 +155,9 @@ class CompleterOptions:
                 object.__setattr__(self, name, "")
             elif not isinstance(value, str) and (isinstance(value, os.PathLike) or name == "device"):
                 object.__setattr__(self, name, os.fspath(value) if isinstance(value, os.PathLike) else str(value))
-        problems = option_problems(type(self), dataclasses.asdict(self))
-        if not problems and not self.min_depth < self.max_depth:
-            problems.append(f"min_depth ({self.min_depth}) must be below max_depth ({self.max_depth})")
-        if problems:
-            raise ValueError("; ".join(problems))
+        check_options(self)
+        if not self.min_depth < self.max_depth:
+            raise ValueError(f"min_depth ({self.min_depth}) must be below max_depth ({self.max_depth})")
 
     def backend_key(self) -> tuple[str, str, str]:
         """The options a loaded backend depends on: while they stay the same it can be reused."""

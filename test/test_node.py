@@ -22,6 +22,7 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.depth_io import DEFAULT_MAX_DEPTH
 from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
 from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.model import build_model, save_checkpoint
@@ -662,7 +663,7 @@ def test_parameters_are_declared_from_the_option_fields(make_rig):
         assert descriptor.read_only == (not option.spec.live), option.name
         if option.spec.choices:
             assert all(repr(choice) in descriptor.additional_constraints for choice in option.spec.choices)
-    assert node.get_parameter("max_depth").value == math.inf
+    assert node.get_parameter("max_depth").value == DEFAULT_MAX_DEPTH
 
 
 def _node_from_params_file(ros, path) -> DepthCompletionNode:
@@ -675,14 +676,14 @@ def _node_from_params_file(ros, path) -> DepthCompletionNode:
 
 
 def test_the_shipped_parameters_file_is_accepted_by_ros(ros, tmp_path):
-    """rcl's own YAML parser reads config/params.yaml (``.inf`` included) and the node starts from it."""
+    """rcl's own YAML parser reads config/params.yaml and the node starts from it (``.inf`` too)."""
     shipped = os.path.join(REPO_ROOT, "config", "params.yaml")
     edited = tmp_path / "params.yaml"
     with open(shipped) as source:
-        edited.write_text(source.read().replace("max_depth: .inf", "max_depth: 7.5"))
+        edited.write_text(source.read().replace(f"max_depth: {DEFAULT_MAX_DEPTH}", "max_depth: .inf"))
     probe = _node_from_params_file(ros, edited)  # the file's values do reach the node
     try:
-        assert probe.get_parameter("max_depth").value == 7.5
+        assert probe.get_parameter("max_depth").value == math.inf
     finally:
         probe.destroy_node()
     node = _node_from_params_file(ros, shipped)

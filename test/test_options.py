@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from depth_completion_ros.depth_io import DEFAULT_MAX_DEPTH
 from depth_completion_ros.options import CompleterOptions, option_fields
 from depth_completion_ros.pipeline import DepthCompleter
 
 
 def test_defaults_are_valid_and_every_field_is_documented():
     options = CompleterOptions()
-    assert options.method == "model" and options.max_depth == math.inf
+    assert options.method == "model" and options.max_depth == DEFAULT_MAX_DEPTH
     for option in option_fields(CompleterOptions):
         assert option.spec.description, option.name
         assert type(option.default) is option.type, option.name
