@@ -229,7 +229,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo into ``output`` and return what it measured (see the module docstring).
 
-    With ``recording`` (a frame folder such as the seed's data0929) the user's own frames are
+    With ``recording`` (a frame folder such as data0929) the user's own frames are
     replayed instead of the synthetic sequence; without ground truth they are scored with the
     hidden-region protocol, offline, by the same completion settings.
     """

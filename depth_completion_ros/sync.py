@@ -1,6 +1,6 @@
 """Frame flow policies that keep the node's latency bounded: pairing by stamp and a 1-slot hand-off.
 
-``message_filters`` is not installable everywhere this package runs (docs/ros2.md), and its
+``message_filters`` has no pip wheel (the node also runs from a plain virtual environment), and its
 approximate-time policy queues: under load it hands out old sets while new ones wait. Here the
 newest matching pair always wins and everything older is dropped (and counted), so a slow
 consumer costs frames, never latency. Both classes are plain Python (no rclpy) so the policies
