@@ -43,7 +43,7 @@ from .options import CompleterOptions, OptionField
 from .pipeline import Completion, DepthCompleter
 from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, MatchedSubscription, policy_name
-from .rgbd_input import DECODE_REJECT_REASONS, InputRejected, decode_rgbd
+from .rgbd_input import INPUT_REJECT_REASONS, InputRejected, decode_rgbd, intrinsics_from_camera_info
 from .ros_image import color_to_buffer, depth_to_buffer, fill_image_msg, float_to_buffer
 from .sync import ApproximatePairSync, LatestSlot, StampGuard, StampRejected, stamp_to_ns
 from .topics import (
@@ -61,7 +61,7 @@ from .visualization import colorize_depth
 
 NODE_NAME = "depth_completion"
 #: Why a message or frame was rejected (counted, reported, never published).
-REJECT_REASONS = (*DECODE_REJECT_REASONS, "bad_camera_info", "duplicate_stamp", "out_of_order", "processing_error")
+REJECT_REASONS = (*INPUT_REJECT_REASONS, "duplicate_stamp", "out_of_order", "processing_error")
 #: Seconds between repeats of the same warning.
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -129,6 +129,9 @@ class DepthCompletionNode(Node):
         self._sync: ApproximatePairSync[Image] = ApproximatePairSync(settings.slop, settings.queue_size)
         self._depth_alone_guard = StampGuard()
         self._camera_info: tuple[CameraInfo, CameraIntrinsics] | None = None
+        #: The newest input held until the first camera_info (wait_for_camera_info), and how many were dropped.
+        self._held: tuple[Image, Image | None, float] | None = None
+        self._dropped_without_camera_info = 0
 
         self._pub_depth = self.create_publisher(Image, OUT_DEPTH_TOPIC, OUTPUT_QOS)
         self._pub_camera_info = self.create_publisher(CameraInfo, OUT_CAMERA_INFO_TOPIC, OUTPUT_QOS)
@@ -200,6 +203,7 @@ class DepthCompletionNode(Node):
             "unmatched_depth": self._sync.dropped[0],
             "unmatched_color": self._sync.dropped[1],
             "stale": self._mailbox.dropped,
+            "no_camera_info": self._dropped_without_camera_info,
         }
 
     def received(self) -> dict[str, int]:
@@ -240,11 +244,18 @@ class DepthCompletionNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._diagnostics.received("camera_info")
         try:
-            intrinsics = CameraIntrinsics.from_camera_info(msg)
-        except (ValueError, IndexError) as exc:
-            self._reject("bad_camera_info", f"{self._inputs['camera_info'].topic}: {exc}")
+            intrinsics = intrinsics_from_camera_info(msg)
+        except InputRejected as exc:
+            self._reject(exc.reason, f"{self._inputs['camera_info'].topic}: {exc}")
             return
         self._camera_info = (msg, intrinsics)
+        if self._held is not None:
+            depth, color, received = self._held
+            self._held = None
+            if time.monotonic() - received <= self._settings.node.input_timeout:
+                self._submit(depth, color, received)
+            else:  # too old to be worth publishing now
+                self._dropped_without_camera_info += 1
 
     def _depth_alone(self) -> bool:
         if "color" not in self._inputs:
@@ -279,6 +290,14 @@ class DepthCompletionNode(Node):
 
     def _submit(self, depth: Image, color: Image | None, received: float) -> None:
         camera_info = self._camera_info
+        if camera_info is None and self._settings.node.wait_for_camera_info:
+            if self._held is not None:
+                self._dropped_without_camera_info += 1
+            self._held = (depth, color, received)
+            topic = self._inputs["camera_info"].topic
+            self._warn("waiting_for_camera_info", f"waiting for the first valid camera_info on {topic} "
+                                                  f"(set wait_for_camera_info:=false to complete without one)")
+            return
         info, intrinsics = camera_info if camera_info is not None else (None, None)
         self._mailbox.put(_Frame(depth, color, info, intrinsics, received))
 

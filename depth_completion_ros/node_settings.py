@@ -34,6 +34,9 @@ class NodeOptions:
     slop: float = option(0.02, "Largest stamp difference (s) between a depth and a colour image that are paired.",
                          limits=(0.0, 1.0))
     queue_size: int = option(5, "Unpaired messages kept per input while waiting for a partner.", limits=(1, 100))
+    wait_for_camera_info: bool = option(True, "Hold the newest input until the first valid camera_info arrives, so "
+                                        "every output has its camera_info (older inputs are dropped, counted "
+                                        "no_camera_info). False: complete them at once, without camera_info.")
     depth_qos: str = option("auto", "Reliability of the depth and camera_info subscriptions: auto matches the "
                             "publishers (reliable only if all of them are).", choices=QOS_MODES, live=False)
     color_qos: str = option("auto", "Reliability of the colour subscription (as depth_qos).", choices=QOS_MODES,

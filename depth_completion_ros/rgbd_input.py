@@ -5,6 +5,7 @@ adapter (the node, a bag tool) rejects the same inputs for the same, named reaso
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,14 @@ from .geometry import CameraIntrinsics, resize_color
 from .ros_image import ImageEncodingError, color_from_msg, depth_from_msg
 
 #: Why an input was rejected; :attr:`InputRejected.source` says which input ("" = the pair).
-DECODE_REJECT_REASONS = ("bad_depth_image", "bad_color_image", "size_mismatch", "empty_depth", "camera_info_mismatch")
+INPUT_REJECT_REASONS = (
+    "bad_depth_image",
+    "bad_color_image",
+    "size_mismatch",
+    "empty_depth",
+    "bad_camera_info",
+    "camera_info_mismatch",
+)
 
 
 class InputRejected(ValueError):
@@ -24,6 +32,22 @@ class InputRejected(ValueError):
         self.reason = reason
         #: "depth", "color" or "camera_info"; "" when the pair as a whole is at fault.
         self.source = source
+
+
+def intrinsics_from_camera_info(msg: Any) -> CameraIntrinsics:
+    """The intrinsics of a camera_info, or InputRejected ``bad_camera_info``: a K that is not 3x3, focal
+    lengths that are not finite and positive, a principal point that is not finite, or no image size."""
+    try:
+        intrinsics = CameraIntrinsics.from_camera_info(msg)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise InputRejected("bad_camera_info", "camera_info", str(exc)) from exc
+    values = (intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy)
+    if not all(math.isfinite(value) for value in values):
+        raise InputRejected(
+            "bad_camera_info", "camera_info",
+            f"K must be finite, got fx={intrinsics.fx}, fy={intrinsics.fy}, cx={intrinsics.cx}, cy={intrinsics.cy}",
+        )
+    return intrinsics
 
 
 def decode_rgbd(

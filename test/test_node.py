@@ -148,6 +148,7 @@ class Rig:
         publisher_reliability: ReliabilityPolicy = RELIABLE,
         with_color: bool = True,
         matched: bool = True,
+        intrinsics: CameraIntrinsics | None = None,
         **params,
     ) -> None:
         self.ros = ros
@@ -172,6 +173,8 @@ class Rig:
         output = f"{self.namespace}/depth_completed/image_raw"
         wait_for(lambda: self.driver.count_publishers(output) == 1, what="node outputs")
         self.next_stamp = 1_000 * 1_000_000_000
+        if intrinsics is not None:
+            self.send_camera_info(intrinsics)
 
     def stamp(self) -> int:
         """A new stamp, 33 ms after the previous one."""
@@ -196,10 +199,13 @@ class Rig:
 
 
 @pytest.fixture
-def make_rig(ros):
+def make_rig(ros, kitchen):
+    """Rigs whose node has had the kitchen camera's camera_info (as from any camera driver) unless
+    ``intrinsics=None``."""
     rigs = []
 
     def make(**kwargs) -> Rig:
+        kwargs.setdefault("intrinsics", kitchen[0].intrinsics)
         rigs.append(Rig(ros, **kwargs))
         return rigs[-1]
 
@@ -261,8 +267,7 @@ def test_output_encoding_parameter(make_rig, kitchen):
 
 @pytest.fixture(scope="module")
 def bad_input_rig(ros, kitchen):
-    rig = Rig(ros)
-    rig.send_camera_info(kitchen[0].intrinsics)
+    rig = Rig(ros, intrinsics=kitchen[0].intrinsics)
     yield rig
     rig.close()
 
@@ -349,14 +354,45 @@ def test_camera_info_of_another_size_rejects_frames_until_a_matching_one_comes(b
     assert rig.depth_out.with_stamp(stamp) == []
 
 
-def test_invalid_camera_info_is_rejected_and_the_last_good_one_kept(bad_input_rig, kitchen):
+@pytest.mark.parametrize("k_index, value", [(0, 0.0), (0, -525.0), (0, math.inf), (4, math.nan), (2, math.inf)],
+                         ids=["fx=0", "fx<0", "fx=inf", "fy=nan", "cx=inf"])
+def test_invalid_camera_info_is_rejected_and_the_last_good_one_kept(bad_input_rig, kitchen, k_index, value):
     rig = bad_input_rig
     before = rig.node.rejected()["bad_camera_info"]
     broken = camera_info_msg(kitchen[0].intrinsics, rig.next_stamp)
-    broken.k = [0.0] * 9
+    k = list(broken.k)
+    k[k_index] = value
+    broken.k = k
     rig.info_pub.publish(broken)
     wait_for(lambda: rig.node.rejected()["bad_camera_info"] == before + 1, what="bad_camera_info counted")
     assert rig.node.latest_intrinsics() == kitchen[0].intrinsics
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    republished = rig.info_out.wait_for_stamp(stamp)  # the good camera_info goes out, never the broken one
+    assert CameraIntrinsics.from_camera_info(republished) == kitchen[0].intrinsics
+
+
+def test_inputs_before_the_first_camera_info_wait_for_it(make_rig, kitchen):
+    rig = make_rig(intrinsics=None)
+    stamps = [rig.stamp() for _ in range(3)]
+    for stamp in stamps:
+        rig.send_sample(kitchen[0], stamp)
+    wait_for(lambda: rig.node.dropped()["no_camera_info"] == 2, what="older pairs dropped while waiting")
+    assert rig.depth_out.messages == [] and rig.node.frames_published == 0
+    rig.send_camera_info(kitchen[0].intrinsics)
+    out = rig.depth_out.wait_for_stamp(stamps[-1])  # the newest pair, completed once camera_info came
+    info = rig.info_out.wait_for_stamp(stamps[-1])
+    assert info.header == out.header and CameraIntrinsics.from_camera_info(info) == kitchen[0].intrinsics
+    assert [m.header.stamp for m in rig.depth_out.messages] == [out.header.stamp]
+
+
+def test_without_waiting_inputs_go_out_before_any_camera_info(make_rig, kitchen):
+    rig = make_rig(intrinsics=None, wait_for_camera_info=False)
+    stamp = rig.stamp()
+    rig.send_sample(kitchen[0], stamp)
+    rig.depth_out.wait_for_stamp(stamp)
+    time.sleep(0.2)
+    assert rig.info_out.messages == [] and rig.node.dropped()["no_camera_info"] == 0
 
 
 def test_resize_color_accepts_colour_of_another_size(make_rig, kitchen):
@@ -416,7 +452,8 @@ for k in range(int(sys.argv[2])):
 
 
 def test_best_effort_losses_in_transport_are_counted_and_reported(make_rig):
-    rig = make_rig(with_color=False, matched=False, require_color=False, method="interp", depth_qos="best_effort")
+    rig = make_rig(with_color=False, matched=False, require_color=False, method="interp", depth_qos="best_effort",
+                   intrinsics=None)
     diagnostics = Collector(rig.driver, DiagnosticArray, "/diagnostics")
     sent = 60
     subprocess.run([sys.executable, "-c", BURST_PUBLISHER, rig.namespace, str(sent)], check=True, timeout=60)
@@ -448,7 +485,8 @@ def _diagnostics_for(collector: Collector, node: DepthCompletionNode, name_suffi
 
 
 def test_reliable_subscription_warns_about_best_effort_publishers(make_rig):
-    rig = make_rig(publisher_reliability=BEST_EFFORT, matched=False, depth_qos="reliable", input_timeout=0.5)
+    rig = make_rig(publisher_reliability=BEST_EFFORT, matched=False, depth_qos="reliable", input_timeout=0.5,
+                   intrinsics=None)
     diagnostics = Collector(rig.driver, DiagnosticArray, "/diagnostics")
 
     def warned():
