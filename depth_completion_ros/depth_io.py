@@ -164,7 +164,10 @@ def read_depth_raw(path: str | os.PathLike) -> np.ndarray:
             raise DepthIOError(f"{path}: cannot decode image{hint}")
     else:
         raise DepthIOError(f"{path}: unsupported depth format {suffix!r} (use one of {DEPTH_SUFFIXES})")
-    if data.ndim == 3 and all(np.array_equal(data[..., 0], data[..., c], equal_nan=data.dtype.kind == "f") for c in range(1, data.shape[2])):
+    repeated = data.ndim == 3 and all(
+        np.array_equal(data[..., 0], data[..., c], equal_nan=data.dtype.kind == "f") for c in range(1, data.shape[2])
+    )
+    if repeated:
         # EXR depth from some tools (ClearGrasp) repeats the value in every channel.
         data = data[..., 0]
     if data.ndim != 2:

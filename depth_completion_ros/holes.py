@@ -24,9 +24,7 @@ milliseconds and never loops over pixels in Python.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -576,22 +574,3 @@ def format_hole_statistics(rows: Mapping[str, HoleStatistics]) -> str:
         cells += [f"{share:.0%}" for share in stats.size_shares]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m depth_completion_ros.holes FILE... --scale 1000``: hole statistics of depth files."""
-    from depth_completion_ros.depth_io import read_depth
-
-    parser = argparse.ArgumentParser(prog="python -m depth_completion_ros.holes", description=main.__doc__)
-    parser.add_argument("files", nargs="+", help="depth images (16-bit PNG, EXR, .npy)")
-    parser.add_argument("--scale", type=float, default=1000.0, help="units per metre of 16-bit files (default 1000)")
-    parser.add_argument("--min-depth", type=float, default=0.0, help="depths below this (m) count as missing")
-    parser.add_argument("--name", default="depth", help="row name in the table")
-    args = parser.parse_args(argv)
-    stats = hole_statistics(read_depth(path, scale=args.scale, min_depth=args.min_depth) for path in args.files)
-    print(format_hole_statistics({args.name: stats}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

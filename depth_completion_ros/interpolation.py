@@ -1,25 +1,26 @@
-"""Midpoint interpolation: the seed's classical pre-pass, made order-independent and batched.
+"""Midpoint interpolation: a classical pre-pass that fills small gaps between measurements.
 
-The seed notes (problem 1) fill holes with a per-pixel Python loop: for every valid pixel p at
-least two pixels from the border and every valid pixel q in p's 5x5 window (offset d), the pixel
-``p + floor(d / 2)`` receives ``(depth[p] + depth[q]) / 2`` unless it already holds a value.
-``seed_reference_fill`` ports that loop unchanged; ``midpoint_fill`` computes the same rule as
-one vectorised pass whose result does not depend on the visiting order.
+The rule: for every valid pixel p at least two pixels from the border and every valid pixel q
+in p's 5x5 window (offset d), the pixel ``p + floor(d / 2)`` receives ``(depth[p] + depth[q]) / 2``
+unless it holds a measurement. The project's first notes applied it with a per-pixel Python loop
+whose result depends on the visiting order (kept, ported unchanged, as the reference in
+benchmarks/per_pixel_loop.py); ``midpoint_fill`` computes the rule as one vectorised pass whose
+result does not depend on any order.
 
-Where the two differ (the seed's loop is order-dependent):
+Where the two differ:
 
-* ``midpoint_fill`` uses only pairs of *originally* valid pixels; the seed also pairs with pixels
+* ``midpoint_fill`` uses only pairs of *originally* valid pixels; the loop also pairs with pixels
   it filled earlier in the same pass (filled pixels count as valid for later windows).
-* A hole reached by several pairs gets the mean of their averages; the seed keeps the value of
+* A hole reached by several pairs gets the mean of their averages; the loop keeps the value of
   the first window that reaches it, and inside that window the last pair (raster order) wins.
 
-Hence every pixel ``midpoint_fill`` fills is filled by the seed too, and each filled value lies
+Hence every pixel ``midpoint_fill`` fills is filled by the loop too, and each filled value lies
 between the smallest and largest valid depth of the hole's 3x3 neighbourhood.
 
-Border rule (the seed's): a pair is used only when at least one of its two pixels is at least
-two pixels away from every border, i.e. could be the centre of a 5x5 window that lies inside
-the image. Each unordered pair counts once (the seed can visit it from both ends, and the two
-visits target the same pixel because ``p + floor(d/2) == q + floor(-d/2)``).
+Border rule: a pair is used only when at least one of its two pixels is at least two pixels
+away from every border, i.e. could be the centre of a 5x5 window that lies inside the image.
+Each unordered pair counts once (the loop could visit it from both ends, and the two visits
+target the same pixel because ``p + floor(d/2) == q + floor(-d/2)``).
 
 Implementations: numpy arrays and CPU tensors are filled per image through an 8-neighbour
 validity code (``cv2.filter2D``) and lookup tables, touching only the holes that have a pair,
@@ -45,7 +46,7 @@ from depth_completion_ros.depth_io import sanitize_depth
 DepthT = TypeVar("DepthT", np.ndarray, torch.Tensor)
 Offset = tuple[int, int]  # (row, column)
 
-#: Half the size of the seed's 5x5 window; also its border margin.
+#: Half the size of the rule's 5x5 window; also its border margin.
 WINDOW_RADIUS = 2
 #: The 8 neighbours of a pixel; neighbour i is bit i of a validity code.
 NEIGHBOURS: tuple[Offset, ...] = tuple(
@@ -54,9 +55,9 @@ NEIGHBOURS: tuple[Offset, ...] = tuple(
 
 
 def _midpoint_pairs() -> tuple[tuple[Offset, Offset], ...]:
-    """The neighbour pairs, relative to the pixel they fill, that the seed's rule averages.
+    """The neighbour pairs, relative to the pixel they fill, that the midpoint rule averages.
 
-    For a window offset d the filled pixel is ``m = p + floor(d/2)`` (the seed's
+    For a window offset d the filled pixel is ``m = p + floor(d/2)`` (the original loop's
     ``(index + 2) // 2``), so p and q sit at ``-floor(d/2)`` and ``ceil(d/2)`` from m: always
     inside m's 3x3 neighbourhood. Offsets whose midpoint is p or q itself fill nothing, and
     d and -d give the same unordered pair, which leaves 9 pairs.
@@ -84,7 +85,7 @@ def _lookup_tables() -> tuple[np.ndarray, np.ndarray]:
     """Pair counts and per-neighbour weights for every 16-bit key ``valid_code | interior_code << 8``.
 
     ``valid_code`` has bit i set when neighbour i holds a depth, ``interior_code`` when
-    neighbour i is far enough from the border to be a seed window centre. A pair is counted
+    neighbour i is far enough from the border to be a window centre. A pair is counted
     when both neighbours are valid and at least one is interior; a neighbour's weight is the
     number of counted pairs it belongs to, so the sum of pair averages at a hole is
     ``sum_i weight_i * depth_i / 2``.
@@ -111,11 +112,11 @@ for _table in (_CODE_KERNEL, _PAIR_COUNT, _NEIGHBOUR_WEIGHTS, _HAS_PAIR_INSIDE):
 
 
 def midpoint_fill(depth: DepthT) -> DepthT:
-    """Fill holes with the mean midpoint average of the seed's 5x5 pairs (see module docstring).
+    """Fill holes with the mean midpoint average of their 5x5 pairs (see module docstring).
 
     ``depth`` is a numpy array or torch tensor of shape (H, W) or (B, H, W), uint16 or float32,
     where 0 marks a hole; in float input NaN, inf and negative values are holes too (and come
-    back as 0). uint16 input follows the seed: every nonzero value is a measurement, so remove
+    back as 0). In uint16 input every nonzero value is a measurement, so remove
     sentinels (65535) with ``depth_io.sanitize_depth`` first. Returns a new array or tensor of
     the same type, shape, dtype and device; valid pixels keep their exact value, uint16 fills
     are rounded to the nearest integer (ties to even). CPU tensors take the numpy path,
@@ -142,35 +143,6 @@ def midpoint_fill_torch(depth: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"midpoint_fill_torch takes a torch tensor, got {type(depth).__name__}")
     filled = _fill_torch(_holes_as_zero_torch(depth))
     return torch.round(filled).to(torch.uint16) if depth.dtype == torch.uint16 else filled
-
-
-def seed_reference_fill(depth: np.ndarray) -> np.ndarray:
-    """The seed's order-dependent per-pixel loop, ported statement for statement.
-
-    Only for parity tests and the benchmark (about a second per 1080p frame). Windows are
-    visited in raster order of their centre; pixels filled by earlier windows act as valid
-    pixels in later ones, a pixel keeps the value of the first window that fills it, and
-    within a window numpy's fancy assignment lets the last pair in raster order win. Accepts a
-    numpy (H, W) uint16 or float32 image; computes in float32 like the seed and converts back
-    with ``astype``, so uint16 fills are truncated as the seed's ``img.astype(np.uint16)`` did.
-    """
-    _check_depth(depth)
-    if not isinstance(depth, np.ndarray) or depth.ndim != 2:
-        raise ValueError(f"seed_reference_fill takes one numpy (H, W) image, got {type(depth).__name__} "
-                         f"of shape {tuple(depth.shape)}")
-    image = _holes_as_zero_numpy(depth).astype(np.float32, copy=False)
-    height, width = image.shape
-    r = WINDOW_RADIUS
-    centre_rows, centre_cols = np.nonzero(image > 0)
-    for row, col in zip(centre_rows.tolist(), centre_cols.tolist()):
-        if r <= row < height - r and r <= col < width - r:
-            window = image[row - r : row + r + 1, col - r : col + r + 1]
-            before = window.copy()
-            valid_rows, valid_cols = np.nonzero(window > 0)
-            averages = (window[valid_rows, valid_cols] + window[r, r]) / 2
-            window[(valid_rows + r) // 2, (valid_cols + r) // 2] = averages
-            window[valid_rows, valid_cols] = before[valid_rows, valid_cols]
-    return image.astype(depth.dtype)
 
 
 def _check_depth(depth: object) -> None:
@@ -235,10 +207,10 @@ def _fill_image_numpy(image: np.ndarray) -> None:
     interior_code = _interior_bits(height, 0)[rows] & _interior_bits(width, 1)[cols]
     keys = valid_code.ravel()[holes] | interior_code << 8
     sums = np.zeros(holes.size, np.float64)
-    for (dy, dx), weights in zip(NEIGHBOURS, _NEIGHBOUR_WEIGHTS):
+    for (dy, dx), weights in zip(NEIGHBOURS, _NEIGHBOUR_WEIGHTS, strict=True):
         # Neighbours outside the image have weight 0 (their valid bit is 0), so clipping is harmless.
         sums += np.take(image.ravel(), holes + (dy * width + dx), mode="clip") * weights[keys]
-    # A hole near the border may have only pairs outside the seed's reach: 0 / 1 keeps it a hole.
+    # A hole near the border may have only pairs outside the border rule: 0 / 1 keeps it a hole.
     means = sums / (2 * np.maximum(_PAIR_COUNT[keys], 1))
     image.ravel()[holes] = np.rint(means) if image.dtype == np.uint16 else means
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from depth_completion_ros import holes
-from depth_completion_ros.depth_io import read_color, read_depth
+from depth_completion_ros.cli import main as cli_main
+from depth_completion_ros.depth_io import read_color, read_depth, write_depth
 from depth_completion_ros.holes import HoleSimulator, hide_regions
 
 
@@ -269,8 +270,11 @@ def test_hole_statistics_by_hand() -> None:
         holes.hole_statistics([])
 
 
-def test_cli_prints_statistics_of_real_frames(redkitchen_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    files = [str(redkitchen_root / f"frame-{index:06d}.depth.png") for index in (0, 1)]
-    assert holes.main([*files, "--scale", "1000", "--name", "kitchen"]) == 0
-    output = capsys.readouterr().out
-    assert "| kitchen | 2 |" in output
+def test_cli_prints_statistics_of_depth_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    depth = np.full((100, 100), 1.5, np.float32)
+    depth[10:15, 10:20] = 0.0  # 0.5 % of the frame missing
+    files = [write_depth(tmp_path / f"{index}.png", depth) for index in (0, 1)]
+    assert cli_main(["hole-stats", *map(str, files), "--scale", "1000", "--name", "kitchen"]) == 0
+    expected = holes.format_hole_statistics({"kitchen": holes.hole_statistics([depth, depth])})
+    assert capsys.readouterr().out.strip() == expected
+    assert "| kitchen | 2 | 0.5% |" in expected

@@ -1,4 +1,4 @@
-"""midpoint_fill against its definition, the seed's loop, itself across backends, and real frames."""
+"""midpoint_fill against its definition, the original per-pixel loop, itself across backends, and real frames."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from depth_completion_ros.depth_io import read_depth, read_depth_raw
-from depth_completion_ros.interpolation import WINDOW_RADIUS, midpoint_fill, midpoint_fill_torch, seed_reference_fill
+from benchmarks.per_pixel_loop import per_pixel_loop_fill
+from depth_completion_ros.interpolation import WINDOW_RADIUS, midpoint_fill, midpoint_fill_torch
 
-# Pair offsets d (earlier -> later endpoint in raster order) for which the seed's loop chains:
+# Pair offsets d (earlier -> later endpoint in raster order) for which the per-pixel loop chains:
 # the later endpoint q sees the freshly filled midpoint m at offset m - q = -ceil(d/2) = (-1, +1),
 # whose own midpoint q + (-1, 0) is a third pixel. Every other offset fills m and nothing else.
 CHAINING_OFFSETS = {(1, -2), (2, -2)}
@@ -84,8 +85,8 @@ def test_numpy_and_torch_follow_the_definition(density, shape):
     np.testing.assert_array_equal(midpoint_fill(torch.from_numpy(depth)).numpy(), filled)
 
 
-def seed_notes_loop(img: np.ndarray) -> np.ndarray:
-    """The loop body from the seed notes (2022/12/05), verbatim but for the ``center_mas`` typo."""
+def original_notes_loop(img: np.ndarray) -> np.ndarray:
+    """The loop body from the project's first notes (2022/12/05), verbatim but for the ``center_mas`` typo."""
     img = np.asarray(img).astype(np.float32)
     mask = np.where(img > 0)
     valid_pos = np.array(list(zip(mask[0], mask[1])))
@@ -105,44 +106,44 @@ def seed_notes_loop(img: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("density", [0.055, 0.4])
-def test_seed_reference_is_the_seed_notes_loop(density):
+def test_per_pixel_reference_is_the_original_notes_loop(density):
     depth = random_depth(np.random.default_rng(9), (48, 64), density, dtype=np.uint16)
-    np.testing.assert_array_equal(seed_reference_fill(depth), seed_notes_loop(depth))
+    np.testing.assert_array_equal(per_pixel_loop_fill(depth), original_notes_loop(depth))
 
 
-def test_matches_the_seed_loop_where_its_order_cannot_matter():
+def test_matches_the_per_pixel_loop_where_its_order_cannot_matter():
     rng = np.random.default_rng(1)
     offsets = [d for d in ALL_OFFSETS if d not in CHAINING_OFFSETS]
     depth, _ = isolated_pairs(offsets, rng)
     filled = midpoint_fill(depth)
     assert (filled > depth).sum() > 0
-    np.testing.assert_array_equal(filled, seed_reference_fill(depth))
+    np.testing.assert_array_equal(filled, per_pixel_loop_fill(depth))
 
 
-def test_seed_loop_chains_through_pixels_it_filled():
+def test_per_pixel_loop_chains_through_pixels_it_filled():
     rng = np.random.default_rng(2)
     depth, placed = isolated_pairs(sorted(CHAINING_OFFSETS), rng)
-    ours, seed = midpoint_fill(depth), seed_reference_fill(depth)
+    ours, loop = midpoint_fill(depth), per_pixel_loop_fill(depth)
     for p, q in placed:
         midpoint = (p[0] + (q[0] - p[0]) // 2, p[1] + (q[1] - p[1]) // 2)
         chained = (q[0] - 1, q[1])
-        assert ours[midpoint] == seed[midpoint] == pytest.approx((depth[p] + depth[q]) / 2)
+        assert ours[midpoint] == loop[midpoint] == pytest.approx((depth[p] + depth[q]) / 2)
         assert ours[chained] == 0
-        assert seed[chained] == pytest.approx((seed[midpoint] + depth[q]) / 2)
-    assert np.count_nonzero(seed > ours) == len(placed)
+        assert loop[chained] == pytest.approx((loop[midpoint] + depth[q]) / 2)
+    assert np.count_nonzero(loop > ours) == len(placed)
 
 
-def test_seed_loop_keeps_the_last_pair_where_ours_takes_the_mean():
+def test_per_pixel_loop_keeps_the_last_pair_where_ours_takes_the_mean():
     # Centre (2, 2) of a 5x5 image; (0, 0) and (1, 0) both have their midpoint with the centre
     # at (1, 1): window indices (0, 0) and (1, 0) map to ((0 + 2) // 2, (0 + 2) // 2) = (1, 1)
     # and ((1 + 2) // 2, (0 + 2) // 2) = (1, 1). The pair (0, 0)-(1, 0) has no centre inside.
     depth = np.zeros((5, 5), np.float32)
     depth[2, 2], depth[0, 0], depth[1, 0] = 1.0, 3.0, 5.0
     first_average, last_average = (3.0 + 1.0) / 2, (5.0 + 1.0) / 2
-    seed, ours = seed_reference_fill(depth), midpoint_fill(depth)
-    assert seed[1, 1] == last_average
+    loop, ours = per_pixel_loop_fill(depth), midpoint_fill(depth)
+    assert loop[1, 1] == last_average
     assert ours[1, 1] == (first_average + last_average) / 2
-    assert np.count_nonzero(seed != depth) == np.count_nonzero(ours != depth) == 1
+    assert np.count_nonzero(loop != depth) == np.count_nonzero(ours != depth) == 1
 
 
 def test_pairs_reach_holes_only_through_a_centre_away_from_the_border():
@@ -151,22 +152,22 @@ def test_pairs_reach_holes_only_through_a_centre_away_from_the_border():
     depth[5, 7], depth[7, 7] = 3.0, 5.0  # likewise, along the right edge
     depth[1, 3], depth[3, 3] = 4.0, 6.0  # (3, 3) can be a centre: fills (2, 3)
     ours = midpoint_fill(depth)
-    np.testing.assert_array_equal(ours, seed_reference_fill(depth))
+    np.testing.assert_array_equal(ours, per_pixel_loop_fill(depth))
     assert ours[0, 3] == 0 and ours[6, 7] == 0
     assert ours[2, 3] == 5.0
 
 
 @pytest.mark.parametrize("density", [0.055, 0.5])
-def test_invariants_and_the_seed_fills_a_superset(density):
+def test_invariants_and_the_per_pixel_loop_fills_a_superset(density):
     rng = np.random.default_rng(3)
     depth = random_depth(rng, (64, 80), density)
-    ours, seed = midpoint_fill(depth), seed_reference_fill(depth)
+    ours, loop = midpoint_fill(depth), per_pixel_loop_fill(depth)
     valid = depth > 0
     np.testing.assert_array_equal(ours[valid], depth[valid])
-    np.testing.assert_array_equal(seed[valid], depth[valid])
+    np.testing.assert_array_equal(loop[valid], depth[valid])
     filled = (ours > 0) & ~valid
     assert filled.any()
-    assert not (filled & ~(seed > 0)).any()
+    assert not (filled & ~(loop > 0)).any()
     low, high = neighbourhood_range(depth)
     assert np.all(ours[filled] >= low[filled]) and np.all(ours[filled] <= high[filled])
 
@@ -247,11 +248,11 @@ def test_torch_path_takes_tensors_only():
         midpoint_fill_torch(np.zeros((8, 8), np.float32))
 
 
-def test_seed_reference_takes_single_numpy_images_only():
+def test_per_pixel_reference_takes_single_numpy_images_only():
     with pytest.raises(ValueError, match="one numpy"):
-        seed_reference_fill(np.zeros((2, 8, 8), np.float32))
+        per_pixel_loop_fill(np.zeros((2, 8, 8), np.float32))
     with pytest.raises(ValueError, match="one numpy"):
-        seed_reference_fill(torch.zeros((8, 8)))
+        per_pixel_loop_fill(torch.zeros((8, 8)))
 
 
 def _redkitchen_frames(root: Path) -> list[Path]:
@@ -275,10 +276,10 @@ def test_real_frames(redkitchen_root):
         blocks = filled.reshape(depth.shape[0] // 60, 60, depth.shape[1] // 80, 80).sum(axis=(1, 3))
         row, col = np.unravel_index(np.argmax(blocks), blocks.shape)
         crop = depth[row * 60 : (row + 1) * 60, col * 80 : (col + 1) * 80]
-        crop_ours, crop_seed = midpoint_fill(crop), seed_reference_fill(crop)
+        crop_ours, crop_loop = midpoint_fill(crop), per_pixel_loop_fill(crop)
         assert np.count_nonzero(crop_ours != crop) > 40
         np.testing.assert_allclose(crop_ours, definition_fill(crop), rtol=1e-6)
-        assert not ((crop_ours > 0) & ~(crop_seed > 0)).any()
+        assert not ((crop_ours > 0) & ~(crop_loop > 0)).any()
 
     raw = read_depth_raw(_redkitchen_frames(redkitchen_root)[0])
     raw[raw == 65535] = 0

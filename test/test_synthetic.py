@@ -13,7 +13,9 @@ from depth_completion_ros import synthetic
 from depth_completion_ros.depth_io import read_color
 from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.holes import PRESETS
-from depth_completion_ros.synthetic import Box, Decal, Material, SensorModel, SyntheticScene, Trajectory
+from depth_completion_ros.cli import main as cli_main
+from depth_completion_ros.synthetic import Cuboid, Decal, Material, SensorModel, SyntheticScene, Trajectory, random_room
+from depth_completion_ros.synthetic.raycast import RenderBuffers, intersect, screen_rect
 
 
 def perfect_sensor(see_through: float = 0.0) -> SensorModel:
@@ -54,7 +56,7 @@ def box_room(box_material: Material, window: bool = False) -> SyntheticScene:
         size=(6.0, 4.0, 3.0),
         face_materials=(0, 0, 0, 0, 0, 0),
         decals=decals,
-        boxes=(Box((3.0, 2.0, 1.5), (0.5, 0.5, 0.5), 0.0, 1),),
+        cuboids=(Cuboid((3.0, 2.0, 1.5), (0.5, 0.5, 0.5), 0.0, 1),),
         cylinders=(),
         spheres=(),
         materials=(paint, box_material, glass),
@@ -129,24 +131,24 @@ def test_screen_culling_never_hides_a_visible_surface() -> None:
     """Rendering tests each primitive only inside its projected bounding rectangle (clipped at the
     near plane when part of it is behind the camera); every pixel that truly sees the primitive
     must lie in that rectangle."""
-    random_scene = SyntheticScene.random(np.random.SeedSequence(0).spawn(3)[0])
+    random_scene = random_room(np.random.SeedSequence(0).spawn(3)[0])
     cases = [(random_scene, random_scene.trajectory.pose(time_s)) for time_s in np.linspace(0.0, 60.0, 7)]
     # Above the middle of a 4 m long table top, looking ahead and down: its near corners are
     # behind the camera, and the top reaches the bottom of the image.
-    table = Box((3.0, 2.0, 0.75), (2.0, 0.5, 0.02), 0.0, 1)
-    table_room = dataclasses.replace(box_room(Material("paint", (0.5, 0.3, 0.2))), boxes=(table,))
+    table = Cuboid((3.0, 2.0, 0.75), (2.0, 0.5, 0.02), 0.0, 1)
+    table_room = dataclasses.replace(box_room(Material("paint", (0.5, 0.3, 0.2))), cuboids=(table,))
     cases.append((table_room, looking_down_at((3.0, 2.0, 1.3), (1.0, 0.0, -0.6))))
     straddling_and_seen = 0
     for scene, pose in cases:
-        frame = synthetic._Frame(pose, INTRINSICS)
+        buffers = RenderBuffers(pose, INTRINSICS)
         for primitive, corners in zip(scene.primitives, scene._corners, strict=True):
-            hits = np.isfinite(synthetic._intersect(primitive, frame.origin, frame.directions))
-            rect = scene._screen_rect(corners, frame)
+            hits = np.isfinite(intersect(primitive, buffers.origin, buffers.directions))
+            rect = screen_rect(corners, buffers)
             outside = hits.copy()
             if rect is not None:
                 outside[rect] = False
             assert not outside.any()
-            in_front = (corners - frame.origin) @ frame.rotation[:, 2] > 0
+            in_front = (corners - buffers.origin) @ buffers.rotation[:, 2] > 0
             straddling_and_seen += bool(in_front.any() and not in_front.all() and hits.any())
     assert straddling_and_seen > 0  # the near-plane clipping was exercised
 
@@ -242,8 +244,8 @@ def test_sequence_moves_smoothly_through_one_scene() -> None:
 
 def test_preview_cli_writes_a_grid(tmp_path: Path) -> None:
     out = tmp_path / "preview.png"
-    assert synthetic.main(["--preview", str(out), "--count", "2", "--width", "80", "--height", "64"]) == 0
+    assert cli_main(["synthetic", "preview", str(out), "--count", "2", "--width", "80", "--height", "64"]) == 0
     grid = read_color(out)
     assert grid.shape == (2 * 64, 3 * 80, 3)
     with pytest.raises(SystemExit):
-        synthetic.main([])
+        cli_main(["synthetic"])

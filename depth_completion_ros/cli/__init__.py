@@ -16,7 +16,7 @@ from ..backends import BackendError
 from ..depth_io import DepthIOError
 
 #: Command-group modules of this package, in the order ``--help`` lists them.
-COMMAND_MODULES = ("complete", "evaluate", "bag", "demo")
+COMMAND_MODULES = ("complete", "evaluate", "bag", "demo", "synthetic")
 
 DESCRIPTION = "Depth completion tools: complete and score frame folders, convert and play bags, run the demo."
 
