@@ -1,8 +1,8 @@
 """Camera intrinsics and hole-safe resizing/cropping of depth images.
 
 Depth must never be interpolated across holes: a bilinear or area resize blends a valid
-depth with the zeros of a hole and invents small fake depths along every hole border (the
-Matterport rim artefact in ../shared/data/README.md, and one cause of the seed's REL 0.65).
+depth with the zeros of a hole and invents small fake depths along every hole border (the rim
+artefact of Matterport3D's resized depth images, and one cause of the first prototype's REL 0.65).
 Every resize here is nearest-neighbour or a valid-aware minimum, and every crop or resize
 has a matching intrinsics update so published camera_info stays consistent.
 """
@@ -159,8 +159,8 @@ def resize_color(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 def fit_box(width: int, height: int, aspect: float) -> Box:
     """Largest centred box of ``aspect`` (= width / height) inside a ``width`` x ``height`` image.
 
-    For the network's 320x256 (5:4) input a 1920x1080 frame gives a 1350x1080 box. (The seed cut
-    864x1080, which is 4:5 portrait: it did not match the landscape input.)
+    For the network's 320x256 (5:4) input a 1920x1080 frame gives a 1350x1080 box. (The first
+    prototype cut 864x1080, which is 4:5 portrait: it did not match the landscape input.)
     """
     if aspect <= 0:
         raise ValueError(f"aspect ratio must be positive, got {aspect}")
