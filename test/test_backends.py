@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -182,15 +184,31 @@ def test_auto_prefers_onnxruntime_here_and_says_why(model_files, caplog, monkeyp
     assert "backend tensorrt skipped: TensorRT is not importable" in caplog.text
 
 
-def test_auto_falls_back_to_torch_with_every_reason(model_files, monkeypatch):
+def test_auto_falls_back_to_torch_with_every_reason(monkeypatch):
     _uninstall(monkeypatch, "tensorrt")
-
     _uninstall(monkeypatch, "onnxruntime")
-    # The .onnx names the model; its .pt sibling is the PyTorch form.
-    backend = create_backend("auto", model_files.dynamic)
-    assert isinstance(backend, TorchBackend) and backend.source == model_files.checkpoint
+    # The shipped model comes as ONNX export and checkpoint: without ONNX Runtime, its checkpoint runs.
+    backend = create_backend("auto")
+    assert isinstance(backend, TorchBackend) and backend.source == resources.default_model_path(kind="pt")
     assert [reason.split(":")[0] for reason in backend.selection_reasons] == list(BACKEND_KINDS[:3])
     assert "onnxruntime is not importable" in backend.selection_reasons[2]
+
+
+def test_the_given_model_file_is_the_only_one_used(model_files, monkeypatch, tmp_path):
+    """A same-named file beside the given one may be another model: it is never picked up."""
+    _uninstall(monkeypatch, "tensorrt")
+    onnx_path = tmp_path / "model.onnx"
+    shutil.copy(model_files.dynamic, onnx_path)
+    text_checkpoint = tmp_path / "model.pt"
+    text_checkpoint.write_text("these are my notes, not a checkpoint\n")
+    assert create_backend("auto", onnx_path).source == onnx_path
+    with pytest.raises(ModelFileError, match=re.escape(f"not a model checkpoint: {text_checkpoint}")):
+        create_backend("torch", text_checkpoint)
+    with pytest.raises(BackendError, match=re.escape(f"torch: not a model checkpoint: {text_checkpoint}")):
+        create_backend("auto", text_checkpoint)  # model.onnx beside it stays unused
+    _uninstall(monkeypatch, "onnxruntime")
+    with pytest.raises(BackendError, match=re.escape(f"torch needs a .pt model file, got {model_files.dynamic}")):
+        create_backend("auto", model_files.dynamic)  # net.pt beside it stays unused
 
 
 def test_auto_takes_tensorrt_first_when_an_engine_loads(model_files, monkeypatch):
@@ -202,7 +220,7 @@ def test_auto_takes_tensorrt_first_when_an_engine_loads(model_files, monkeypatch
         return chosen
 
     monkeypatch.setattr(backends.TensorRTBackend, "from_onnx", staticmethod(cached_engine))
-    backend = create_backend("auto", model_files.checkpoint, precision="fp32")
+    backend = create_backend("auto", model_files.dynamic, precision="fp32")
     assert backend is chosen and backend.selection_reasons == ()
     assert calls == [(model_files.dynamic, "fp32", None)]
 

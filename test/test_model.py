@@ -399,12 +399,12 @@ def test_checkpoint_errors(tmp_path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a model checkpoint"):
         load_checkpoint(corrupt)
     truncated = tmp_path / "truncated.pt"
     save_checkpoint(truncated, build_model(TINY))
     truncated.write_bytes(truncated.read_bytes()[:2000])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a model checkpoint"):
         load_checkpoint(truncated)
     plain = tmp_path / "plain.pt"
     torch.save(build_model(TINY).state_dict(), plain)

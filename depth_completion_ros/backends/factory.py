@@ -39,7 +39,7 @@ class _Request:
         """The model's ``suffix`` form; BackendError when the model has none (``kind`` needs it)."""
         if suffix not in self.files:
             given = ", ".join(str(p) for p in self.files.values())
-            raise BackendError(f"{kind} needs a {suffix} model file; none beside {given}")
+            raise BackendError(f"{kind} needs a {suffix} model file, got {given}")
         return self.files[suffix]
 
 
@@ -87,9 +87,9 @@ def create_backend(
 ) -> CompletionBackend:
     """Create the backend ``kind``, or with ``auto`` the first of BACKEND_KINDS that works here.
 
-    ``model_path`` names a model by any of its files: ``X.engine``, ``X.onnx`` or ``X.pt``;
-    files with the same stem beside it are its other forms (the engine of ``X.onnx`` is looked
-    up in the engine cache). Without a path the shipped CPU model is used. ``auto`` logs why
+    ``model_path`` is the one file used: ``X.engine`` (TensorRT), ``X.onnx`` (ONNX Runtime, or
+    TensorRT with its engine from the engine cache) or ``X.pt`` (PyTorch). Without a path the
+    shipped CPU model is used, in whichever of its forms runs here. ``auto`` logs why
     each faster backend was skipped and stores the reasons in ``backend.selection_reasons``;
     when none can run, BackendError lists every reason.
     """

@@ -1,4 +1,4 @@
-"""Model-file lookup: one model in its forms (``.engine``, ``.onnx``, ``.pt``) and the shipped default."""
+"""Model-file lookup: the file the user names (``.engine``, ``.onnx``, ``.pt``) or the shipped default."""
 from __future__ import annotations
 
 import os
@@ -12,31 +12,31 @@ MODEL_SUFFIXES = (".engine", ".onnx", ".pt")
 
 
 def model_files(model_path: str | os.PathLike | None) -> dict[str, Path]:
-    """The forms of one model, by suffix: the given file plus same-stem siblings (.engine/.onnx/.pt).
+    """The files a backend may load, by suffix: exactly the given file, or the shipped model's forms.
 
-    ``None`` means the shipped CPU model (its ONNX export, else its checkpoint).
+    A given path is the only file used: a same-named ``.pt`` or ``.onnx`` beside it may be an
+    older or unrelated model, and silently running that instead would be wrong. ``None`` means
+    the shipped CPU model, whose ONNX export and checkpoint ship together as one model.
     """
-    path = _shipped_model() if model_path is None else Path(model_path)
+    if model_path is None:
+        return _shipped_model()
+    path = Path(model_path)
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelFileError(f"{path}: unknown model file type {path.suffix!r}; expected one of {list(MODEL_SUFFIXES)}")
-    path = existing_file(path, "model")
-    files = {path.suffix: path}
-    for suffix in (".onnx", ".pt"):
-        sibling = path.with_suffix(suffix)
-        if suffix not in files and sibling.is_file():
-            files[suffix] = sibling
-    return files
+    return {path.suffix: existing_file(path, "model")}
 
 
-def _shipped_model() -> Path:
-    """The shipped CPU model: its ONNX export where present, else its checkpoint."""
-    problems = []
+def _shipped_model() -> dict[str, Path]:
+    """The shipped CPU model's forms that are installed (its ONNX export and its checkpoint)."""
+    files, problems = {}, []
     for kind in ("onnx", "pt"):
         try:
-            return default_model_path(kind=kind)
+            files["." + kind] = default_model_path(kind=kind)
         except ModelNotFoundError as exc:
             problems.append(str(exc))
-    raise ModelFileError("no model path given and no shipped model: " + " ".join(problems))
+    if not files:
+        raise ModelFileError("no model path given and no shipped model: " + " ".join(problems))
+    return files
 
 
 def existing_file(path: str | os.PathLike, what: str) -> Path:

@@ -60,12 +60,18 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):
+        # torch.save writes a zip archive; anything else (a text file, a truncated download)
+        # would reach the unpickler, which fails with whatever the stray bytes trigger.
+        raise CheckpointError(f"not a model checkpoint: {path} (not the zip archive torch.save writes; "
+                              "empty, truncated or another kind of file)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, KeyError,
+            IndexError) as exc:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (corrupt, truncated, or not written by save_checkpoint; "
-            f"torch.load raised {type(exc).__name__})"
+            f"not a model checkpoint: {path} (corrupt, or not written by save_checkpoint; "
+            f"torch.load raised {type(exc).__name__}: {exc})"
         ) from exc
     if not isinstance(payload, dict) or any(key not in payload for key in CHECKPOINT_KEYS):
         found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
