@@ -7,6 +7,7 @@ pulls the ROS 2 Kilted core wheels from PyPI instead.
 from glob import glob
 
 from setuptools import find_packages, setup
+from setuptools.dist import Distribution
 
 PACKAGE = "depth_completion_ros"
 
@@ -15,13 +16,29 @@ def _files(pattern: str) -> list[str]:
     return sorted(p for p in glob(pattern) if not p.endswith((".engine", ".gitkeep")))
 
 
+class _Distribution(Distribution):
+    """Installs ``data_files`` in editable mode too (``pip install -e .``, the README's venv).
+
+    setuptools' editable_wheel installs data only if the distribution ``has_data()``, a method
+    Distribution does not have (it has ``has_data_files``), so without this an editable install
+    would lack the ament index entry, launch files, configs and the lib/ shim that
+    ``ros2 launch depth_completion_ros ...`` needs. The files are copied, not linked.
+    """
+
+    def has_data(self) -> bool:
+        return self.has_data_files()
+
+
 setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={PACKAGE: ["configs/*.yaml"]},
+    distclass=_Distribution,
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        # ROS tools find executables in lib/<package>: see the shim's comment.
+        (f"lib/{PACKAGE}", ["libexec/depth_completion_node"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.py")),
         (f"share/{PACKAGE}/config", _files("config/*.yaml") + _files("config/*.xml")),

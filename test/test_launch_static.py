@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import runpy
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,22 @@ def test_the_node_executable_is_a_console_script(launch_tree, launch_constants, 
     assert _keyword(ours[0], "name", launch_constants) == NODE_NAME
 
 
-def test_every_launch_configuration_used_is_declared(launch_tree):
+def test_the_node_executable_is_also_installed_where_ros_tools_look(launch_constants, setup_kwargs):
+    """`ros2 run`/`ros2 launch` look in <prefix>/lib/<package>; a pip install puts scripts in bin/."""
+    package, executable = launch_constants["PACKAGE"], launch_constants["NODE_EXECUTABLE"]
+    installed = [source for destination, sources in setup_kwargs["data_files"] if destination == f"lib/{package}"
+                 for source in sources]
+    assert [Path(source).name for source in installed] == [executable]
+    assert os.access(REPO_ROOT / installed[0], os.X_OK)
+
+
+def test_every_launch_configuration_used_is_declared(launch_tree, launch_constants):
     declared = {ast.literal_eval(call.args[0]) for call in _calls(launch_tree, "DeclareLaunchArgument")}
     used = {ast.literal_eval(call.args[0]) for call in _calls(launch_tree, "LaunchConfiguration")
             if isinstance(call.args[0], ast.Constant)}
     assert used <= declared, f"LaunchConfiguration of undeclared arguments: {sorted(used - declared)}"
+    assert set(launch_constants["TOPIC_ARGUMENTS"]) <= declared
+    assert set(launch_constants["TOPIC_ARGUMENTS"].values()) <= set(INPUT_TOPICS)
     assert {"camera", "namespace", "method", "backend", "model_path", "use_sim_time", "rviz", "params_file"} <= declared
 
 
