@@ -2,6 +2,8 @@
 
     ros2 launch depth_completion_ros depth_completion.launch.py camera:=realsense
     ros2 launch depth_completion_ros depth_completion.launch.py camera:=zed method:=classical rviz:=true
+    ros2 launch depth_completion_ros depth_completion.launch.py camera:=zed color_topic:=rgb/image_rect_color
+        # zed-ros2-wrapper before 5.1
     ros2 launch depth_completion_ros depth_completion.launch.py camera:=generic namespace:=/my_cam \\
         params_file:=/path/to/my_params.yaml use_sim_time:=true      # replaying a bag with --clock
 
@@ -10,10 +12,15 @@ camera's own topics (e.g. /camera/camera/depth_completed/image_raw for a RealSen
 ``camera`` preset remaps the node's inputs to the topics that driver publishes by default; depth
 must be registered to the colour image (RealSense ``align_depth.enable:=true``, Orbbec
 ``depth_registration:=true``, ZED and Azure Kinect publish registered depth already).
+``depth_topic``, ``color_topic`` and ``camera_info_topic`` replace a preset's names (driver
+versions rename topics). Nothing starts when RViz is asked for but not installed, and when the
+node exits the whole launch shuts down, so no process is left behind either way.
 """
+import os
+
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -52,13 +59,14 @@ CAMERA_PRESETS = {
             "color/image_raw": "rgb/image_raw",
         },
     },
-    "zed": {  # zed-ros2-wrapper (depth is 32FC1 metres, colour BGRA)
+    "zed": {  # zed-ros2-wrapper >= 5.1 (depth is 32FC1 metres, colour BGRA); before 5.1 the colour
+        # topic was rgb/image_rect_color: pass color_topic:=rgb/image_rect_color
         "namespace": "/zed/zed_node",
         "frame": "zed_camera_link",
         "remappings": {
             "depth/image_raw": "depth/depth_registered",
             "depth/camera_info": "depth/camera_info",
-            "color/image_raw": "rgb/image_rect_color",
+            "color/image_raw": "rgb/color/rect/image",
         },
     },
     "generic": {  # anything publishing <namespace>/depth/image_raw, color/image_raw, depth/camera_info
@@ -70,6 +78,23 @@ CAMERA_PRESETS = {
 #: Launch arguments passed to the node as parameters of the same name when given (non-empty);
 #: everything else comes from the parameters file.
 NODE_PARAMETER_ARGUMENTS = ("method", "backend", "model_path")
+#: Launch arguments that replace the preset's remapping of one node input (relative to the namespace).
+TOPIC_ARGUMENTS = {"depth_topic": "depth/image_raw", "color_topic": "color/image_raw",
+                   "camera_info_topic": "depth/camera_info"}
+RVIZ_PACKAGE = "rviz2"
+
+
+def _check_rviz_installed() -> None:
+    """Fail before anything starts: once the node runs, a missing RViz would abort the launch around it."""
+    try:
+        prefix = get_package_prefix(RVIZ_PACKAGE)
+    except PackageNotFoundError:
+        raise RuntimeError(
+            f"rviz:=true but the '{RVIZ_PACKAGE}' package is not installed (apt install ros-$ROS_DISTRO-rviz2); "
+            f"nothing was started"
+        ) from None
+    if not os.access(os.path.join(prefix, "lib", RVIZ_PACKAGE, "rviz2"), os.X_OK):
+        raise RuntimeError(f"rviz:=true but {prefix}/lib/{RVIZ_PACKAGE}/rviz2 is missing; nothing was started")
 
 
 def _launch_setup(context, *args, **kwargs):
@@ -79,7 +104,14 @@ def _launch_setup(context, *args, **kwargs):
     preset = CAMERA_PRESETS[camera]
     namespace = LaunchConfiguration("namespace").perform(context) or preset["namespace"]
     frame = LaunchConfiguration("camera_frame").perform(context) or preset["frame"]
-    remappings = list(preset["remappings"].items())
+    topics = dict(preset["remappings"])
+    for argument, node_input in TOPIC_ARGUMENTS.items():
+        if topic := LaunchConfiguration(argument).perform(context):
+            topics[node_input] = topic
+    remappings = list(topics.items())
+    with_rviz = LaunchConfiguration("rviz").perform(context) == "true"
+    if with_rviz:
+        _check_rviz_installed()
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
 
     overrides = {"use_sim_time": use_sim_time}
@@ -97,7 +129,10 @@ def _launch_setup(context, *args, **kwargs):
         remappings=remappings,
         output="screen",
         emulate_tty=True,
+        on_exit=Shutdown(reason="the depth completion node exited"),
     )
+    if not with_rviz:
+        return [node]
     # RViz runs in the same namespace with the same remappings, so the relative topics in the
     # shared config resolve to this camera's raw and completed topics.
     rviz = Node(
@@ -108,7 +143,6 @@ def _launch_setup(context, *args, **kwargs):
         arguments=["-d", PathJoinSubstitution([FindPackageShare(PACKAGE), RVIZ_CONFIG]), "-f", frame],
         parameters=[{"use_sim_time": use_sim_time}],
         remappings=remappings,
-        condition=IfCondition(LaunchConfiguration("rviz")),
         output="log",
     )
     return [node, rviz]
@@ -128,6 +162,19 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "camera_frame", default_value="",
                 description="RViz fixed frame (empty: the preset's camera link frame).",
+            ),
+            DeclareLaunchArgument(
+                "depth_topic", default_value="",
+                description="Registered depth topic, relative to the namespace (empty: the preset's).",
+            ),
+            DeclareLaunchArgument(
+                "color_topic", default_value="",
+                description="Colour topic, relative to the namespace (empty: the preset's; "
+                            "rgb/image_rect_color for zed-ros2-wrapper before 5.1).",
+            ),
+            DeclareLaunchArgument(
+                "camera_info_topic", default_value="",
+                description="camera_info of the depth topic, relative to the namespace (empty: the preset's).",
             ),
             DeclareLaunchArgument(
                 "method", default_value="",
