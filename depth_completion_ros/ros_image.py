@@ -2,10 +2,18 @@
 
 Works on any object with the Image fields (``height``, ``width``, ``encoding``,
 ``is_bigendian``, ``step``, ``data``): rclpy messages, ``rosbags`` messages, or a plain
-:class:`ImageBuffer`. Decoding views the message buffer directly (``np.frombuffer``), honours
-row padding (``step``) and byte order, and rejects truncated buffers. Encoding returns
-``bytes`` because assigning ``bytes`` to an rclpy ``data`` field is ~250x faster than
-assigning an ndarray (docs/ros2.md).
+:class:`ImageBuffer`. Decoding views the message buffer directly (``np.frombuffer`` with the
+message's row ``step`` as stride, padded or not), honours byte order, and rejects truncated
+buffers. rgb8 colour comes back as that read-only view, without a copy; the other encodings are
+converted once (OpenCV's colour conversions, several times faster than numpy's channel
+indexing: 8 ms -> under 1 ms for a 1920x1080 frame). Depth is converted to float metres, a new
+array, in one step from the wire values, byte-swapped or not.
+
+Encoding returns ``bytes`` (one copy of the encoded pixels): an rclpy message copies ``bytes``
+into its ``data`` array at memcpy speed, while an ndarray would be converted element by element
+(~250x slower). Reusing output buffers from frame to frame was measured not to matter here: a
+4 MiB copy or allocation costs under 0.1 ms (1920x1080 16UC1, 2 cores), while converting metres to
+millimetres costs several ms, and rclpy copies whatever it is given anyway.
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .depth_io import depth_to_units, sanitize_depth
@@ -23,14 +32,16 @@ DEPTH_ENCODINGS: dict[str, tuple[np.dtype, float | None]] = {
     "mono16": (np.dtype(np.uint16), 1000.0),
     "32FC1": (np.dtype(np.float32), None),
 }
-#: Colour encodings: (channels, channel order to RGB(A) indices).
-COLOR_ENCODINGS: dict[str, tuple[int, tuple[int, ...]]] = {
-    "rgb8": (3, (0, 1, 2)),
-    "bgr8": (3, (2, 1, 0)),
-    "rgba8": (4, (0, 1, 2)),
-    "bgra8": (4, (2, 1, 0)),
-    "mono8": (1, (0, 0, 0)),
+#: Colour encodings: (channels, OpenCV conversion to RGB or None, conversion from RGB or None).
+COLOR_ENCODINGS: dict[str, tuple[int, int | None, int | None]] = {
+    "rgb8": (3, None, None),
+    "bgr8": (3, cv2.COLOR_BGR2RGB, cv2.COLOR_RGB2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2RGB, cv2.COLOR_RGB2RGBA),
+    "bgra8": (4, cv2.COLOR_BGRA2RGB, cv2.COLOR_RGB2BGRA),
+    "mono8": (1, cv2.COLOR_GRAY2RGB, None),
 }
+#: mono8 encoding weights (ITU-R BT.601 in 1/256): grey = (77 R + 150 G + 29 B) >> 8.
+MONO_WEIGHTS = np.array([77, 150, 29], np.uint16)
 
 
 class ImageEncodingError(ValueError):
@@ -50,7 +61,7 @@ class ImageBuffer:
 
 
 def _pixels(msg: Any, dtype: np.dtype, channels: int) -> np.ndarray:
-    """View the message buffer as (H, W, C) of ``dtype``, honouring step and endianness."""
+    """A read-only (H, W, C) view of the message buffer in the wire byte order, rows ``step`` apart."""
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise ImageEncodingError(f"image has no pixels ({width}x{height})")
@@ -67,16 +78,21 @@ def _pixels(msg: Any, dtype: np.dtype, channels: int) -> np.ndarray:
             f"truncated image data: {buffer.size} bytes for {width}x{height} {msg.encoding} with step {step} "
             f"(needs {needed})"
         )
-    rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1), writeable=False)
     wire = dtype.newbyteorder(">" if msg.is_bigendian else "<") if dtype.itemsize > 1 else dtype
-    pixels = rows.view(wire) if step == row_bytes else np.ascontiguousarray(rows).view(wire)
-    if not wire.isnative:
-        pixels = pixels.astype(dtype)
-    return pixels.reshape(height, width, channels)
+    # A step that is not a multiple of the pixel size gives an unaligned view: numpy handles it.
+    pixels = np.ndarray(
+        (height, width, channels), wire, buffer[:needed], strides=(step, channels * wire.itemsize, wire.itemsize)
+    )
+    pixels.flags.writeable = False
+    return pixels
 
 
 def depth_from_msg(msg: Any, min_depth: float = 0.0, max_depth: float = float("inf")) -> np.ndarray:
-    """Decode a depth Image (16UC1/mono16 millimetres or 32FC1 metres) to float32 metres, 0 = invalid."""
+    """Decode a depth Image (16UC1/mono16 millimetres or 32FC1 metres) to new float32 metres, 0 = invalid.
+
+    The conversion reads the wire values in place (padded rows and byte-swapped values
+    included): it is the only pass over the pixels.
+    """
     try:
         dtype, scale = DEPTH_ENCODINGS[msg.encoding]
     except KeyError:
@@ -88,15 +104,19 @@ def depth_from_msg(msg: Any, min_depth: float = 0.0, max_depth: float = float("i
 
 
 def color_from_msg(msg: Any) -> np.ndarray:
-    """Decode a colour Image (rgb8, bgr8, rgba8, bgra8, mono8) to contiguous uint8 RGB (H, W, 3)."""
+    """Decode a colour Image (rgb8, bgr8, rgba8, bgra8, mono8) to uint8 RGB (H, W, 3).
+
+    rgb8 comes back as a read-only view of the message buffer (no copy; not C-contiguous when
+    rows are padded); the other encodings as a new contiguous array.
+    """
     try:
-        channels, order = COLOR_ENCODINGS[msg.encoding]
+        channels, to_rgb, _ = COLOR_ENCODINGS[msg.encoding]
     except KeyError:
         raise ImageEncodingError(
             f"unsupported colour encoding {msg.encoding!r} (expected one of {', '.join(COLOR_ENCODINGS)})"
         ) from None
     pixels = _pixels(msg, np.dtype(np.uint8), channels)
-    return np.ascontiguousarray(pixels[..., list(order)])
+    return pixels if to_rgb is None else cv2.cvtColor(pixels, to_rgb)
 
 
 def depth_to_buffer(depth_m: np.ndarray, encoding: str = "16UC1") -> ImageBuffer:
@@ -141,15 +161,12 @@ def color_to_buffer(rgb: np.ndarray, encoding: str = "rgb8") -> ImageBuffer:
         raise ImageEncodingError(f"colour to encode must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     if encoding not in COLOR_ENCODINGS:
         raise ImageEncodingError(f"unsupported colour encoding {encoding!r} (expected one of {', '.join(COLOR_ENCODINGS)})")
-    channels, order = COLOR_ENCODINGS[encoding]
+    channels, _, from_rgb = COLOR_ENCODINGS[encoding]
     height, width = rgb.shape[:2]
     if channels == 1:
-        pixels = (rgb.astype(np.uint16) @ np.array([77, 150, 29], np.uint16) >> 8).astype(np.uint8)
+        pixels = (rgb.astype(np.uint16) @ MONO_WEIGHTS >> 8).astype(np.uint8)
     else:
-        pixels = np.empty((height, width, channels), np.uint8)
-        pixels[..., list(order)] = rgb
-        if channels == 4:
-            pixels[..., 3] = 255
+        pixels = rgb if from_rgb is None else cv2.cvtColor(rgb, from_rgb)  # RGB -> RGBA sets alpha to 255
     return _buffer(pixels, encoding, height, width, channels)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from depth_completion_ros.depth_io import sanitize_depth
 from depth_completion_ros.ros_image import (
     ImageBuffer,
     ImageEncodingError,
@@ -168,3 +169,101 @@ def test_units_keep_every_stored_value(redkitchen_root):
     np.testing.assert_array_equal(back, raw)  # sentinels and all, bit for bit
     with pytest.raises(ImageEncodingError, match="uint16"):
         units_to_buffer(raw.astype(np.float32))
+
+
+# ---- zero-copy decoding and encoding, against a row-by-row reading of the wire bytes ---------------
+
+
+def _padded_msg(pixels: np.ndarray, encoding: str, padding: int, big_endian: bool) -> FakeImage:
+    """``pixels`` (H, W[, C]) on the wire as a camera driver might send them: rows ``padding`` bytes apart."""
+    height, width = pixels.shape[:2]
+    if pixels.dtype.itemsize > 1:
+        pixels = pixels.astype(pixels.dtype.newbyteorder(">" if big_endian else "<"))
+    rows = [pixels[row].tobytes() + bytes(padding) for row in range(height)]
+    row_bytes = len(rows[0]) - padding
+    return FakeImage(height, width, encoding, int(big_endian), row_bytes + padding, b"".join(rows))
+
+
+def _wire_rows(msg: FakeImage, dtype: str, channels: int) -> np.ndarray:
+    """The message's pixels read the slow, obvious way: row by row, padding dropped, byte order applied."""
+    row_bytes = msg.width * channels * np.dtype(dtype).itemsize
+    data = bytes(msg.data)
+    packed = b"".join(data[row * msg.step : row * msg.step + row_bytes] for row in range(msg.height))
+    wire = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
+    return np.frombuffer(packed, wire).astype(dtype).reshape(msg.height, msg.width, channels)
+
+
+#: 0: packed rows; 3: rows at odd offsets, so 16- and 32-bit pixels are unaligned; 64: a driver's alignment.
+PADDINGS = (0, 3, 64)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("big_endian", [False, True])
+@pytest.mark.parametrize("encoding", ["16UC1", "mono16", "32FC1"])
+def test_depth_decoding_matches_a_row_by_row_reading(encoding, big_endian, padding):
+    rng = np.random.default_rng(3)
+    if encoding == "32FC1":
+        values = rng.uniform(-1.0, 9.0, (6, 7)).astype(np.float32)
+        values[rng.random(values.shape) < 0.2] = np.nan
+        dtype, scale = "float32", None
+    else:
+        values = rng.integers(0, 65536, (6, 7)).astype(np.uint16)  # 0 and the 65535 sentinel included
+        values[0, :2] = (0, 65535)
+        dtype, scale = "uint16", 1000.0
+    msg = _padded_msg(values, encoding, padding, big_endian)
+    expected = sanitize_depth(_wire_rows(msg, dtype, 1)[..., 0], scale=scale, min_depth=0.3, max_depth=7.0)
+    decoded = depth_from_msg(msg, min_depth=0.3, max_depth=7.0)
+    assert decoded.dtype == np.float32 and decoded.dtype.isnative
+    np.testing.assert_array_equal(decoded, expected)
+    assert not np.shares_memory(decoded, np.frombuffer(msg.data, np.uint8)), "depth is converted, never aliased"
+
+
+#: Each colour encoding as RGB, read from its wire channels.
+TO_RGB = {
+    "rgb8": lambda p: p,
+    "bgr8": lambda p: p[..., ::-1],
+    "rgba8": lambda p: p[..., :3],
+    "bgra8": lambda p: p[..., 2::-1],
+    "mono8": lambda p: np.repeat(p, 3, axis=2),
+}
+CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("encoding", list(TO_RGB))
+def test_color_decoding_matches_a_row_by_row_reading(encoding, padding):
+    channels = CHANNELS[encoding]
+    pixels = np.random.default_rng(4).integers(0, 256, (5, 6, channels), dtype=np.uint8)
+    msg = _padded_msg(pixels, encoding, padding, big_endian=False)
+    decoded = color_from_msg(msg)
+    assert decoded.shape == (5, 6, 3) and decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, TO_RGB[encoding](_wire_rows(msg, "uint8", channels)))
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_rgb8_is_a_read_only_view_of_the_message_buffer(padding):
+    pixels = np.random.default_rng(5).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    msg = _padded_msg(pixels, "rgb8", padding, big_endian=False)
+    msg.data = bytearray(msg.data)  # a writable buffer, as rclpy's array.array is
+    rgb = color_from_msg(msg)
+    assert np.shares_memory(rgb, np.frombuffer(msg.data, np.uint8)), "rgb8 must not be copied"
+    assert not rgb.flags.writeable, "a view of the message must not let the caller change the message"
+    np.testing.assert_array_equal(rgb, pixels)
+
+
+@pytest.mark.parametrize("encoding", list(TO_RGB))
+def test_color_encoding_writes_the_expected_wire_bytes(encoding):
+    rgb = np.random.default_rng(6).integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    alpha = np.full((3, 4, 1), 255, np.uint8)
+    red, green, blue = (rgb[..., channel].astype(np.int64) for channel in range(3))
+    grey = ((77 * red + 150 * green + 29 * blue) >> 8).astype(np.uint8)
+    expected = {
+        "rgb8": rgb,
+        "bgr8": rgb[..., ::-1],
+        "rgba8": np.concatenate([rgb, alpha], axis=2),
+        "bgra8": np.concatenate([rgb[..., ::-1], alpha], axis=2),
+        "mono8": grey,
+    }[encoding]
+    buffer = color_to_buffer(rgb, encoding)
+    assert (buffer.height, buffer.width, buffer.step) == (3, 4, 4 * CHANNELS[encoding])
+    assert buffer.data == np.ascontiguousarray(expected).tobytes()
