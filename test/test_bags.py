@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -290,3 +291,89 @@ def test_playing_a_bag_without_messages_is_an_error_not_an_endless_loop(tmp_path
         writer.add_connection(CameraTopics().depth, "sensor_msgs/msg/Image", typestore=TYPESTORE)
     with pytest.raises(BagError, match="no messages"):
         play.play_bag(bag, loop=True)
+
+
+def _partials(folder: Path, name: str) -> list[Path]:
+    return sorted(folder.glob(f".{name}.*.partial"))
+
+
+def _run_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -> None:
+    """A user mistake: exit 2 and one ``error:`` line naming the problem, never a traceback."""
+    error = result.stderr.strip()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert error.startswith("error: ") and "\n" not in error, error
+    for text in expected:
+        assert text in error, error
+
+
+def _small_depth(index: int) -> np.ndarray:
+    """A 64x48 depth frame (metres) that tells the frames apart: every pixel is 0.5 m + index mm."""
+    return np.full((48, 64), 0.5 + index / 1000.0, dtype=np.float32)
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_recorder_killed_with_sigkill_loses_at_most_the_last_checkpoint_and_is_repaired(tmp_path, storage):
+    """A real `bag record` process killed with SIGKILL while a publisher streams into it: everything
+    it received more than CHECKPOINT_PERIOD_S before the kill comes back through `bag repair`, in
+    order and bit for bit; the next run names the partial folder it left."""
+    ros_helpers = pytest.importorskip("ros_helpers")
+    from rclpy.duration import Duration
+    from rclpy.node import Node
+
+    from depth_completion_ros.bags.storage import CHECKPOINT_PERIOD_S
+
+    topic = f"{ros_helpers.fresh_namespace('killed')}/depth/image_raw"
+    output = tmp_path / "recorded"
+    published: list[np.ndarray] = []
+    with ros_helpers.ros_context() as context:
+        node = Node("killed_recording_publisher", context=context)
+        publisher = node.create_publisher(ros_helpers.Image, topic, ros_helpers.qos(depth=1000))
+        recorder = subprocess.Popen([*CLI, "bag", "record", str(output), "--storage", storage, "--topics", topic],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            ros_helpers.wait_for_subscribers(publisher, timeout=30.0)
+
+            def publish(count: int) -> None:
+                for _ in range(count):
+                    index = len(published)
+                    published.append(_small_depth(index))
+                    publisher.publish(ros_helpers.depth_msg(published[-1], frame_stamp(index)))
+                    time.sleep(1 / 30)
+
+            publish(60)
+            assert publisher.wait_for_all_acked(Duration(seconds=10))
+            durable = len(published)
+            time.sleep(CHECKPOINT_PERIOD_S + 3.0)  # the recorder has handed all of it to its file by now
+            publish(30)  # killed mid-stream
+            recorder.kill()
+            recorder.wait(timeout=10)
+        finally:
+            recorder.kill()
+            recorder.stdout.close()
+            node.destroy_node()
+    assert recorder.returncode == -signal.SIGKILL
+    assert not output.exists()
+    (partial,) = _partials(tmp_path, "recorded")
+
+    _assert_one_line_error(_run_cli("bag", "info", str(partial / "recorded")), "no metadata.yaml", "bag repair")
+    repaired = tmp_path / "repaired"
+    result = _run_cli("bag", "repair", str(partial), str(repaired))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open_bag(repaired) as reader:
+        messages = [(log_ns, message) for _, log_ns, message in iter_messages(reader, [topic])]
+    assert durable <= len(messages) <= len(published), result.stdout
+    assert f"recovered {len(messages)} messages" in result.stdout
+    for index, (_log_ns, message) in enumerate(messages):  # a prefix of what was published, exactly
+        assert stamp_to_ns(message.header.stamp) == frame_stamp(index)
+        np.testing.assert_allclose(depth_from_msg(message), published[index], atol=5e-4)  # 16UC1: millimetres
+    assert bag_info(repaired).storage == storage
+
+    rerun = _run_cli("bag", "record", str(output), "--topics", "/nobody_publishes_this", "--duration", "0.5")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert str(partial) in rerun.stdout + rerun.stderr and "bag repair" in rerun.stdout + rerun.stderr
+    assert partial.is_dir()  # named, never deleted: it may be the only copy of a recording

@@ -325,6 +325,9 @@ def bag_to_frames(
     count = 0
     with open_bag(bag) as reader, atomic_directory(output) as staged:
         require_topics(reader, topics, bag)
+        require_topics(reader, image_topics, bag, msgtype=IMAGE_TYPE)
+        if info_topic:
+            require_topics(reader, [info_topic], bag, msgtype=CAMERA_INFO_TYPE)
         staged.mkdir()
         if info_topic:
             _write_intrinsics(reader, info_topic, staged / "camera-intrinsics.txt", bag)

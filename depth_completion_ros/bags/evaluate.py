@@ -32,7 +32,7 @@ from ..evaluation import EvaluationReport, prepare_inputs
 from ..metrics import aggregate_metrics, depth_metrics
 from ..ros_image import color_from_msg, depth_from_msg
 from .convert import DEFAULT_RATE_HZ, DEFAULT_START_S, frame_stamp
-from .storage import BagError, iter_messages, match_by_stamp, open_bag, require_topics
+from .storage import IMAGE_TYPE, BagError, iter_messages, match_by_stamp, open_bag, require_topics
 
 if TYPE_CHECKING:
     from ..pipeline import DepthCompleter
@@ -68,13 +68,16 @@ def evaluate_against_reference(
     raw_topic: str | None = None,
     rate_hz: float = DEFAULT_RATE_HZ,
     start_s: float = DEFAULT_START_S,
+    layout: str = "auto",
+    depth_scale: float | None = None,
     min_gt: float = 0.1,
     progress: bool = True,
 ) -> BagEvaluation:
     """Score ``completed_topic`` against ``reference``: a topic of the bag or a frame folder with ground truth.
 
     A folder is matched by the stamps :func:`frame_stamp` gave its frames at conversion, so
-    ``rate_hz`` and ``start_s`` must be those of ``bag from-frames``. With ``raw_topic`` in the
+    ``rate_hz`` and ``start_s`` (and ``layout``/``depth_scale``, as :func:`discover_frames` takes
+    them) must be those of ``bag from-frames``. With ``raw_topic`` in the
     bag (or a folder, whose raw depth is the node's input) the metrics split into observed and
     hole pixels.
     """
@@ -86,14 +89,18 @@ def evaluate_against_reference(
         require_topics(reader, [completed_topic], bag)
         raw_topic = raw_topic if raw_topic in reader.topics else None
         topics = [t for t in (completed_topic, reference_topic, raw_topic) if t]
+        require_topics(reader, topics, bag, msgtype=IMAGE_TYPE)
         required = [t for t in (completed_topic, reference_topic) if t]
         groups = match_by_stamp(iter_messages(reader, topics), topics, required=required)
         if reference_topic is not None:
             scored = (_score(group[completed_topic], group[reference_topic], group.get(raw_topic), min_gt)
                       for _, group in groups)
         else:
-            scored = _score_against_folder(groups, completed_topic, raw_topic, Path(reference), rate_hz, start_s,
-                                           min_gt)
+            frames = discover_frames(reference, layout=layout, depth_scale=depth_scale)
+            if all(frame.gt is None for frame in frames):
+                raise BagError(f"{reference}: the frames have no ground truth; "
+                               "leave out --reference to use the hidden-region protocol")
+            scored = _score_against_folder(groups, completed_topic, raw_topic, frames, rate_hz, start_s, min_gt)
         per_frame, unscored = [], 0
         for metrics in tqdm(scored, unit="frame", desc="scoring", disable=not progress):
             if metrics is None:
@@ -113,16 +120,12 @@ def _score_against_folder(
     groups: Iterator[tuple[int, dict[str, Any]]],
     completed_topic: str,
     raw_topic: str | None,
-    folder: Path,
+    frames: list[Frame],
     rate_hz: float,
     start_s: float,
     min_gt: float,
 ) -> Iterator[dict[str, float] | None]:
     """Per-frame metrics against the folder's ground truth; None for a completed frame with no folder frame."""
-    frames = discover_frames(folder)
-    if all(frame.gt is None for frame in frames):
-        raise BagError(f"{folder}: the frames have no ground truth; "
-                       "leave out --reference to use the hidden-region protocol")
     by_stamp: dict[int, Frame] = {frame_stamp(index, rate_hz, start_s): frame for index, frame in enumerate(frames)}
     for stamp, group in groups:
         frame = by_stamp.get(stamp)
@@ -152,7 +155,7 @@ def evaluate_hidden_regions(
     per_frame, unscored, busy_s = [], 0, 0.0
     with open_bag(bag) as reader:
         topics = [t for t in (depth_topic, color_topic) if t]
-        require_topics(reader, topics, bag)
+        require_topics(reader, topics, bag, msgtype=IMAGE_TYPE)
         groups = match_by_stamp(iter_messages(reader, topics), topics, required=[depth_topic])
         for index, (stamp, group) in enumerate(tqdm(groups, unit="frame", desc="completing", disable=not progress)):
             rgb = color_from_msg(group[color_topic]) if color_topic in group else None

@@ -4,7 +4,10 @@ Subscriptions take serialized messages (``raw=True``), so recording costs no des
 a callback only stamps and enqueues, and a writer thread owns the bag (SQLite connections are
 bound to the thread that opened them). Stopping (duration reached, SIGINT, SIGTERM) destroys the
 subscriptions, drains the queue, then closes the bag, so the bag is complete up to the last
-message received; it appears at its final path only once closed.
+message received; it appears at its final path only once closed. A recorder killed with SIGKILL
+cannot close its bag, so the writer hands what it wrote to the OS at least every
+:data:`CHECKPOINT_PERIOD_S` (:func:`checkpoint`), and ``bag repair`` (:mod:`.repair`) turns the
+staging folder left behind into a bag holding all but the last moments of the recording.
 
 Lost messages are counted from the DDS "message lost" event, i.e. samples a reliable or
 best-effort reader knows it missed; gaps in header stamps are not counted (a camera may skip
@@ -27,11 +30,21 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile
 from rosbags.interfaces import Qos
 from rosbags.rosbag2 import Writer
+from rosbags.rosbag2.storage_mcap import McapWriter
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 
 from ..qos import describe_publishers, policy_name, reliability_for
 from ..sync import stamp_to_ns
 from .ros import message_class, offer_to_bag, ros_node
-from .storage import BAG_VERSION, STAMP_MODES, STORAGE_PLUGINS, TYPESTORE, BagError, atomic_directory
+from .storage import (
+    BAG_VERSION,
+    CHECKPOINT_PERIOD_S,
+    STAMP_MODES,
+    STORAGE_PLUGINS,
+    TYPESTORE,
+    BagError,
+    atomic_directory,
+)
 
 #: How often the ROS graph is searched for publishers of topics not yet subscribed.
 DISCOVERY_PERIOD_S = 0.5
@@ -103,14 +116,27 @@ class _BagWriterThread(threading.Thread):
         try:
             with Writer(self._path, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS[self._storage]) as writer:
                 connections: dict[str, Any] = {}
-                while (item := self.queue.get()) is not _DONE:
-                    connection = connections.get(item.topic)
-                    if connection is None:
-                        connection = writer.add_connection(item.topic, item.msgtype, typestore=TYPESTORE,
-                                                           offered_qos_profiles=list(item.offers))
-                        connections[item.topic] = connection
-                    writer.write(connection, self._log_time(item), item.data)
-                    self._report.topics[item.topic].written += 1
+                checkpoint_due: float | None = None  # monotonic time by which written messages go to the OS
+                while True:
+                    timeout = None if checkpoint_due is None else max(0.0, checkpoint_due - time.monotonic())
+                    try:
+                        item = self.queue.get(timeout=timeout)
+                    except queue.Empty:
+                        item = None
+                    if item is _DONE:
+                        break
+                    if item is not None:
+                        connection = connections.get(item.topic)
+                        if connection is None:
+                            connection = writer.add_connection(item.topic, item.msgtype, typestore=TYPESTORE,
+                                                               offered_qos_profiles=list(item.offers))
+                            connections[item.topic] = connection
+                        writer.write(connection, self._log_time(item), item.data)
+                        self._report.topics[item.topic].written += 1
+                        checkpoint_due = checkpoint_due or time.monotonic() + CHECKPOINT_PERIOD_S
+                    if checkpoint_due is not None and time.monotonic() >= checkpoint_due:
+                        checkpoint(writer)
+                        checkpoint_due = None
         except Exception as exc:  # reported to the main thread, which stops recording
             self.error = exc
 
@@ -125,6 +151,25 @@ class _BagWriterThread(threading.Thread):
         self.join()
         if self.error is not None:
             raise BagError(f"{self._path.name}: writing the bag failed ({self.error})") from self.error
+
+
+def checkpoint(writer: Writer) -> None:
+    """Hand every message written so far to the OS in a form a killed recorder cannot take back.
+
+    MCAP: close the pending chunk (rosbags closes one by itself only past 1 MiB, so slow topics
+    could sit in memory for minutes) and flush it out of Python's buffer. SQLite: commit (rosbags
+    commits only when the bag is closed, and a killed process's open transaction is rolled back).
+    What this does not cover is the OS itself: without an fsync, a power cut can still lose data.
+    """
+    storage = writer.storage
+    if isinstance(storage, McapWriter):
+        if storage.chunk.bio.tell():
+            storage.close_chunk()
+        storage.bio.flush()
+    elif isinstance(storage, Sqlite3Writer):
+        storage.conn.commit()
+    else:
+        raise BagError(f"cannot checkpoint a {type(storage).__name__} bag (rosbags storage API changed?)")
 
 
 def _has_header(msgtype: str) -> bool:

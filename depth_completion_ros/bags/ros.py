@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import re
 import signal
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import rclpy
@@ -29,6 +32,8 @@ from .storage import BagError
 #: History depth when the bag does not say (rclcpp's and rclpy's default).
 DEFAULT_DEPTH = 10
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: A ROS 2 message type name as rosidl allows it: package/msg/Name.
+_MESSAGE_TYPE = re.compile(r"(?P<package>[a-z][a-z0-9_]*)/msg/(?P<name>[A-Z][A-Za-z0-9]*)")
 
 
 @contextlib.contextmanager
@@ -58,16 +63,39 @@ def ros_node(name: str, stop: threading.Event | None = None) -> Iterator[tuple[N
 
 
 def message_class(msgtype: str) -> type:
-    """The rclpy message class of ``pkg/msg/Name``, or a BagError naming the package to install."""
-    package, _, name = msgtype.rpartition("/")
-    try:
-        return getattr(importlib.import_module(package.replace("/", ".")), name)
-    except (ImportError, AttributeError, ValueError):
-        ros_package = package.split("/")[0]
+    """The rclpy class of the message type ``pkg/msg/Name``, imported only from a ROS interface package.
+
+    Type names come from bags (and the ROS graph), so they are untrusted: importing whatever
+    module a name points at would run that module's code (``os/msg/system``, ``antigravity/msg/X``).
+    Only a well-formed ROS 2 message type name is considered, and its package is imported only
+    when it is on disk as a rosidl-generated interface package (a ``msg`` sub-package next to its
+    C type-support library), which :func:`importlib.util.find_spec` tells without importing anything.
+    """
+    match = _MESSAGE_TYPE.fullmatch(msgtype)
+    if match is None:
+        raise BagError(f"message type {msgtype!r} is not a ROS 2 message type name (package/msg/Name)")
+    package, name = match["package"], match["name"]
+    if not _is_interface_package(package):
         raise BagError(
-            f"message type {msgtype} is not importable in this Python environment; install its package "
-            f"(ros-{ros_package.replace('_', '-')} from PyPI, or source a ROS 2 install that has {ros_package})"
-        ) from None
+            f"message type {msgtype}: no ROS interface package {package} is installed in this Python environment; "
+            f"install it (ros-{package.replace('_', '-')} from PyPI, or source a ROS 2 install that has it)"
+        )
+    msg_class = getattr(importlib.import_module(f"{package}.msg"), name, None)
+    if not hasattr(type(msg_class), "__import_type_support__"):  # what every rosidl message class has
+        raise BagError(f"message type {msgtype}: the installed {package} has no message {name}")
+    return msg_class
+
+
+def _is_interface_package(package: str) -> bool:
+    try:
+        spec = importlib.util.find_spec(package)  # a top-level name: finds, imports nothing
+    except (ImportError, ValueError):
+        return False
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        folder = Path(location)
+        if (folder / "msg" / "__init__.py").is_file() and any(folder.glob(f"{package}_s__rosidl_typesupport_c*")):
+            return True
+    return False
 
 
 def profile_from_offers(offers: Sequence[Qos]) -> QoSProfile:

@@ -9,6 +9,8 @@ atomic creation of a bag directory, and the summary behind ``bag info``.
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import math
 import os
 import shutil
@@ -29,6 +31,8 @@ from rosbags.typesys import Stores, get_typestore
 
 from ..sync import NANOSECONDS, stamp_to_ns
 
+LOG = logging.getLogger(__name__)
+
 #: Message definitions of ROS 2 Kilted, the distribution whose wheels this package runs on.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -38,6 +42,9 @@ STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 STORAGE_SUFFIXES = {".mcap": "mcap", ".db3": "sqlite3"}
 #: ``bag record --stamp`` choices: a message's log time is its arrival or its header stamp.
 STAMP_MODES = ("receive", "header")
+#: Longest a message ``bag record`` has written stays in its memory before it reaches the bag file
+#: (``record.checkpoint``): a recorder killed with SIGKILL loses at most this much of its recording.
+CHECKPOINT_PERIOD_S = 1.0
 #: rosbag2 metadata version written by ``rosbags`` for Jazzy and later.
 BAG_VERSION = 9
 #: rmw's "infinite" duration, as ``ros2 bag record`` stores it for deadline, lifespan and lease.
@@ -58,6 +65,7 @@ DRIVER_QOS = Qos(
 #: Errors ``rosbags`` (and the SQLite layers under it) raise for truncated or corrupt storage.
 _CORRUPT_BAG_ERRORS = (ReaderError, apsw.Error, sqlite3.Error, struct.error, EOFError)
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+_REPAIR_HINT = "; if it is a recording that was killed before it closed, recover it with 'depth-completion bag repair'"
 
 
 class BagError(ValueError):
@@ -75,25 +83,33 @@ def open_bag(path: str | os.PathLike) -> Iterator[Reader]:
     path = Path(path)
     if not path.exists():
         raise BagError(f"{path}: no such bag")
+    if path.is_file() and path.suffix not in STORAGE_SUFFIXES:
+        raise BagError(f"{path}: not a rosbag2 bag (a bag is a folder with metadata.yaml, or a .mcap/.db3 file)")
     try:
         reader = Reader(path)
     except FileNotFoundError:
-        raise BagError(f"{path}: not a rosbag2 bag (no metadata.yaml in the directory)") from None
+        raise BagError(f"{path}: not a rosbag2 bag (no metadata.yaml in the folder){_REPAIR_HINT}") from None
     except ReaderError as exc:
-        raise BagError(f"{path}: not a rosbag2 bag ({exc})") from None
+        raise BagError(f"{path}: not a rosbag2 bag ({exc}){_REPAIR_HINT}") from None
     try:
         with reader:
             yield reader
     except _CORRUPT_BAG_ERRORS as exc:
-        raise BagError(f"{path}: cannot read the bag, it is truncated or corrupt ({exc})") from exc
+        raise BagError(f"{path}: cannot read the bag, it is truncated or corrupt ({exc}){_REPAIR_HINT}") from exc
 
 
-def require_topics(reader: Reader, topics: Iterable[str], path: str | os.PathLike) -> None:
-    """Fail with the bag's topic list when any of ``topics`` is not in the bag."""
+def require_topics(reader: Reader, topics: Iterable[str], path: str | os.PathLike, msgtype: str | None = None) -> None:
+    """Fail with the bag's topic list when any of ``topics`` is not in the bag, or not of ``msgtype`` when given."""
+    topics = list(topics)
     missing = [topic for topic in topics if topic not in reader.topics]
     if missing:
         available = ", ".join(sorted(reader.topics)) or "none"
         raise BagError(f"{path}: no topic {', '.join(missing)} in the bag (it has: {available})")
+    if msgtype is not None:
+        for topic in topics:
+            if reader.topics[topic].msgtype != msgtype:
+                raise BagError(f"{path}: {topic} holds {reader.topics[topic].msgtype or 'mixed types'}, "
+                               f"not {msgtype}")
 
 
 def iter_messages(reader: Reader, topics: Collection[str]) -> Iterator[tuple[str, int, Any]]:
@@ -143,6 +159,36 @@ def match_by_stamp(
             yield stamp, group
 
 
+#: Staging folders are ``.<name>.<pid>.<random>.partial`` beside the output (see :func:`atomic_directory`).
+PARTIAL_SUFFIX = ".partial"
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Staging folders of ``path`` whose process is gone: left by a run that was killed (SIGKILL, power loss).
+
+    A live run's staging folder carries its pid and is not listed, so two runs side by side do
+    not report each other. Folders without a pid (older releases) count as stale.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    stale = []
+    for candidate in sorted(path.parent.glob(f"{glob.escape(prefix)}*{PARTIAL_SUFFIX}")):
+        owner = candidate.name[len(prefix):].split(".", 1)[0]
+        if candidate.is_dir() and not (owner.isdigit() and _owner_alive(int(owner))):
+            stale.append(candidate)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a path in a hidden staging folder beside ``path``; move it to ``path`` only on success.
@@ -150,13 +196,26 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     Bags are directories (metadata.yaml plus storage files), so ``depth_io.atomic_output``,
     which stages a single file, does not apply. The staged directory has the final name, so the
     storage file inside (``<name>.mcap``) matches what ``ros2 bag`` would have written. A
-    failure or an interrupt leaves no half-written bag; an existing ``path`` is never replaced.
+    failure or an interrupt (SIGINT, and SIGTERM where the CLI maps it to one) leaves no
+    half-written output; an existing ``path`` is never replaced. Only SIGKILL can leave the
+    staging folder behind: the next run for the same ``path`` names it in a warning
+    (:func:`stale_partials`), and ``bag repair`` recovers a killed recording from it.
     """
     path = Path(path)
     if path.exists():
         raise BagError(f"{path}: already exists; choose a new output name (bags are never overwritten)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    if path.parent.exists() and not path.parent.is_dir():
+        raise BagError(f"{path.parent}: not a folder, cannot create {path.name} in it")
+    for stale in stale_partials(path):
+        LOG.warning(f"{stale}: left behind by an earlier run that was killed before it finished; "
+                    f"recover a killed recording with 'depth-completion bag repair {stale} NEW_BAG', "
+                    "otherwise delete it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX,
+                                        dir=path.parent))
+    except OSError as exc:
+        raise BagError(f"{path}: cannot create the output ({exc.strerror or exc})") from exc
     try:
         yield staging / path.name
         try:

@@ -17,7 +17,9 @@ from ..bags.convert import (
     bag_to_frames,
     frames_to_bag,
 )
-from ..bags.storage import STAMP_MODES, STORAGE_PLUGINS, BagError, bag_info
+from ..bags.repair import repair_bag
+from ..bags.storage import CHECKPOINT_PERIOD_S, STAMP_MODES, STORAGE_PLUGINS, BagError, bag_info
+from ..datasets import LAYOUTS
 from ..topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, OUT_DEPTH_TOPIC
 from .common import (
     add_completer_arguments,
@@ -78,6 +80,11 @@ def cmd_to_frames(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    print(repair_bag(args.source, args.output).format())
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     print(bag_info(args.bag).format())
     return 0
@@ -135,6 +142,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raw_topic=args.raw_topic or topics.depth,
             rate_hz=args.rate,
             start_s=args.start_time,
+            layout=args.layout,
+            depth_scale=args.depth_scale,
             min_gt=args.min_gt,
             progress=not args.quiet,
         )
@@ -158,7 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bag`` and its sub-commands."""
-    bag = subparsers.add_parser("bag", help="rosbag2 tools: from-frames, to-frames, info, play, record, evaluate",
+    bag = subparsers.add_parser("bag", help="rosbag2 tools: from-frames, to-frames, repair, info, play, record, evaluate",
                                 description="rosbag2 tools that need no ros2 CLI (bags are read and written "
                                             "with rosbags)")
     commands = bag.add_subparsers(dest="bag_command", required=True, metavar="BAG_COMMAND")
@@ -201,6 +210,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_quiet_argument(to_frames)
     to_frames.set_defaults(func=cmd_to_frames)
 
+    repair = commands.add_parser(
+        "repair", help="recover the messages of a recording that was killed before it closed its bag",
+        description="Like 'ros2 bag reindex': reads the intact messages of a storage file that was never closed "
+                    "(a recorder killed with SIGKILL, a power cut) into a new bag and reports what was recovered. "
+                    f"'bag record' hands its messages to the file at least every {CHECKPOINT_PERIOD_S:g} s.")
+    repair.add_argument("source", type=Path,
+                        help="the .mcap/.db3 file, its bag folder, or the hidden .NAME.*.partial folder a killed "
+                             "'bag record' left")
+    repair.add_argument("output", type=Path, help="bag directory to create (must not exist)")
+    repair.set_defaults(func=cmd_repair)
+
     info = commands.add_parser("info", help="topics, types, counts, duration, rates, storage and sizes of a bag")
     info.add_argument("bag", type=Path, help="bag directory or .mcap/.db3 file")
     info.set_defaults(func=cmd_info)
@@ -239,6 +259,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-color", action="store_true",
                           help="hidden-region protocol: complete depth without colour")
     add_timing(evaluate, "the folder was converted with (a folder --reference only)")
+    evaluate.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto",
+                          help="dataset layout of a folder --reference")
+    evaluate.add_argument("--depth-scale", type=positive_float, default=None,
+                          help="16-bit depth units per metre of a folder --reference (default: its layout's)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
     evaluate.add_argument("--min-gt", type=float, default=0.1,
                           help="score only pixels with reference depth above this (m)")
