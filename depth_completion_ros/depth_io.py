@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,17 +123,63 @@ def depth_to_units(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
     return units.astype(np.uint16)
 
 
+#: Marks the temporary names of :func:`atomic_output`: ``.<name>.<pid>.<random>.partial<suffix>``.
+PARTIAL_MARK = ".partial"
+_PARTIAL_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9A-Za-z_]+\.partial(\.[^.]*)?$")
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """A fresh hidden name beside ``path`` for writing it in steps.
+
+    The name carries the writer's pid (so :func:`stale_partials` can tell a live writer's file
+    from one a killed run left behind) and keeps ``path``'s suffix (writers such as OpenCV,
+    imageio and matplotlib pick the format from it).
+    """
+    path = Path(path)
+    return path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}{PARTIAL_MARK}{path.suffix}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_partials(folder: str | os.PathLike) -> list[Path]:
+    """Partial outputs in ``folder`` whose writer is gone: left by a run killed mid-write (SIGKILL, power loss).
+
+    A live writer's partial names its pid and is not listed, so two runs side by side never
+    report (or remove) each other's files.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = []
+    for candidate in sorted(folder.glob(".*" + PARTIAL_MARK + "*")):
+        match = _PARTIAL_NAME.match(candidate.name)
+        if match and not process_alive(int(match["pid"])):
+            stale.append(candidate)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
-    Readers never see a half-written file, and a failure leaves any previous file untouched.
+    Readers never see a half-written file, and a failure or an interrupt (Ctrl-C, and SIGTERM
+    where the CLI turns it into one) removes the temporary file and leaves any previous file
+    untouched. Only a hard kill can leave it behind, under a name :func:`stale_partials` finds.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name, not a mkstemp file: the writer creates it with the umask's permissions
     # (mkstemp's 0600 would survive the rename).
-    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}{path.suffix}"
+    tmp = partial_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -239,5 +286,9 @@ def write_color(path: str | os.PathLike, rgb: np.ndarray) -> Path:
 
 
 def _imwrite(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), image):
-        raise DepthIOError(f"{path}: OpenCV could not encode the image")
+    """Encode in memory, then write: a folder problem surfaces as the OSError it is (permission
+    denied, disk full), not as OpenCV's "could not write" for every cause."""
+    encoded, buffer = cv2.imencode(path.suffix, image)
+    if not encoded:
+        raise DepthIOError(f"{path}: OpenCV could not encode a {image.dtype} {image.shape} image as {path.suffix}")
+    path.write_bytes(buffer.tobytes())

@@ -4,10 +4,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +19,31 @@ import pytest
 from depth_completion_ros import cli
 from depth_completion_ros.cli import main
 from depth_completion_ros.cli.common import completer_options
-from depth_completion_ros.depth_io import read_depth, read_depth_raw
+from depth_completion_ros.depth_io import partial_path, read_depth, read_depth_raw
 from depth_completion_ros.options import CompleterOptions, option_fields
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Drops the capabilities that let root write anywhere, so a read-only folder is read-only to the run.
+WITHOUT_ROOT_OVERRIDE = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                         "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def _cli_process(argv: list[str], honour_permissions: bool = False, **kwargs) -> subprocess.Popen:
+    """``depth-completion ARGV`` as its own process (``honour_permissions``: even when run as root)."""
+    prefix = []
+    if honour_permissions and os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: a read-only folder would not stop the writes")
+        prefix = WITHOUT_ROOT_OVERRIDE
+    return subprocess.Popen([*prefix, sys.executable, "-m", "depth_completion_ros.cli", *argv], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _run_cli(argv: list[str], honour_permissions: bool = False) -> tuple[int, str]:
+    process = _cli_process(argv, honour_permissions)
+    _, stderr = process.communicate(timeout=300)
+    return process.returncode, stderr
 
 
 @pytest.fixture
@@ -180,3 +207,98 @@ def test_bad_completion_arguments_are_usage_errors(tmp_path, capsys, argv, probl
         main(["complete", str(tmp_path), str(tmp_path / "out"), *argv])
     assert exit_info.value.code == 2
     assert problem in capsys.readouterr().err
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if not line.startswith(("INFO ", "WARNING "))]
+    assert "Traceback" not in stderr and len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_an_output_that_is_a_file_is_one_error_line(kitchen_folder, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the output folder should be")
+    assert main(["complete", str(kitchen_folder), str(taken), "-q"]) == 2
+    assert f"{taken}: exists and is not a folder" in _one_error_line(capsys.readouterr().err)
+    assert main(["complete", str(kitchen_folder), str(taken / "out"), "-q"]) == 2
+    assert f"{taken} is a file" in _one_error_line(capsys.readouterr().err)
+    assert taken.read_text() == "a file where the output folder should be"
+
+
+@pytest.mark.parametrize("where", ["parent", "folder"])
+def test_a_read_only_output_is_one_error_line(kitchen_folder, tmp_path, where):
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(mode=0o555)
+    out = read_only / "out" if where == "parent" else read_only
+    code, stderr = _run_cli(["complete", str(kitchen_folder), str(out), "-q"], honour_permissions=True)
+    assert code == 2
+    assert f"{out}: cannot write output here (Permission denied)" in _one_error_line(stderr)
+    assert list(read_only.iterdir()) == []
+
+
+def test_complete_model_finishes_the_frames_it_can_and_lists_the_others(kitchen_folder, tmp_path, capsys):
+    (kitchen_folder / "frame-000100.color.jpg").unlink()
+    out = tmp_path / "out"
+    assert main(["complete", str(kitchen_folder), str(out), "--method", "model", "--batch-size", "3", "-q"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["frame-000000.png", "frame-000200.png"]
+    failed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("failed: ")]
+    assert failed == [f"failed: frame-000100: no colour image for {kitchen_folder / 'frame-000100.depth.png'} "
+                      "(the model method needs one)"]
+
+
+def test_panels_never_follow_a_link_out_of_the_output_folder(kitchen_folder, tmp_path, capsys):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "panels").symlink_to(elsewhere)
+    assert main(["complete", str(kitchen_folder), str(out), "--panels", "-q"]) == 2
+    assert f"{out / 'panels'}: leads out of {out}" in _one_error_line(capsys.readouterr().err)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_partials_of_a_killed_run_are_named_and_removed(kitchen_folder, tmp_path, caplog):
+    out = tmp_path / "out"
+    out.mkdir()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    live = partial_path(out / "frame-000000.png")  # this process is alive: a concurrent writer's file
+    stale = out / live.name.replace(f".{os.getpid()}.", f".{int(finished.stdout)}.")
+    for partial in (live, stale):
+        partial.write_bytes(b"")
+    assert main(["complete", str(kitchen_folder), str(out), "-q"]) == 0
+    assert f"removing {stale}: a partial file left by an earlier run that was killed" in caplog.text
+    assert not stale.exists() and live.exists()
+
+
+def test_sigterm_at_any_moment_stops_cleanly_and_leaves_no_partial_file(redkitchen_root, tmp_path):
+    """SIGTERM (one, or two in a row) at random moments of real runs: exit 130 or a finished run,
+    never a traceback, never a hidden temporary file."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(0, 240, 20):
+        for kind in ("color.jpg", "depth.png"):
+            shutil.copy(redkitchen_root / f"frame-{index:06d}.{kind}", frames)
+    randomness = random.Random(10)
+    outcomes = []
+    for attempt in range(4):
+        out = tmp_path / f"out{attempt}"
+        process = _cli_process(["complete", str(frames), str(out), "--panels", "--batch-size", "1", "-q"])
+        started = ""
+        while " frames from " not in started:  # the run has begun (imports take seconds on a busy machine)
+            started = process.stderr.readline()
+            assert started, "the run ended before it started"
+        time.sleep(randomness.uniform(0.0, 2.5))  # the 12 frames take about 2 s
+        for _ in range(1 + attempt % 2):
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.01)
+        stdout, stderr = process.communicate(timeout=120)
+        outcomes.append(process.returncode)
+        assert "Traceback" not in stderr, stderr
+        # A signal after the last frame may end the exiting interpreter; the run itself finished.
+        finished = "completed 12 frames" in stdout
+        assert process.returncode == 130 or (finished and process.returncode in (0, -signal.SIGTERM)), stderr
+        if process.returncode == 130:
+            assert stderr.splitlines()[-1] == "interrupted"
+        assert not [p for p in out.rglob(".*")], f"attempt {attempt}: partial files left"
+    assert 130 in outcomes

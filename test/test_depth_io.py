@@ -1,10 +1,11 @@
 """depth_io: units, sanitising, atomic writes, every bad-file case."""
 from __future__ import annotations
 
+import math
 import os
 import stat
-
-import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,10 +16,12 @@ from depth_completion_ros.depth_io import (
     DepthIOError,
     atomic_output,
     depth_to_units,
+    partial_path,
     read_color,
     read_depth,
     read_mask,
     sanitize_depth,
+    stale_partials,
     write_color,
     write_depth,
 )
@@ -123,6 +126,42 @@ def test_failed_write_keeps_previous_file(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_an_interrupt_mid_write_leaves_no_partial_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(tmp_path / "out.png") as tmp:
+            tmp.write_bytes(b"half an image")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_into_a_file_is_the_os_error_naming_the_path(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(FileExistsError) as raised:
+        write_depth(blocker / "out.png", np.ones((2, 2), np.float32))
+    assert str(blocker) in str(raised.value)
+    target = tmp_path / "taken.png"
+    target.mkdir()  # a folder where the file should go: the finished file cannot replace it
+    with pytest.raises(IsADirectoryError):
+        write_color(target, np.zeros((2, 2, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder", "taken.png"]
+
+
+def test_partials_of_killed_writers_are_found_and_live_ones_are_not(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead_pid = int(finished.stdout)  # that process has exited
+    live = partial_path(tmp_path / "frame.png")
+    live.write_bytes(b"being written by this process")
+    dead = tmp_path / live.name.replace(f".{os.getpid()}.", f".{dead_pid}.")
+    dead.write_bytes(b"")
+    (tmp_path / ".hidden_notes.txt").write_text("not ours")
+    (tmp_path / "frame.png").write_bytes(b"finished")
+    assert live.name.startswith(".frame.png.") and live.suffix == ".png"  # writers pick the format from it
+    assert stale_partials(tmp_path) == [dead]
+    assert stale_partials(tmp_path / "missing") == []
 
 
 def test_written_files_get_the_umask_permissions(tmp_path):

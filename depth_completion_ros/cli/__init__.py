@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ..backends import BackendError
 from ..depth_io import DepthIOError
+from .common import describe_os_error, sigterm_as_keyboard_interrupt
 
 #: Command-group modules of this package, in the order ``--help`` lists them.
 COMMAND_MODULES = ("complete", "evaluate", "bag", "demo", "synthetic")
@@ -32,13 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; user mistakes end in one ``error:`` line and exit code 2, Ctrl-C in 130."""
+    """Run one command; user mistakes and file-system errors end in one ``error:`` line and exit
+    code 2, Ctrl-C and SIGTERM in 130."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
-        return int(args.func(args))
-    except (DepthIOError, FileNotFoundError, ValueError, BackendError) as exc:
+        with sigterm_as_keyboard_interrupt():
+            return int(args.func(args))
+    except (DepthIOError, ValueError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

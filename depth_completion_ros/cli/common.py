@@ -1,14 +1,25 @@
-"""Argument helpers shared by the command groups: number types, the completer options, dataset selection."""
+"""Helpers shared by the command groups: number types, the completer options, dataset selection,
+output folders and signals."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
-from collections.abc import Callable
+import os
+import signal
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ..datasets import LAYOUTS, Frame, discover_frames
+from ..depth_io import stale_partials
 from ..options import CompleterOptions, OptionField, option_fields
 from ..pipeline import DepthCompleter
+
+LOG = logging.getLogger("depth_completion")
 
 #: Where the command line differs from the library: the offline tools default to the method that
 #: needs no model and no GPU.
@@ -110,3 +121,67 @@ def dataset_frames(args: argparse.Namespace) -> list[Frame]:
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+class OutputFolderError(ValueError):
+    """An output folder cannot be used: a file is in its place, it cannot be created or written,
+    or it leads out of the folder it belongs to."""
+
+
+def prepare_output_folder(folder: Path, *, inside: Path | None = None) -> Path:
+    """Create ``folder`` if needed and check that files can be written in it, before any work starts.
+
+    ``inside``: the folder ``folder`` must stay in (a ``panels`` symlink in the output folder
+    could otherwise send writes anywhere). Partial files that a killed run left here (see
+    :func:`depth_io.stale_partials`) are removed, each named in a warning: they are temporary
+    names of files that were never finished, and the finished files are never touched.
+    """
+    if inside is not None and not folder.resolve().is_relative_to(inside.resolve()):
+        raise OutputFolderError(f"{folder}: leads out of {inside} (to {folder.resolve()}); "
+                                "refusing to write there - remove the link or choose another output folder")
+    existing = next(path for path in (folder, *folder.absolute().parents) if path.exists())
+    if not existing.is_dir():
+        where = "exists and is not a folder" if existing == folder else f"cannot be created: {existing} is a file"
+        raise OutputFolderError(f"{folder}: {where}; choose a folder for the output")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputFolderError(f"{folder}: cannot write output here ({exc.strerror or exc})") from exc
+    for partial in stale_partials(folder):
+        LOG.warning("removing %s: a partial file left by an earlier run that was killed mid-write", partial)
+        partial.unlink(missing_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def sigterm_as_keyboard_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM stops the command the way Ctrl-C does (``KeyboardInterrupt``).
+
+    ``kill``, ``timeout`` and service managers send SIGTERM; without this, Python dies on the
+    spot and skips every ``finally`` that removes partial outputs. Only the first SIGTERM
+    interrupts; later ones are ignored, then and while the interrupted process winds down, so
+    they cannot cut the clean-up short (SIGKILL still ends it at once). Without an interrupt the
+    previous handler comes back on exit.
+    """
+    interrupted = False
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if interrupted else previous)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: what went wrong and on which path(s)."""
+    paths = " -> ".join(os.fsdecode(name) for name in (exc.filename, exc.filename2) if name is not None)
+    reason = exc.strerror or str(exc)
+    return f"{paths}: {reason}" if paths else reason

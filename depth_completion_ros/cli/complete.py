@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..datasets import Frame, Sample, load_frame
 from ..depth_io import DepthIOError, write_color, write_depth
+from ..pipeline import DepthCompleter
 from .common import (
     add_completer_arguments,
     add_dataset_arguments,
@@ -22,11 +23,14 @@ from .common import (
     build_completer,
     dataset_frames,
     positive_int,
+    prepare_output_folder,
 )
 
 LOG = logging.getLogger("depth_completion")
 #: Frames decoded ahead of the one being completed (bounds the memory the loader holds).
 LOAD_AHEAD = 4
+#: Sub-folder of OUTPUT for ``--panels``.
+PANELS_FOLDER = "panels"
 
 
 def _load_ahead(frames: Sequence[Frame], with_rgb: bool) -> Iterator[tuple[Frame, Sample | Exception]]:
@@ -58,21 +62,52 @@ def _load_ahead(frames: Sequence[Frame], with_rgb: bool) -> Iterator[tuple[Frame
                 future.cancel()
 
 
-def _batches(loaded: Iterator[tuple[Frame, Sample | Exception]], batch_size: int,
+def _batches(loaded: Iterator[tuple[Frame, Sample | Exception]], batch_size: int, needs_rgb: bool,
              failures: list[str]) -> Iterator[list[tuple[Frame, Sample]]]:
-    """Group consecutive same-size frames into batches (one array per batch for the GPU)."""
+    """Group consecutive frames of one size, with or without colour, into batches (one array per
+    batch for the GPU); frames that failed to load, or lack the colour ``needs_rgb`` asks for,
+    go to ``failures`` instead."""
     batch: list[tuple[Frame, Sample]] = []
     for frame, sample in loaded:
+        if not isinstance(sample, Exception) and needs_rgb and sample.rgb is None:
+            sample = DepthIOError(f"no colour image for {frame.depth} (the model method needs one)")
         if isinstance(sample, Exception):
-            failures.append(f"{frame.name}: {sample}")
-            LOG.error("skipping %s: %s", frame.name, sample)
+            _fail(failures, frame, sample)
             continue
-        if batch and (len(batch) == batch_size or batch[0][1].depth.shape != sample.depth.shape):
+        if batch and (len(batch) == batch_size or _batch_key(batch[0][1]) != _batch_key(sample)):
             yield batch
             batch = []
         batch.append((frame, sample))
     if batch:
         yield batch
+
+
+def _batch_key(sample: Sample) -> tuple[tuple[int, ...], bool]:
+    return sample.depth.shape, sample.rgb is not None
+
+
+def _fail(failures: list[str], frame: Frame, reason: Exception) -> None:
+    failures.append(f"{frame.name}: {reason}")
+    LOG.error("skipping %s: %s", frame.name, reason)
+
+
+def _complete_batch(completer: DepthCompleter, batch: list[tuple[Frame, Sample]],
+                    failures: list[str]) -> Iterator[tuple[Frame, Sample, np.ndarray]]:
+    """Completed depth per frame; when the batch as a whole is refused, each frame alone, so one
+    bad frame costs only itself."""
+    depth = np.stack([sample.depth for _, sample in batch])
+    rgb = np.stack([sample.rgb for _, sample in batch]) if batch[0][1].rgb is not None else None
+    try:
+        completed = completer.complete(depth, rgb).depth
+    except (ValueError, TypeError) as exc:
+        if len(batch) == 1:
+            _fail(failures, batch[0][0], exc)
+            return
+        for single in batch:
+            yield from _complete_batch(completer, [single], failures)
+        return
+    for (frame, sample), frame_depth in zip(batch, completed):
+        yield frame, sample, frame_depth
 
 
 def output_path(output: Path, frame: Frame) -> Path:
@@ -85,32 +120,34 @@ def run(args: argparse.Namespace) -> int:
     from ..visualization import make_panel
 
     frames = dataset_frames(args)
+    output = prepare_output_folder(args.output)
+    panels = prepare_output_folder(output / PANELS_FOLDER, inside=output) if args.panels else None
     completer = build_completer(args)
     LOG.info("%d frames from %s (%s); %s", len(frames), args.input, frames[0].layout, completer.describe())
-    needs_rgb = args.method == "model" or args.panels
+    needs_rgb = completer.method == "model"
     failures: list[str] = []
     written = 0
     busy = 0.0
     with tqdm(total=len(frames), unit="frame", desc="completing", disable=args.quiet) as bar:
-        for batch in _batches(_load_ahead(frames, needs_rgb), args.batch_size, failures):
-            depth = np.stack([s.depth for _, s in batch])
-            rgb = np.stack([s.rgb for _, s in batch]) if all(s.rgb is not None for _, s in batch) else None
+        loaded = _load_ahead(frames, with_rgb=needs_rgb or panels is not None)
+        for batch in _batches(loaded, args.batch_size, needs_rgb, failures):
             start = time.perf_counter()
-            result = completer.complete(depth, rgb)
+            completed = list(_complete_batch(completer, batch, failures))
             busy += time.perf_counter() - start
-            for index, (frame, sample) in enumerate(batch):
-                target = output_path(args.output, frame)
-                write_depth(target, result.depth[index], scale=frame.depth_scale)
-                if args.panels:
-                    panel = make_panel(sample.depth, result.depth[index], gt=sample.gt, rgb=sample.rgb)
-                    write_color(args.output / "panels" / f"{frame.name}.png", panel)
+            for frame, sample, depth in completed:
+                write_depth(output_path(output, frame), depth, scale=frame.depth_scale)
+                if panels is not None:
+                    write_color(panels / f"{frame.name}.png",
+                                make_panel(sample.depth, depth, gt=sample.gt, rgb=sample.rgb))
                 written += 1
             bar.update(len(batch))
     if written:
-        print(f"completed {written} frames into {args.output}: {1000 * busy / written:.1f} ms/frame "
-              f"({written / busy:.1f} frames/s) for the {args.method} method, I/O excluded")
+        print(f"completed {written} frames into {output}: {1000 * busy / written:.1f} ms/frame "
+              f"({written / busy:.1f} frames/s) for the {completer.method} method, I/O excluded")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} of {len(frames)} frames failed", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -122,6 +159,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser)
     add_completer_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=8, help="frames per batch (same-size frames only)")
-    parser.add_argument("--panels", action="store_true", help="also write raw/completed/GT panels to OUTPUT/panels")
+    parser.add_argument("--panels", action="store_true", help=f"also write raw/completed/GT panels to OUTPUT/{PANELS_FOLDER}")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
