@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from depth_completion_ros import backends, resources
-from depth_completion_ros.backends import engine_cache
 from depth_completion_ros.backends import (
     BACKEND_KINDS,
     BackendError,
@@ -25,6 +24,7 @@ from depth_completion_ros.backends import (
     OnnxRuntimeBackend,
     TorchBackend,
     create_backend,
+    engine_cache,
     engine_cache_dirs,
     engine_cache_path,
     engine_file_name,
@@ -83,7 +83,7 @@ def test_torch_and_onnxruntime_agree_on_real_frames(model_files, redkitchen_root
 
 @pytest.mark.parametrize("kind", ["torch", "onnxruntime"])
 def test_numpy_in_numpy_out_and_torch_in_torch_out(model_files, kind):
-    backend = create_backend(kind, model_files.dynamic)
+    backend = create_backend(kind, model_files.checkpoint if kind == "torch" else model_files.dynamic)
     rgb, depth = synthetic_batch()
     out_depth, out_confidence = backend.infer(rgb, depth)
     assert isinstance(out_depth, np.ndarray) and isinstance(out_confidence, np.ndarray)

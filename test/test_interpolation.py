@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from depth_completion_ros.depth_io import read_depth, read_depth_raw
 from benchmarks.per_pixel_loop import per_pixel_loop_fill
+from depth_completion_ros.depth_io import read_depth, read_depth_raw
 from depth_completion_ros.interpolation import WINDOW_RADIUS, midpoint_fill, midpoint_fill_torch
 
 # Pair offsets d (earlier -> later endpoint in raster order) for which the per-pixel loop chains:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from depth_completion_ros import synthetic
+from depth_completion_ros.cli import main as cli_main
 from depth_completion_ros.depth_io import read_color
 from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.holes import PRESETS
-from depth_completion_ros.cli import main as cli_main
 from depth_completion_ros.synthetic import Cuboid, Decal, Material, SensorModel, SyntheticScene, Trajectory, random_room
 from depth_completion_ros.synthetic.raycast import RenderBuffers, intersect, screen_rect
 
@@ -249,3 +249,134 @@ def test_preview_cli_writes_a_grid(tmp_path: Path) -> None:
     assert grid.shape == (2 * 64, 3 * 80, 3)
     with pytest.raises(SystemExit):
         cli_main(["synthetic"])
+
+
+# ---- tabletop scenes (kind="tabletop") ----------------------------------------------------------
+
+TABLETOP_SIZE = (320, 240)
+
+
+@pytest.fixture(scope="module")
+def tabletops() -> list[synthetic.SyntheticSample]:
+    return [synthetic.generate_sample(seed, *TABLETOP_SIZE, kind="tabletop") for seed in range(10)]
+
+
+def sphere_scene(
+    sphere_material: Material, wall_color: tuple[float, float, float] = (0.7, 0.7, 0.7)
+) -> SyntheticScene:
+    """``box_room`` without the cube: a 0.3 m sphere at (2, 2, 1.5), 1 m in front of a camera at
+    x = 1, the far wall (x = 6) painted ``wall_color``, a light above and behind the camera."""
+    room = box_room(Material("paint", (0.5, 0.5, 0.5)))
+    materials = (Material("paint", wall_color), sphere_material)
+    return dataclasses.replace(
+        room,
+        face_materials=(0, 0, 0, 0, 0, 0),
+        cuboids=(),
+        spheres=(synthetic.Sphere((2.0, 2.0, 1.5), 0.3, 1),),
+        materials=materials,
+        lights=(synthetic.Light((0.6, 2.3, 1.8), 1.0),),
+    )
+
+
+def test_realsense_camera_and_table_range() -> None:
+    intrinsics = synthetic.realsense_intrinsics(640, 480)
+    assert intrinsics.fx == pytest.approx(615.0) and (intrinsics.width, intrinsics.height) == (640, 480)
+    for seed in range(12):
+        orbit = synthetic.random_tabletop(np.random.SeedSequence(seed)).trajectory
+        assert isinstance(orbit, synthetic.OrbitPath)
+        for time_s in np.linspace(0.0, orbit.period_s, 9):
+            pose = orbit.pose(float(time_s))
+            to_target = np.asarray(orbit.target) - pose[:3, 3]
+            assert 0.4 <= np.linalg.norm(to_target) <= 1.2  # the table point looked at is 0.4-1.2 m away
+            assert to_target[2] < 0 and pose[:3, 2] @ to_target > 0.95 * np.linalg.norm(to_target)  # looking down at it
+
+
+def test_tabletop_samples_are_dense_and_deterministic(tabletops: list[synthetic.SyntheticSample]) -> None:
+    width, height = TABLETOP_SIZE
+    for sample in tabletops:
+        assert sample.rgb.shape == (height, width, 3) and sample.gt.shape == sample.raw.shape == (height, width)
+        assert sample.intrinsics == synthetic.realsense_intrinsics(width, height)
+        assert np.isfinite(sample.gt).all() and (sample.gt > 0).all()
+        centre = sample.gt[height // 3 : 2 * height // 3, width // 3 : 2 * width // 3]
+        assert 0.25 < np.median(centre) < 1.25  # the table fills the middle of the view
+        assert sample.rgb.std() > 10
+    again = synthetic.generate_sample(3, *TABLETOP_SIZE, kind="tabletop")
+    for name in ("rgb", "gt", "raw", "transparent", "dark", "specular", "pose"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(tabletops[3], name))
+    room = synthetic.generate_sample(3, *TABLETOP_SIZE, kind="room")
+    assert not np.array_equal(room.gt, tabletops[3].gt)
+    with pytest.raises(ValueError, match="unknown scene kind 'kitchen'"):
+        synthetic.generate_sample(3, kind="kitchen")
+
+
+def test_tabletop_holes_are_where_the_materials_say(tabletops: list[synthetic.SyntheticSample]) -> None:
+    """Pooled over ten tabletops: glass is mostly missing or measured behind itself, dark objects
+    are mostly missing, shiny objects lose more than plain surfaces, plain surfaces keep most depth."""
+    counts = {"transparent": [0, 0], "dark": [0, 0], "specular": [0, 0], "plain": [0, 0]}
+    behind, measured_glass = 0, 0
+    for sample in tabletops:
+        missing = sample.raw == 0
+        plain = ~(sample.transparent | sample.dark | sample.specular)
+        for name, mask in (("transparent", sample.transparent), ("dark", sample.dark),
+                           ("specular", sample.specular & ~sample.transparent), ("plain", plain)):
+            counts[name][0] += int(missing[mask].sum())
+            counts[name][1] += int(mask.sum())
+        glass_seen = sample.transparent & ~missing
+        measured_glass += int(glass_seen.sum())
+        behind += int((sample.raw[glass_seen] > sample.gt[glass_seen] + 0.005).sum())
+    rates = {name: lost / total for name, (lost, total) in counts.items()}
+    assert all(total > 200 for _, total in counts.values()), counts
+    assert rates["transparent"] > 0.5 and behind / measured_glass > 0.8
+    assert rates["dark"] > 0.7
+    assert rates["specular"] > 1.2 * rates["plain"]
+    assert rates["plain"] < 0.25
+
+
+def test_highlights_blind_a_realsense_like_sensor() -> None:
+    """A polished sphere loses depth exactly where the lamp's highlight is, and only there."""
+    pose = looking_along_x((1.0, 2.0, 1.5))
+    scene = sphere_scene(Material("metal", (0.5, 0.5, 0.5), specular=1.5))
+    blinded = dataclasses.replace(perfect_sensor(), highlight_dropout=(0.2, 0.5))
+    sample = scene.render(pose, INTRINSICS, np.random.default_rng(0), blinded)
+    on_sphere = sample.gt < 2.0
+    lost = on_sphere & (sample.raw == 0)
+    assert 0 < lost.sum() < 0.5 * on_sphere.sum()
+    brightness = sample.rgb.astype(np.float32).mean(axis=2)
+    assert brightness[lost].mean() > brightness[on_sphere & ~lost].mean() + 40  # the holes are the highlight
+    assert (sample.raw[~on_sphere] > 0).all()
+    plain = scene.render(pose, INTRINSICS, np.random.default_rng(0), perfect_sensor())
+    assert (plain.raw > 0).all()
+
+
+def test_glass_shows_what_is_behind_it_in_colour() -> None:
+    """A glass sphere in front of a red wall looks red, as the wall beside it does; an opaque grey
+    sphere does not."""
+    pose = looking_along_x((1.0, 2.0, 1.5))
+    glass = Material("metal", (0.8, 0.82, 0.85), specular=1.2, transparent=True)
+    for material, red_inside in ((glass, True), (Material("paint", (0.6, 0.6, 0.6)), False)):
+        sample = sphere_scene(material, wall_color=(0.8, 0.1, 0.1)).render(
+            pose, INTRINSICS, np.random.default_rng(0), perfect_sensor()
+        )
+        row, col = round(INTRINSICS.cy), round(INTRINSICS.cx)
+        centre = sample.rgb[row - 5 : row + 5, col - 5 : col + 5]
+        red, green = centre[..., 0].astype(int).mean(), centre[..., 1].astype(int).mean()
+        assert (red > green + 60) == red_inside
+        assert sample.transparent.any() == red_inside
+
+
+def test_left_band_of_a_stereo_camera() -> None:
+    """Registered to its left imager, a stereo camera loses the fx * baseline / z leftmost columns."""
+    scene = box_room(Material("paint", (0.5, 0.3, 0.2)))
+    sensor = dataclasses.replace(perfect_sensor(), left_band_baseline_m=0.05)
+    sample = scene.render(looking_along_x((1.0, 2.0, 1.5)), INTRINSICS, np.random.default_rng(0), sensor)
+    band = INTRINSICS.fx * 0.05 / sample.gt  # the far wall is 5 m away at every row
+    columns = np.arange(INTRINSICS.width)[None, :]
+    np.testing.assert_array_equal(sample.raw == 0, columns < band)
+    assert (sample.raw[:, 0] == 0).all() and (sample.raw[:, 5:] > 0).all()
+
+
+def test_tabletop_preview_cli(tmp_path: Path) -> None:
+    out = tmp_path / "tabletop.png"
+    argv = ["synthetic", "preview", str(out), "--kind", "tabletop", "--count", "1", "--width", "80", "--height", "60"]
+    assert cli_main(argv) == 0
+    assert read_color(out).shape == (60, 3 * 80, 3)

@@ -7,6 +7,7 @@ is intersected with a solid at once (restricted to the solid's bounding rectangl
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Sequence
@@ -49,6 +50,15 @@ class RenderBuffers:
         self.opaque_depth = np.full(shape, np.inf, np.float32)
         self.primitive = np.zeros(shape, np.int32)
         self.rects: dict[int, tuple[slice, slice]] = {}
+        # The nearest surface that is not glass: what the sensor and the eye see through glass.
+        self.opaque_primitive = np.zeros(shape, np.int32)
+        self.opaque_rects: dict[int, tuple[slice, slice]] = {}
+
+    def behind_glass(self) -> RenderBuffers:
+        """These buffers with every glass surface removed (same rays, the opaque surfaces behind)."""
+        behind = copy.copy(self)
+        behind.depth, behind.primitive, behind.rects = self.opaque_depth, self.opaque_primitive, self.opaque_rects
+        return behind
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .camera_paths import Trajectory
+from .camera_paths import OrbitPath, Trajectory
 from .primitives import Cuboid, Cylinder, Decal, Light, Material, Sphere, Vec3, yaw_matrix
 from .scene import SyntheticScene
 
@@ -33,8 +33,8 @@ _WOODS = (
     ((0.72, 0.55, 0.36), (0.55, 0.38, 0.22)),
     ((0.3, 0.18, 0.1), (0.18, 0.1, 0.06)),
 )
-_FABRICS = ((0.25, 0.3, 0.42), (0.45, 0.42, 0.38), (0.5, 0.2, 0.18), (0.3, 0.32, 0.3), (0.62, 0.58, 0.5))
-_PAINTED = ((0.7, 0.12, 0.1), (0.85, 0.85, 0.82), (0.22, 0.3, 0.4), (0.5, 0.52, 0.5))
+FABRICS = ((0.25, 0.3, 0.42), (0.45, 0.42, 0.38), (0.5, 0.2, 0.18), (0.3, 0.32, 0.3), (0.62, 0.58, 0.5))
+PAINTED = ((0.7, 0.12, 0.1), (0.85, 0.85, 0.82), (0.22, 0.3, 0.4), (0.5, 0.52, 0.5))
 
 #: Yaw of a wall-standing item's frame per wall face (local x along the wall, +y into the room).
 _WALL_YAW = {0: -np.pi / 2, 1: np.pi / 2, 2: 0.0, 3: np.pi}
@@ -83,6 +83,15 @@ class RoomBuilder:
         )
 
     def build(self) -> SyntheticScene:
+        face_materials = self.shell()
+        self.set_camera(self.trajectory())
+        self.furnish_walls()
+        if self.rng.random() < 0.85:
+            self.dining_set()
+        return self.scene(face_materials, self.lights())
+
+    def shell(self) -> tuple[int, ...]:
+        """Materials of the room faces: walls (one may differ), floor, ceiling."""
         rng = self.rng
         wall = self.material(Material("paint", self.jitter(self.pick(_WALL_PAINTS)), period_m=2.5))
         walls = [wall] * 4
@@ -91,18 +100,23 @@ class RoomBuilder:
                 Material("paint", self.jitter(self.pick(_WALL_PAINTS)), period_m=2.5)
             )
         ceiling = self.material(Material("paint", self.jitter((0.88, 0.88, 0.86), 0.03), period_m=2.5))
-        face_materials = (*walls, self.floor(), ceiling)
+        return (*walls, self.floor(), ceiling)
 
-        self.camera = self.trajectory()
-        self.path = self.camera.path_xy()
+    def set_camera(self, camera: Trajectory | OrbitPath) -> None:
+        """The camera path that furniture must keep clear of."""
+        self.camera = camera
+        self.path = camera.path_xy()
+
+    def furnish_walls(self) -> None:
+        """Windows, a door and one or two items along each wall."""
         occupied: dict[int, list[tuple[float, float]]] = {face: [] for face in range(4)}
         self.openings(occupied)
-        for face in rng.permutation(4):
-            for _ in range(int(rng.integers(1, 3))):
+        for face in self.rng.permutation(4):
+            for _ in range(int(self.rng.integers(1, 3))):
                 self.wall_item(int(face), occupied[int(face)])
-        if rng.random() < 0.85:
-            self.dining_set()
-        lights = self.lights()
+
+    def scene(self, face_materials: tuple[int, ...], lights: tuple[Light, ...]) -> SyntheticScene:
+        """The finished scene: everything added so far, ambient light and outdoor distance drawn last."""
         return SyntheticScene(
             size=self.size,
             face_materials=face_materials,
@@ -115,7 +129,7 @@ class RoomBuilder:
             ambient=self.uniform(0.3, 0.45),
             outside_distance_m=self.uniform(4.0, 20.0),
             trajectory=self.camera,
-            texture_seed=int(rng.integers(2**31)),
+            texture_seed=int(self.rng.integers(2**31)),
         )
 
     def floor(self) -> int:
@@ -165,7 +179,7 @@ class RoomBuilder:
     ) -> bool:
         """Whether a footprint keeps clear of the camera path: 0.45 m for items the camera could
         hit, 0.15 m for items below its lowest height (the camera passes over them)."""
-        lowest_camera = self.camera.height_m - self.camera.bob[0]
+        lowest_camera = self.camera.lowest_height_m
         margin = 0.45 if top > lowest_camera - 0.1 else 0.15
         rotation = yaw_matrix(yaw)[:2, :2]
         local = (self.path - (anchor[:2] + rotation @ np.asarray(center_xy))) @ rotation
@@ -242,7 +256,7 @@ class RoomBuilder:
         height = self.uniform(0.75, 0.9)
         if rng.random() < 0.5:
             body = self.material(
-                Material("paint", self.jitter(self.pick(_PAINTED)), period_m=1.0, specular=self.uniform(0.1, 0.5))
+                Material("paint", self.jitter(self.pick(PAINTED)), period_m=1.0, specular=self.uniform(0.1, 0.5))
             )
         else:
             body = self.wood()
@@ -283,7 +297,7 @@ class RoomBuilder:
                 self.part(anchor, yaw, centre, (span, book_depth / 2, fill / 2), books)
 
     def sofa(self, anchor: np.ndarray, yaw: float, width: float, depth: float) -> None:
-        fabric = self.material(Material("fabric", self.jitter(self.pick(_FABRICS)), period_m=0.2))
+        fabric = self.material(Material("fabric", self.jitter(self.pick(FABRICS)), period_m=0.2))
         self.part(anchor, yaw, (0.0, depth / 2 + 0.05, 0.22), (width / 2 - 0.12, depth / 2 - 0.05, 0.22), fabric)
         self.part(anchor, yaw, (0.0, 0.12, 0.42), (width / 2, 0.12, 0.42), fabric)
         for side in (-1, 1):
@@ -304,7 +318,7 @@ class RoomBuilder:
     def picture(self, anchor: np.ndarray, yaw: float, width: float, depth: float) -> None:
         art = self.material(
             Material(
-                "art", self.jitter(self.pick(_FABRICS), 0.3), self.jitter(self.pick(_WALL_PAINTS), 0.3), period_m=0.6
+                "art", self.jitter(self.pick(FABRICS), 0.3), self.jitter(self.pick(_WALL_PAINTS), 0.3), period_m=0.6
             )
         )
         half_height = width * self.uniform(0.3, 0.65)
@@ -393,17 +407,17 @@ class RoomBuilder:
             self.cylinders.append(Cylinder((x, y), z, z + self.uniform(0.1, 0.18), self.uniform(0.03, 0.045), glass))
         elif kind in ("mug", "bottle"):
             dark = self.rng.random() < 0.4
-            color = (0.04, 0.04, 0.05) if dark else self.jitter(self.pick(_PAINTED + _FABRICS), 0.2)
+            color = (0.04, 0.04, 0.05) if dark else self.jitter(self.pick(PAINTED + FABRICS), 0.2)
             material = self.material(Material("paint", color, period_m=1.0, specular=0.6, dropout=0.8 if dark else 0.0))
             height, radius = (0.1, 0.045) if kind == "mug" else (self.uniform(0.2, 0.3), 0.04)
             self.cylinders.append(Cylinder((x, y), z, z + height, radius, material))
         elif kind == "book":
-            cover = self.material(Material("paint", self.jitter(self.pick(_PAINTED + _FABRICS), 0.2), period_m=1.0))
+            cover = self.material(Material("paint", self.jitter(self.pick(PAINTED + FABRICS), 0.2), period_m=1.0))
             half = (self.uniform(0.08, 0.15), self.uniform(0.1, 0.2), self.uniform(0.01, 0.03))
             self.cuboids.append(Cuboid((x, y, z + half[2]), half, self.uniform(0.0, np.pi), cover))
         else:
             radius = self.uniform(0.04, 0.09)
             material = self.material(
-                Material("paint", self.jitter(self.pick(_PAINTED), 0.2), period_m=1.0, specular=0.4)
+                Material("paint", self.jitter(self.pick(PAINTED), 0.2), period_m=1.0, specular=0.4)
             )
             self.spheres.append(Sphere((x, y, z + radius), radius, material))

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..geometry import CameraIntrinsics
-from .camera_paths import Trajectory
+from .camera_paths import OrbitPath, Trajectory
 from .primitives import Cuboid, Cylinder, Decal, Light, Material, Primitive, Sphere, Vec3, yaw_matrix
 from .raycast import RenderBuffers, dot, intersect, norm, planes, room_uv, screen_rect, surface
 from .sensor import SensorModel, sense
@@ -24,14 +24,22 @@ from .textures import HASH_SIZE, TEXELS_PER_PERIOD, Texels, noise_texture, textu
 
 @dataclass(frozen=True)
 class SyntheticSample:
-    """One rendered frame. ``gt`` is dense z-depth (m); ``raw`` is what the sensor reports
-    (0 = invalid); ``transparent`` marks glass in the ground truth; ``pose`` is camera-to-world."""
+    """One rendered frame.
+
+    ``rgb`` is uint8 (H, W, 3); ``gt`` is dense float32 z-depth (m) of the nearest surface,
+    glass included; ``raw`` is what the sensor reports (0 = invalid). The boolean masks say which
+    material each pixel's nearest surface has, i.e. where an active depth camera struggles:
+    ``transparent`` (glass: missing, or the depth behind it), ``dark`` (absorbs the projector:
+    missing) and ``specular`` (shiny: missing at highlights). ``pose`` is camera-to-world (4x4).
+    """
 
     rgb: np.ndarray
     gt: np.ndarray
     raw: np.ndarray
     intrinsics: CameraIntrinsics
     transparent: np.ndarray
+    dark: np.ndarray
+    specular: np.ndarray
     pose: np.ndarray
 
 
@@ -46,6 +54,8 @@ class SceneTables:
         self.dropout = np.array([m.dropout for m in materials], np.float32)
         self.transparent = np.array([m.transparent for m in materials], bool)
         self.emissive = np.array([m.emissive for m in materials], bool)
+        self.dark = np.array([m.dark for m in materials], bool)
+        self.shiny = np.array([m.shiny for m in materials], bool)
         shapes = scene.primitives
         self.material_of = np.array([*scene.face_materials, *(p.material for p in shapes)], np.int32)
         rng = np.random.default_rng(scene.texture_seed)
@@ -59,7 +69,7 @@ class SceneTables:
 
 @dataclass(frozen=True)
 class SyntheticScene:
-    """A furnished room, its lights and a camera trajectory through its free space.
+    """A furnished room, its lights and a camera path through its free space.
 
     The room spans ``[0, size]`` on each world axis (z up). Room faces have ids 0-5: x = 0,
     x = size_x, y = 0, y = size_y, floor, ceiling; ``face_materials`` gives their materials and
@@ -77,7 +87,7 @@ class SyntheticScene:
     lights: tuple[Light, ...]
     ambient: float
     outside_distance_m: float
-    trajectory: Trajectory
+    trajectory: Trajectory | OrbitPath
     texture_seed: int
 
     @functools.cached_property
@@ -134,14 +144,43 @@ class SyntheticScene:
             raise ValueError(f"pose must be a 4x4 camera-to-world matrix, got shape {pose.shape}")
         buffers = RenderBuffers(pose, intrinsics)
         self._trace(buffers)
+        material, normal, rgb, highlight = self._look(buffers)
+        lookup = self._lookup
+        transparent = lookup.transparent[material]
+        glass_in_front = transparent & (buffers.primitive >= 6)  # glass objects; windows show the outdoors
+        if glass_in_front.any():
+            rgb = self._see_through(buffers, rgb, glass_in_front, normal)
+        raw = sense(buffers, lookup.dropout[material], normal, transparent, rgb, rng, sensor, highlight)
+        return SyntheticSample(
+            rgb=rgb,
+            gt=buffers.depth,
+            raw=raw,
+            intrinsics=intrinsics,
+            transparent=transparent,
+            dark=lookup.dark[material],
+            specular=lookup.shiny[material],
+            pose=pose,
+        )
+
+    def _look(self, buffers: RenderBuffers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Material id, normal, colour and specular highlight strength of every traced pixel."""
         points = planes(buffers.origin) + buffers.depth * buffers.directions
         material, normal, u, v = self._surfaces(buffers, points)
-        rgb = self._shade(buffers, points, material, normal, u, v, self._occlusion(buffers, points))
-        transparent = self._lookup.transparent[material]
-        raw = sense(buffers, self._lookup.dropout[material], normal, transparent, rgb, rng, sensor)
-        return SyntheticSample(
-            rgb=rgb, gt=buffers.depth, raw=raw, intrinsics=intrinsics, transparent=transparent, pose=pose
-        )
+        rgb, highlight = self._shade(buffers, points, material, normal, u, v, self._occlusion(buffers, points))
+        return material, normal, rgb, highlight
+
+    def _see_through(
+        self, buffers: RenderBuffers, rgb: np.ndarray, glass: np.ndarray, normal: np.ndarray
+    ) -> np.ndarray:
+        """Colour of glass objects: the surface behind them, seen through, mixed with the glass's
+        own shading (tint and highlights) by a Fresnel-like weight that grows towards the rim."""
+        behind = buffers.behind_glass()
+        _, _, behind_rgb, _ = self._look(behind)
+        incidence = np.abs(dot(normal, buffers.directions)) / norm(buffers.directions)
+        weight = (np.float32(0.15) + np.float32(0.7) * (np.float32(1.0) - incidence) ** 3)[glass][:, None]
+        mixed = rgb.copy()
+        mixed[glass] = np.rint(weight * rgb[glass] + (np.float32(1.0) - weight) * behind_rgb[glass]).astype(np.uint8)
+        return mixed
 
     def _trace(self, buffers: RenderBuffers) -> None:
         """Z-buffer every surface; glass updates only the ground truth, not ``opaque_depth``."""
@@ -155,6 +194,7 @@ class SyntheticScene:
                 buffers.depth[nearer] = exit_t[nearer]
                 buffers.primitive[nearer] = 2 * axis + (component[nearer] > 0)
         np.copyto(buffers.opaque_depth, buffers.depth)
+        np.copyto(buffers.opaque_primitive, buffers.primitive)
         for decal, corners in zip(self.decals, self._decal_corners, strict=True):
             if not self.materials[decal.material].transparent:
                 continue
@@ -180,7 +220,11 @@ class SyntheticScene:
             buffers.rects[6 + offset] = rect
             if not transparent[primitive.material]:
                 opaque = buffers.opaque_depth[rect]
-                np.minimum(opaque, t, out=opaque)
+                closer = t < opaque
+                if closer.any():
+                    opaque[closer] = t[closer]
+                    buffers.opaque_primitive[rect][closer] = 6 + offset
+                    buffers.opaque_rects[6 + offset] = rect
 
     def _decal_region(
         self, decal: Decal, corners: np.ndarray, buffers: RenderBuffers
@@ -235,9 +279,10 @@ class SyntheticScene:
         u: np.ndarray,
         v: np.ndarray,
         occlusion: np.ndarray,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Textured albedo lit by point lights (Lambert, Blinn-Phong highlights on shiny materials)
-        and ambient light with occlusion; uint8 RGB after a slight lens blur and display gamma."""
+        and ambient light with occlusion: uint8 RGB after a slight lens blur and display gamma, and
+        the highlight strength per pixel (where the sensor's projector is blinded too)."""
         lookup = self._lookup
         texels = np.float32(TEXELS_PER_PERIOD) / lookup.period[material]
         noise = cv2.remap(noise_texture(), u * texels, v * texels, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
@@ -278,14 +323,15 @@ class SyntheticScene:
         cv2.GaussianBlur(color, (3, 3), 0.6, dst=color)
         # Display gamma 2 (square root): close to sRGB, far cheaper than a power or a lookup table.
         np.sqrt(np.maximum(color, np.float32(0.0), out=color), out=color)
-        return cv2.convertScaleAbs(color, alpha=255.0)
+        return cv2.convertScaleAbs(color, alpha=255.0), highlight.reshape(material.shape)
 
     def _occlusion(self, buffers: RenderBuffers, points: np.ndarray) -> np.ndarray:
         """Cheap stand-ins for global illumination: darker room corners, and soft shadows on the
         surfaces under each piece of furniture (its footprint seen from above, softer with height)."""
         occlusion = np.ones(points.shape[1:], np.float32)
         for axis in range(3):
-            gap = np.minimum(points[axis], np.float32(self.size[axis]) - points[axis])
+            # Outside the room (the facade seen through a window) counts as on the wall.
+            gap = np.maximum(np.minimum(points[axis], np.float32(self.size[axis]) - points[axis]), np.float32(0.0))
             occlusion *= np.float32(1.0) - np.float32(0.25) * np.exp(gap * np.float32(-1 / 0.25))
         reach = 0.35
         corners_2d = np.array([[x, y] for x in (-1, 1) for y in (-1, 1)], np.float64)

@@ -38,6 +38,12 @@ class SensorModel:
     cosine below ``low`` always drop out, above ``high`` never. ``see_through`` is the share of
     transparent-surface pixels that return the depth behind the glass instead of nothing.
     ``dropout_scale`` is the clump size of material dropouts (fraction of the shorter side).
+    ``highlight_dropout`` = (low, high): highlight strengths between which a pixel's chance to
+    return nothing rises from 0 to 1 (active stereo loses the projected pattern in specular
+    highlights); None: highlights do not matter. ``left_band_baseline_m``: stereo baseline of a
+    camera whose depth is registered to its left imager, which leaves the invalid band of
+    ``fx * baseline / z`` pixels along the left image edge that the right imager cannot see
+    (RealSense D400); 0: no band.
     """
 
     holes: HoleSimulator = SENSOR_HOLES
@@ -46,6 +52,8 @@ class SensorModel:
     grazing_cos: tuple[float, float] = (0.12, 0.3)
     see_through: float = 0.3
     dropout_scale: float = 0.05
+    highlight_dropout: tuple[float, float] | None = None
+    left_band_baseline_m: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.see_through <= 1.0:
@@ -54,6 +62,12 @@ class SensorModel:
             raise ValueError(f"grazing_cos must be (low, high) with 0 <= low < high <= 1, got {self.grazing_cos}")
         if min(self.noise_sigma_m) < 0 or self.quantisation_m < 0 or not self.dropout_scale > 0:
             raise ValueError("noise_sigma_m and quantisation_m must be >= 0 and dropout_scale > 0")
+        if self.highlight_dropout is not None and not 0.0 <= self.highlight_dropout[0] < self.highlight_dropout[1]:
+            raise ValueError(
+                f"highlight_dropout must be (low, high) with 0 <= low < high, got {self.highlight_dropout}"
+            )
+        if not self.left_band_baseline_m >= 0:
+            raise ValueError(f"left_band_baseline_m must be >= 0, got {self.left_band_baseline_m}")
 
     def noise_sigma(self, depth: np.ndarray) -> np.ndarray:
         """Standard deviation (m) of the axial noise at each depth."""
@@ -75,12 +89,14 @@ def sense(
     rgb: np.ndarray,
     rng: np.random.Generator,
     sensor: SensorModel,
+    highlight: np.ndarray | None = None,
 ) -> np.ndarray:
     """What the depth camera reports for a traced frame (0 = no measurement).
 
     ``material_dropout`` is each pixel's chance to return nothing because of its material (dark
     or shiny); ``transparent`` marks glass in front, which returns nothing or, with the sensor's
-    ``see_through`` share, the depth behind it.
+    ``see_through`` share, the depth behind it. ``highlight`` is the specular highlight strength
+    per pixel, used by sensors with ``highlight_dropout``.
     """
     shape = buffers.depth.shape
     clump = sensor.dropout_scale * min(shape)
@@ -96,6 +112,14 @@ def sense(
     low, high = sensor.grazing_cos
     grazing = np.clip((np.float32(high) - incidence) / np.float32(high - low), 0.0, 1.0)
     probability = np.maximum(material_dropout * ~transparent, grazing)
+    if sensor.highlight_dropout is not None and highlight is not None:
+        low, high = sensor.highlight_dropout
+        blinded = np.clip((highlight - np.float32(low)) / np.float32(high - low), 0.0, 1.0)
+        np.maximum(probability, blinded, out=probability)
+    if sensor.left_band_baseline_m > 0:
+        with np.errstate(divide="ignore"):
+            band_px = np.float32(buffers.intrinsics.fx * sensor.left_band_baseline_m) / measured
+        drop |= np.arange(shape[1], dtype=np.float32)[None, :] < band_px
     drop |= coherent_dropout(probability, shape, rng, clump)
     noisy = measured + sensor.noise_sigma(measured) * rng.standard_normal(shape, dtype=np.float32)
     if sensor.quantisation_m > 0:
