@@ -30,7 +30,7 @@ if not __package__:  # run as a script: make the repository root importable
 import onnxruntime as ort  # noqa: E402
 
 from depth_completion_ros.model import CostDCNet, ModelConfig, build_model, load_model_config  # noqa: E402
-from training.export_onnx import export_onnx, parity_inputs  # noqa: E402
+from training.export_onnx import export_onnx, fitted_frames  # noqa: E402
 
 DEFAULT_CONFIGS = ("costdcnet_naive", "costdcnet_faithful", "costdcnet_cpu")
 Clock = Callable[[], float]
@@ -65,10 +65,10 @@ def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1, clo
 def frame_inputs(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, str]:
     """A real Matterport frame when the shared data is present (timing does not depend on it,
     the sparse-vs-dense comparison does), else random depth with 40 % holes."""
-    real = parity_inputs(height, width)
+    real = fitted_frames(height, width)
     if real:
-        name, rgb, depth = real[0]
-        return torch.from_numpy(rgb), torch.from_numpy(depth), f"real frame {name}"
+        name, named = real[0]
+        return torch.from_numpy(named["rgb"]), torch.from_numpy(named["depth"]), f"real frame {name}"
     generator = torch.Generator().manual_seed(0)
     rgb = torch.rand(1, 3, height, width, generator=generator)
     depth = torch.rand(1, 1, height, width, generator=generator) * 8.0

@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from depth_completion_ros.model import ModelConfig, build_model, save_checkpoint
+from depth_completion_ros.model import ModelConfig, PriorCostDCNet, build_model, save_checkpoint
 from training.export_onnx import (
     OUTPUT_NAMES,
     PARITY_TOLERANCE_M,
@@ -31,6 +31,8 @@ STANDARD_OPS = {
     "ReduceMax", "ReduceSum", "Relu", "Reshape", "Shape", "Slice", "Squeeze", "Sub", "Transpose", "Unsqueeze",
     "Where",
 }  # fmt: skip
+#: The prior-anchored graph adds logarithms and the per-frame mean of the log prior (both in TensorRT 10).
+PRIOR_OPS = STANDARD_OPS | {"Log", "ReduceMean"}
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,26 @@ def cpu_model() -> torch.nn.Module:
     return build_model("costdcnet_cpu").eval()
 
 
-def random_batch(batch: int, height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+@pytest.fixture(scope="module")
+def prior_model() -> PriorCostDCNet:
+    """The prior-anchored CPU model with a random (not zero) logits layer, so its output differs
+    from the prior and parity is a real check."""
+    torch.manual_seed(0)
+    model = build_model("costdcnet_prior_cpu").eval()
+    torch.nn.init.normal_(model.cost_volume.head.weight, std=0.5)
+    return model
+
+
+def random_batch(batch: int, height: int, width: int, seed: int = 0, prior: bool = False) -> dict[str, np.ndarray]:
     generator = np.random.default_rng(seed)
     rgb = generator.random((batch, 3, height, width), dtype=np.float32)
     depth = generator.random((batch, 1, height, width), dtype=np.float32) * 12.0
     depth[generator.random(depth.shape) < 0.4] = 0.0
     depth[0, 0, 0, :4] = [np.nan, np.inf, -1.0, 0.05]  # invalid values and a depth nearer than half a plane
-    return rgb, depth
+    named = {"rgb": rgb, "depth": depth}
+    if prior:
+        named["prior"] = 0.2 + generator.random(depth.shape, dtype=np.float32) * 8.0
+    return named
 
 
 def test_fixed_size_export_graph_and_metadata(tmp_path, cpu_model) -> None:
@@ -71,14 +86,14 @@ def test_fixed_size_export_graph_and_metadata(tmp_path, cpu_model) -> None:
 
 def test_onnx_runtime_matches_pytorch(tmp_path, cpu_model) -> None:
     path = export_onnx(cpu_model, tmp_path / "model.onnx", height=64, width=64, batch=2)
-    results = check_parity(cpu_model, path, [("random", *random_batch(2, 64, 64))])
+    results = check_parity(cpu_model, path, [("random", random_batch(2, 64, 64))])
     assert results[0].depth_max_abs_m <= PARITY_TOLERANCE_M and results[0].confidence_max_abs < 1e-4
 
 
 def test_dynamic_export_runs_at_other_sizes(tmp_path, cpu_model) -> None:
     path = export_onnx(cpu_model, tmp_path / "dynamic.onnx", height=64, width=64, dynamic=True)
     assert read_onnx_metadata(path)["input_height"] == "dynamic"
-    inputs = [("32x96", *random_batch(1, 32, 96, seed=1)), ("batch 3 at 64x32", *random_batch(3, 64, 32, seed=2))]
+    inputs = [("32x96", random_batch(1, 32, 96, seed=1)), ("batch 3 at 64x32", random_batch(3, 64, 32, seed=2))]
     for result in check_parity(cpu_model, path, inputs):
         assert result.ok, result
 
@@ -91,12 +106,40 @@ def test_export_rejects_bad_arguments(tmp_path, cpu_model) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_real_frames_for_parity(matterport_root) -> None:
-    inputs = parity_inputs(64, 96, data_root=matterport_root.parent)
+def test_real_frames_for_parity(matterport_root, cpu_model) -> None:
+    inputs = parity_inputs(cpu_model, 64, 96, data_root=matterport_root.parent)
     assert len(inputs) == 3
-    name, rgb, depth = inputs[0]
+    name, named = inputs[0]
+    rgb, depth = named["rgb"], named["depth"]
     assert rgb.shape == (1, 3, 64, 96) and depth.shape == (1, 1, 64, 96)
     assert 0.0 <= rgb.min() and rgb.max() <= 1.0 and (depth > 0).mean() > 0.3
+
+
+def test_prior_model_graph_has_three_inputs_and_dynamic_size(tmp_path, prior_model) -> None:
+    path = export_onnx(prior_model, tmp_path / "prior.onnx", height=64, width=96, dynamic=True)
+    graph = onnx.load(str(path))
+    assert [i.name for i in graph.graph.input] == ["rgb", "depth", "prior"]
+    assert [o.name for o in graph.graph.output] == list(OUTPUT_NAMES)
+    assert {node.op_type for node in graph.graph.node} <= PRIOR_OPS
+    metadata = read_onnx_metadata(path)
+    assert ModelConfig.from_dict(json.loads(metadata["model_config"])) == prior_model.config
+    assert metadata["input_height"] == "dynamic" and "prior" in metadata["inputs"]
+    sizes = [("64x96", random_batch(1, 64, 96, seed=3, prior=True)), ("batch 2 at 96x32", random_batch(2, 96, 32, seed=4, prior=True))]
+    for result in check_parity(prior_model, path, sizes):
+        assert result.ok and result.confidence_max_abs < 1e-4, result
+
+
+def test_prior_model_parity_on_real_frames(tmp_path, prior_model, redkitchen_root) -> None:
+    """Matterport3D, 7-Scenes and ClearGrasp frames, each at its own working resolution, as the library feeds them."""
+    path = export_onnx(prior_model, tmp_path / "prior.onnx", dynamic=True)
+    inputs = parity_inputs(prior_model, 256, 320, data_root=redkitchen_root.parent)
+    assert len(inputs) >= 2
+    shapes = {named["prior"].shape for _, named in inputs}
+    assert len(shapes) >= 2  # several working resolutions
+    for name, named in inputs:
+        assert (named["prior"] > 0).all() and (named["depth"] == 0).any(), name
+    for result in check_parity(prior_model, path, inputs):
+        assert result.ok and result.confidence_max_abs < 1e-4, result
 
 
 def test_cli_exports_checkpoint_and_reports_parity(tmp_path, capsys, cpu_model) -> None:

@@ -11,6 +11,13 @@ Every item is a dict of float32 tensors at the network's input size:
 - :class:`SelfSupervisedDataset`: a user's own raw recordings with no ground truth (the seed's
   data0929): extra realistic regions of the raw depth are hidden from the input and the network
   is supervised with the raw values it was not shown.
+- :class:`MixtureDataset`: several of the above as one training set, each part repeated to set
+  its share; a later stage adds a part and resumes.
+
+With ``with_prior`` (for prior-anchored models) items stay at the frame's native resolution
+(random ``crop`` windows of it) and carry ``prior`` (1, H, W): the classical fill of the input,
+computed exactly as :class:`~depth_completion_ros.pipeline.DepthCompleter` computes it (after
+the extra holes and the midpoint pre-pass, on the whole frame, before cropping).
 
 Depth is only ever resized with nearest neighbour (:func:`geometry.resize_depth`): bilinear or
 area resizing blends holes with valid depth and invents small fake depths, one of the causes of
@@ -30,6 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from depth_completion_ros.classical import classical_fill
 from depth_completion_ros.datasets import Frame, discover_frames, load_frame
 from depth_completion_ros.geometry import crop, fit_box, resize_color, resize_depth
 from depth_completion_ros.holes import PRESETS, HoleSimulator, hide_regions
@@ -189,6 +197,7 @@ class DepthCompletionDataset(Dataset):
         seed: int,
         max_depth: float | None,
         interpolate: bool,
+        with_prior: bool = False,
     ) -> None:
         if len(size) != 2 or min(size) <= 0:
             raise ValueError(f"size must be (width, height) > 0, got {size}")
@@ -197,6 +206,7 @@ class DepthCompletionDataset(Dataset):
         self.seed = int(seed)
         self.max_depth = max_depth
         self.interpolate = interpolate
+        self.with_prior = with_prior
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -214,8 +224,9 @@ class DepthCompletionDataset(Dataset):
         rng: np.random.Generator,
     ) -> TrainingItem:
         """One frame at its native resolution -> network-sized tensors, in the pipeline's order:
-        extra holes, midpoint pre-pass, fit (crop to aspect + nearest resize); then random crop
-        and flip. Targets at or below 0.1 m (or beyond ``max_depth``) are not supervised."""
+        extra holes, midpoint pre-pass, fit (crop to aspect + nearest resize) or, with
+        ``with_prior``, the classical fill as prior at native resolution; then random crop and
+        flip. Targets at or below 0.1 m (or beyond ``max_depth``) are not supervised."""
         target = np.where(target > MIN_GT_DEPTH, target, 0.0).astype(np.float32)
         if self.max_depth is not None:
             target[target > self.max_depth] = 0.0
@@ -224,21 +235,25 @@ class DepthCompletionDataset(Dataset):
             depth = np.where(aug.holes(depth, rgb, rng=rng), np.float32(0.0), depth)
         if self.interpolate:
             depth = midpoint_fill(depth)
-        depth, rgb, target = fit_to_size(depth, rgb, self.size, gt=target)
+        if self.with_prior:
+            maps = {"depth": depth, "target": target, "prior": classical_fill(depth, rgb)}
+        else:
+            depth, rgb, target = fit_to_size(depth, rgb, self.size, gt=target)
+            maps = {"depth": depth, "target": target}
         if aug is not None:
-            rgb, depth, target = aug.random_crop(rng, rgb, depth, target)
+            rgb, *cropped = aug.random_crop(rng, rgb, *maps.values())
+            maps = dict(zip(maps, cropped, strict=True))
             if aug.flip and rng.random() < 0.5:
-                depth, target = depth[:, ::-1], target[:, ::-1]
+                maps = {key: value[:, ::-1] for key, value in maps.items()}
                 rgb = rgb[:, ::-1] if rgb is not None else None
         if rgb is None:
-            rgb_tensor = torch.zeros(3, *depth.shape, dtype=torch.float32)
+            rgb_tensor = torch.zeros(3, *maps["depth"].shape, dtype=torch.float32)
         else:
             rgb_tensor = torch.from_numpy(np.ascontiguousarray(rgb).transpose(2, 0, 1).astype(np.float32) / 255.0)
-        return {
-            "rgb": rgb_tensor,
-            "depth": torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None],
-            "target": torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))[None],
-        }
+        item = {"rgb": rgb_tensor}
+        for key, value in maps.items():
+            item[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))[None]
+        return item
 
 
 class GroundTruthDataset(DepthCompletionDataset):
@@ -252,8 +267,9 @@ class GroundTruthDataset(DepthCompletionDataset):
         seed: int = 0,
         max_depth: float | None = None,
         interpolate: bool = True,
+        with_prior: bool = False,
     ) -> None:
-        super().__init__(size, augmentation, seed, max_depth, interpolate)
+        super().__init__(size, augmentation, seed, max_depth, interpolate, with_prior)
         missing = [f.name for f in frames if f.gt is None]
         if missing:
             raise ValueError(f"{len(missing)} frames have no ground truth (first: {missing[0]})")
@@ -299,8 +315,9 @@ class SyntheticDataset(DepthCompletionDataset):
         augmentation: Augmentation | None = None,
         max_depth: float | None = None,
         interpolate: bool = True,
+        with_prior: bool = False,
     ) -> None:
-        super().__init__(size, augmentation, base_seed, max_depth, interpolate)
+        super().__init__(size, augmentation, base_seed, max_depth, interpolate, with_prior)
         if length <= 0:
             raise ValueError(f"synthetic dataset length must be positive, got {length}")
         self.length = int(length)
@@ -339,8 +356,9 @@ class SelfSupervisedDataset(DepthCompletionDataset):
         seed: int = 0,
         max_depth: float | None = None,
         interpolate: bool = True,
+        with_prior: bool = False,
     ) -> None:
-        super().__init__(size, augmentation, seed, max_depth, interpolate)
+        super().__init__(size, augmentation, seed, max_depth, interpolate, with_prior)
         if not frames:
             raise ValueError("no frames to train on")
         self.frames = list(frames)
@@ -361,7 +379,48 @@ class SelfSupervisedDataset(DepthCompletionDataset):
         return self.make_item(rgb, depth, target, rng)
 
 
-DATASET_KINDS = ("synthetic", "matterport", "ground_truth", "self_supervised")
+class MixtureDataset(Dataset):
+    """Several datasets as one: part ``i`` appears ``repeats[i]`` times per epoch (its share).
+
+    The training sampler shuffles over the whole mixture. A later training stage adds a part
+    (fused references, new synthetic scenes) to the config and resumes: the step count, model
+    and optimizer carry on, and the new epoch permutation covers the larger set.
+    """
+
+    def __init__(self, parts: Sequence[Dataset], repeats: Sequence[int]) -> None:
+        if not parts or len(parts) != len(repeats) or min(repeats) < 1:
+            raise ValueError(f"a mixture needs parts and one repeat count >= 1 per part, got {len(parts)} parts "
+                             f"and repeats {list(repeats)}")
+        self.parts = list(parts)
+        self.repeats = [int(r) for r in repeats]
+        self.offsets = np.cumsum([0] + [len(part) * r for part, r in zip(self.parts, self.repeats, strict=True)])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.parts:
+            part.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> TrainingItem:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a mixture of {len(self)} items")
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        local = int(index - self.offsets[part])
+        # Repeats of a part are distinct items (other holes, crops): shift the seed per repeat.
+        dataset = self.parts[part]
+        repeat, local = divmod(local, len(dataset))
+        if repeat == 0:
+            return dataset[local]
+        epoch = dataset.epoch
+        dataset.set_epoch(epoch + 1_000_003 * repeat)
+        try:
+            return dataset[local]
+        finally:
+            dataset.set_epoch(epoch)
+
+
+DATASET_KINDS = ("synthetic", "matterport", "ground_truth", "self_supervised", "mixture")
 
 
 def frames_from_bag(
@@ -402,10 +461,13 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     kind = options.pop("kind", None)
     if kind not in DATASET_KINDS:
         raise ValueError(f"dataset kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    if kind == "mixture":
+        return mixture_dataset(options)
     common: dict[str, Any] = {
         "size": tuple(options.pop("size", DEFAULT_SIZE)),
         "max_depth": options.pop("max_depth", None),
         "interpolate": bool(options.pop("interpolate", True)),
+        "with_prior": bool(options.pop("with_prior", False)),
     }
     augmentation = options.pop("augmentation", None)
     if augmentation:
@@ -443,3 +505,23 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     if options:
         raise ValueError(f"unknown keys for a {kind} dataset: {sorted(options)}")
     return dataset
+
+
+def mixture_dataset(options: Mapping[str, Any]) -> MixtureDataset:
+    """``kind: mixture``: ``parts`` (dataset specs, each with an optional ``repeat``, default 1)
+    and ``shared`` (keys every part gets unless it sets them, e.g. ``with_prior``, ``augmentation``)."""
+    options = dict(options)
+    parts, shared = options.pop("parts", None), dict(options.pop("shared", None) or {})
+    if options:
+        raise ValueError(f"unknown keys for a mixture dataset: {sorted(options)} (use parts and shared)")
+    if not parts:
+        raise ValueError("a mixture dataset needs a non-empty 'parts' list")
+    datasets, repeats = [], []
+    for index, part in enumerate(parts):
+        part = {**shared, **part}
+        repeats.append(int(part.pop("repeat", 1)))
+        try:
+            datasets.append(build_dataset(part))
+        except (ValueError, FileNotFoundError) as exc:
+            raise type(exc)(f"mixture part {index} ({part.get('kind')}, {part.get('root', '')}): {exc}") from exc
+    return MixtureDataset(datasets, repeats)

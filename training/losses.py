@@ -14,12 +14,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-LOSS_KINDS = ("l1", "l2", "smooth_l1")
+#: Depths are clamped to at least this (m) before the log of ``log_l1``.
+MIN_LOG_DEPTH = 1e-3
+LOSS_KINDS = ("l1", "l2", "smooth_l1", "log_l1")
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """``kind``: l1 (the paper's), l2 or smooth_l1 (Huber with ``beta`` metres);
+    """``kind``: l1 (the paper's), l2, smooth_l1 (Huber with ``beta`` metres) or log_l1 (L1 of
+    log depth: a relative error, so a 1 m room and a 0.4 m tabletop weigh alike);
     ``hole_weight``: weight of target pixels missing from the input relative to observed ones
     (1 = plain masked mean); ``observed_weight`` 0 trains on hole pixels only;
     ``plane_weight``: weight of :func:`plane_distribution_loss` added to the depth loss."""
@@ -70,6 +73,8 @@ def masked_depth_loss(
         error = (pred - target).abs()
     elif config.kind == "l2":
         error = (pred - target).square()
+    elif config.kind == "log_l1":
+        error = (pred.clamp_min(MIN_LOG_DEPTH).log() - target.clamp_min(MIN_LOG_DEPTH).log()).abs()
     else:
         error = F.smooth_l1_loss(pred, target, reduction="none", beta=config.beta)
     # Invalid targets may hold anything the network predicts; zero them so 0 * inf cannot be NaN.
@@ -82,19 +87,19 @@ def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (values * weights).sum() / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
 
 
-def plane_targets(target: torch.Tensor, plane_depths: torch.Tensor) -> torch.Tensor:
-    """The "two-hot" distribution over depth planes whose expectation is exactly ``target``.
+def plane_targets(positions: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """The "two-hot" distribution over sorted hypotheses ``bins`` (K,) whose expectation is
+    ``positions`` (N, 1, H, W), clamped to the bins' range; returns (N, K, H, W): weight
+    ``1 - f`` on the hypothesis just below and ``f`` on the one above (linear between them).
 
-    ``target`` (N, 1, H, W) metres, ``plane_depths`` (K,) evenly spaced; returns (N, K, H, W):
-    weight ``1 - f`` on the plane just below the depth and ``f`` on the one above.
+    ``bins`` are absolute depths (evenly spaced planes) or log offsets around a prior (log-spaced).
     """
-    first, step = plane_depths[0], plane_depths[1] - plane_depths[0]
-    position = ((target - first) / step).clamp(0, plane_depths.numel() - 1)
-    below = position.floor()
-    fraction = position - below
-    below = below.long()
-    above = (below + 1).clamp(max=plane_depths.numel() - 1)
-    distribution = torch.zeros(target.shape[0], plane_depths.numel(), *target.shape[2:], device=target.device)
+    bins = bins.to(positions.dtype)
+    positions = positions.clamp(bins[0], bins[-1])
+    above = torch.searchsorted(bins, positions.contiguous(), right=True).clamp(1, bins.numel() - 1)
+    below = above - 1
+    fraction = ((positions - bins[below]) / (bins[above] - bins[below])).clamp(0, 1)
+    distribution = torch.zeros(positions.shape[0], bins.numel(), *positions.shape[2:], device=positions.device)
     distribution.scatter_(1, below, 1.0 - fraction)
     return distribution.scatter_add_(1, above, fraction)
 
@@ -105,8 +110,12 @@ def plane_distribution_loss(
     input_depth: torch.Tensor,
     plane_depths: torch.Tensor,
     config: LossConfig = LossConfig(),
+    positions: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy between the network's per-pixel plane probabilities and the two-hot target.
+
+    ``positions`` is what the hypotheses ``plane_depths`` discretise (default ``target``: absolute
+    planes; for a prior-anchored model the target's log offset from the prior).
 
     CostDCNet regresses depth as the expectation over K planes (soft-argmax). An L1 loss on that
     expectation alone says little about *how* the mass should sit, so the distribution sharpens
@@ -115,5 +124,6 @@ def plane_distribution_loss(
     """
     weights = pixel_weights(target, input_depth, config)
     log_probabilities = probabilities.float().clamp_min(1e-8).log()
-    cross_entropy = -(plane_targets(target, plane_depths) * log_probabilities).sum(dim=1, keepdim=True)
+    targets = plane_targets(target if positions is None else positions, plane_depths)
+    cross_entropy = -(targets * log_probabilities).sum(dim=1, keepdim=True)
     return weighted_mean(cross_entropy, weights)

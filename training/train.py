@@ -8,6 +8,7 @@ What a run writes to ``train.out_dir``:
   ``last.pt``        full training state (model, optimizer, scheduler, AMP scaler, step, RNG,
                      history), every ``train.checkpoint_every`` steps and at the end;
                      ``--resume last.pt`` continues bit-exactly where it stopped
+  ``best.pt``        the weights of the best validation hole RMSE so far (model selection)
   ``model.pt``       the trained weights with their config and training metadata (what
                      ``evaluate.py``, ``export_onnx.py`` and the node load)
   ``history.json``   per-step loss and learning rate, periodic validation metrics
@@ -37,6 +38,7 @@ if not __package__:
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -44,7 +46,14 @@ from tqdm import tqdm
 
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
-from depth_completion_ros.model import build_model, load_checkpoint, load_model_config, read_checkpoint, save_checkpoint
+from depth_completion_ros.model import (
+    PriorCostDCNet,
+    build_model,
+    load_checkpoint,
+    load_model_config,
+    read_checkpoint,
+    save_checkpoint,
+)
 from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, build_dataset
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
@@ -72,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 10,
         "out_dir": "runs/costdcnet",
         "threads": None,
+        "working_scale": None,
     },
 }
 
@@ -178,15 +188,37 @@ def init_distributed(backend: str | None = None, device: str | None = None) -> D
 
 
 class PredictionOutputs(torch.nn.Module):
-    """Makes ``model.predict`` (depth, confidence and plane probabilities) the forward pass, so
-    DDP, which only sees ``forward``, syncs the gradients of losses on the probabilities too."""
+    """Makes the model's training prediction the forward pass, so DDP, which only sees
+    ``forward``, syncs the gradients of losses on the probabilities too: ``predict`` (depth,
+    confidence, plane probabilities) or, for a prior-anchored model, ``predict_full`` (the
+    frame path: working resolution, network, edge-aware upsampling)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, rgb: torch.Tensor, depth: torch.Tensor) -> Any:
-        return self.model.predict(rgb, depth)
+    def forward(self, *inputs: torch.Tensor, **options: Any) -> Any:
+        return getattr(self.model, "predict_full", self.model.predict)(*inputs, **options)
+
+
+def model_inputs(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """The batch tensors the model takes, in its ``input_names`` order (``rgb``, ``depth`` [, ``prior``])."""
+    missing = [name for name in model.input_names if name not in batch]
+    if missing:
+        raise ValueError(f"model {model.config.name} needs inputs {list(model.input_names)}; the batch lacks {missing} "
+                         "(a prior-anchored model needs with_prior: true in the data config)")
+    return [batch[name].to(device, non_blocking=True) for name in model.input_names]
+
+
+def draw_working_size(height: int, width: int, scales: Sequence[float] | None) -> tuple[int, int] | None:
+    """A random working resolution ``(w, h)`` for a training crop: the crop shrunk by a factor
+    drawn log-uniformly from ``scales`` ([min, max]) with the torch generator (saved on resume),
+    so one model learns every frame-to-working ratio between 320x256 and 1920x1080 frames."""
+    if not scales:
+        return None
+    low, high = (float(s) for s in scales)
+    factor = float(np.exp(np.log(low) + (np.log(high) - np.log(low)) * torch.rand(()).item()))
+    return max(1, round(width / factor)), max(1, round(height / factor))
 
 
 class ResumableSampler(DistributedSampler):
@@ -276,17 +308,29 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
 
     A quick learning signal while training; the benchmark numbers come from evaluate.py, which
     runs the full inference pipeline at native resolution against the baselines.
+    A prior-anchored model is scored on the whole frame (:meth:`predict_full`) and the prior
+    itself is scored too (``prior_*``): the model is only worth its cost where it beats it.
     """
     was_training = model.training
     model.eval()
-    per_frame = []
+    per_frame: dict[str, list] = {"": [], "prior_": []}
     for batch in loader:
-        pred = model(batch["rgb"].to(device), batch["depth"].to(device))[0].float().cpu()
-        for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"], strict=True):
-            per_frame.append(depth_metrics(frame_pred, target, raw=depth, min_gt=MIN_GT_DEPTH))
+        inputs = model_inputs(model, batch, device)
+        predict = getattr(model, "predict_full", model.predict)
+        predictions = {"": predict(*inputs).depth.float().cpu()}
+        if "prior" in batch:
+            predictions["prior_"] = torch.where(batch["depth"] > 0, batch["depth"], batch["prior"])
+        for prefix, pred in predictions.items():
+            for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"], strict=True):
+                per_frame[prefix].append(depth_metrics(frame_pred, target, raw=depth, min_gt=MIN_GT_DEPTH))
     model.train(was_training)
-    summary = aggregate_metrics(per_frame)
-    return {f"{group}_{metric}": summary[metric_key(group, metric)] for group in ("all", "hole") for metric in ("rmse", "mae")}
+    metrics = {}
+    for prefix, frames in per_frame.items():
+        if frames:
+            summary = aggregate_metrics(frames)
+            metrics.update({f"{prefix}{group}_{metric}": summary[metric_key(group, metric)]
+                            for group in ("all", "hole") for metric in ("rmse", "mae")})
+    return metrics
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -442,23 +486,29 @@ class Trainer:
             self.writer.add_scalar("train/lr", lr, self.step)
 
     def run_validation(self) -> None:
+        """Validate; the best hole RMSE so far is also written as ``best.pt`` (model selection)."""
         metrics = validate(self.model, self.val_loader, self.device)
+        best = min((entry["hole_rmse"] for entry in self.history["val"]), default=float("inf"))
         self.history["val"].append({"step": self.step, **metrics})
+        if metrics["hole_rmse"] < best:
+            save_checkpoint(self.out_dir / "best.pt", self.model, steps=self.step, val=metrics,
+                            training_config=self.config)
         if self.writer is not None:
             for name, value in metrics.items():
                 self.writer.add_scalar(f"val/{name}", value, self.step)
         LOG.info("step %d validation: %s", self.step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        rgb, depth, target = (batch[key].to(self.device, non_blocking=True) for key in ("rgb", "depth", "target"))
+        inputs = model_inputs(self.model, batch, self.device)
+        depth, target = inputs[1], batch["target"].to(self.device, non_blocking=True)
+        options = {}
+        if isinstance(self.model, PriorCostDCNet):
+            options["size"] = draw_working_size(*depth.shape[-2:], self.config["train"].get("working_scale"))
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            prediction = self.net(rgb, depth)
+            prediction = self.net(*inputs, **options)
         loss = masked_depth_loss(prediction.depth.float(), target, depth, self.loss_config)
         if self.loss_config.plane_weight > 0:
-            plane_depths = self.model.plane_depths.flatten()
-            loss = loss + self.loss_config.plane_weight * plane_distribution_loss(
-                prediction.probabilities, target, depth, plane_depths, self.loss_config
-            )
+            loss = loss + self.loss_config.plane_weight * self.distribution_loss(prediction, target, depth)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.grad_clip:
@@ -468,6 +518,21 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         return loss.detach()
+
+    def distribution_loss(self, prediction: Any, target: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the hypothesis distribution: over the absolute planes, or, for a
+        prior-anchored model, over the log offsets at its working resolution (target resized
+        there by nearest neighbour, as the input depth is)."""
+        if not isinstance(self.model, PriorCostDCNet):
+            return plane_distribution_loss(prediction.probabilities, target, depth, self.model.plane_depths.flatten(),
+                                           self.loss_config)
+        inputs = prediction.inputs
+        width, height = inputs.size
+        target_w = F.pad(F.interpolate(target, size=(height, width), mode="nearest-exact"),
+                         (0, inputs.depth.shape[-1] - width, 0, inputs.depth.shape[-2] - height))
+        offsets = torch.log(target_w.clamp_min(MIN_GT_DEPTH) / inputs.prior)
+        return plane_distribution_loss(prediction.working.probabilities, target_w, inputs.depth, self.model.offsets,
+                                       self.loss_config, positions=offsets)
 
     def run(self, stop_after: int | None = None) -> Path | None:
         """Train to ``total_steps`` (or ``stop_after`` more steps); returns ``model.pt`` on rank 0."""

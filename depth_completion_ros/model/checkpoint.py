@@ -15,7 +15,7 @@ import torch
 
 from ..depth_io import atomic_output
 from .config import ModelConfig, ModelConfigError
-from .costdcnet import CostDCNet
+from .factory import DepthNetwork, build_model
 
 CHECKPOINT_KEYS = ("config", "state_dict", "meta")
 
@@ -24,7 +24,7 @@ class CheckpointError(ValueError):
     """A checkpoint file is unreadable, incomplete or does not match its stored config."""
 
 
-def save_checkpoint(path: str | os.PathLike, model: CostDCNet, **meta: Any) -> Path:
+def save_checkpoint(path: str | os.PathLike, model: DepthNetwork, **meta: Any) -> Path:
     """Write ``model`` (config, weights) and ``meta`` atomically; meta values must be plain data
     (numbers, strings, lists, dicts, tensors) so the file loads with ``weights_only=True``."""
     path = Path(path)
@@ -79,14 +79,14 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return payload
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[CostDCNet, dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[DepthNetwork, dict[str, Any]]:
     """Rebuild the model from the stored config, load its weights; returns ``(model in eval mode, meta)``."""
     payload = read_checkpoint(path, map_location)
     try:
         config = ModelConfig.from_dict(payload["config"])
     except ModelConfigError as exc:
         raise CheckpointError(f"{path}: stored model config is invalid ({exc})") from exc
-    model = CostDCNet(config)
+    model = build_model(config)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

@@ -20,6 +20,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 #: Implementations of the 3D encoder: ``sparse`` pays only for occupied voxels, ``dense`` is the
 #: straightforward Conv3d over the whole plane volume (reference for tests and benchmarks).
 ENCODER3D_KINDS = ("sparse", "dense")
+#: What the depth hypotheses are anchored on: ``planes`` are absolute depths (the paper's
+#: CostDCNet); ``prior`` are signed log-depth offsets around a per-pixel prior depth
+#: (:class:`~depth_completion_ros.model.prior_costdcnet.PriorCostDCNet`).
+ANCHORS = ("planes", "prior")
 
 
 class ModelConfigError(ValueError):
@@ -30,7 +34,11 @@ class ModelConfigError(ValueError):
 class ModelConfig:
     """Architecture of one CostDCNet variant (see docs/model.md for the diagram).
 
-    Depth planes sit at ``min_depth + k * plane_step`` for ``k = 0 … num_planes - 1``. The 2D and
+    With ``anchor: planes`` depth planes sit at ``min_depth + k * plane_step`` for
+    ``k = 0 … num_planes - 1``. With ``anchor: prior`` the hypotheses are the log-depth offsets
+    ``-offsets[::-1] + offsets`` around a prior depth (``num_planes = 2 * len(offsets)``), the
+    network runs at a working resolution of about ``working_area`` pixels and its correction
+    is upsampled edge-aware with the ``guide_sigma_*`` range sigmas. The 2D and
     3D encoders both reduce the image by ``up_scale`` (stem stride times 2 per further stage);
     the cost-volume U-Net halves the volume ``len(unet_widths) - 1`` more times, so input
     height and width must be multiples of :attr:`total_stride`.
@@ -50,12 +58,19 @@ class ModelConfig:
     encoder3d_widths: tuple[int, ...] = (32, 48, 64)
     encoder3d_blocks: int = 1
     unet_widths: tuple[int, ...] = (32, 48, 64, 80)
+    anchor: str = "planes"
+    offsets: tuple[float, ...] = ()
+    working_area: int = 320 * 256
+    guide_sigma_depth: float = 0.05
+    guide_sigma_color: float = 0.1
+    init_logit_decay: float = 2.0
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         for name in ("encoder2d_widths", "encoder3d_widths", "unet_widths"):
             # YAML gives lists; keep the dataclass hashable and immutable.
             object.__setattr__(self, name, tuple(int(w) for w in getattr(self, name)))
+        object.__setattr__(self, "offsets", tuple(float(o) for o in self.offsets))
         problems = self._problems()
         if problems:
             raise ModelConfigError(f"model config {self.name!r}: " + "; ".join(problems))
@@ -78,6 +93,7 @@ class ModelConfig:
         for name in ("encoder2d_stem_stride", "encoder3d_stem_stride"):
             if getattr(self, name) not in (1, 2):
                 problems.append(f"{name} must be 1 or 2, got {getattr(self, name)}")
+        problems += self._anchor_problems()
         for prefix in ("encoder2d", "encoder3d"):
             stride = getattr(self, f"{prefix}_stem_stride") * 2 ** (len(getattr(self, f"{prefix}_widths")) - 1)
             if stride != self.up_scale:
@@ -90,6 +106,24 @@ class ModelConfig:
                 f"num_planes ({self.num_planes}) must be a multiple of {self.volume_pool} "
                 f"(the U-Net halves the plane axis {len(self.unet_widths) - 1} times)"
             )
+        return problems
+
+    def _anchor_problems(self) -> list[str]:
+        if self.anchor not in ANCHORS:
+            return [f"anchor must be one of {ANCHORS}, got {self.anchor!r}"]
+        if self.anchor == "planes":
+            return [] if not self.offsets else ["offsets are only used with anchor: prior"]
+        problems = []
+        if not self.offsets or self.offsets[0] <= 0 or any(b <= a for a, b in zip(self.offsets, self.offsets[1:])):
+            problems.append(f"offsets must be positive and strictly increasing, got {list(self.offsets)}")
+        if self.num_planes != 2 * len(self.offsets):
+            problems.append(f"num_planes ({self.num_planes}) must be 2 x len(offsets) ({len(self.offsets)}): "
+                            "the hypotheses are the offsets and their negatives")
+        if self.working_area < self.total_stride**2:
+            problems.append(f"working_area ({self.working_area}) must be at least total_stride^2 ({self.total_stride**2})")
+        for name in ("guide_sigma_depth", "guide_sigma_color", "init_logit_decay"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
         return problems
 
     @property

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import ModelConfig, load_model_config
+from .config import ModelConfig
 from .layers import (
     PlaneSites,
     PointwiseConv,
@@ -164,6 +164,8 @@ class CostDCNet(nn.Module):
       three planes gives 1.
     """
 
+    input_names = ("rgb", "depth")
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
@@ -281,7 +283,3 @@ def plane_confidence(probabilities: Tensor) -> Tensor:
     floor = CONFIDENCE_WINDOW / planes
     return ((window.amax(dim=1) - floor) / (1.0 - floor)).clamp(0.0, 1.0)
 
-
-def build_model(config: ModelConfig | str) -> CostDCNet:
-    """A freshly initialised CostDCNet for a config object, packaged config name or YAML path."""
-    return CostDCNet(config if isinstance(config, ModelConfig) else load_model_config(config))

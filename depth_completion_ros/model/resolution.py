@@ -1,0 +1,171 @@
+"""Working resolution of a prior-anchored network, and the edge-aware way back to the frame.
+
+One model serves 320×256 … 1920×1080 frames: every frame is brought to a *working resolution*
+of about ``working_area`` pixels with the frame's aspect ratio (:func:`working_size`), padded
+to the network stride; the network's log-depth correction is then brought back to the frame's
+own size by :func:`edge_aware_upsample` and applied to the full-resolution prior. The same
+scene at two resolutions thus gives the network the same input, and the output keeps the
+frame's own edges (those of the prior and the image), not the working grid's.
+
+Everything here is plain torch, vectorised, and shared by training (differentiable, batched)
+and the inference library (after any backend: PyTorch, ONNX Runtime, TensorRT).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
+from torch import Tensor
+
+#: Priors are clamped to at least this depth (m) before taking logarithms.
+MIN_PRIOR_DEPTH = 1e-3
+#: ITU-R BT.601 luma weights: the grey guide of the edge-aware upsampling.
+LUMA = (0.299, 0.587, 0.114)
+#: Added to the range weights so a pixel unlike all four neighbouring cells falls back to
+#: plain bilinear interpolation instead of dividing by ~0.
+RANGE_WEIGHT_FLOOR = 1e-4
+
+
+def working_size(width: int, height: int, area: int) -> tuple[int, int]:
+    """``(w, h)`` with the frame's aspect ratio and about ``area`` pixels (never larger than the frame)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    scale = min(1.0, math.sqrt(area / (width * height)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def padded_size(width: int, height: int, multiple: int) -> tuple[int, int]:
+    """The next multiples of the network stride."""
+    return -(-width // multiple) * multiple, -(-height // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class WorkingInputs:
+    """The network's inputs at the working resolution, padded bottom/right to the stride.
+
+    ``rgb`` (N, 3, h', w') 0–1, ``depth`` (N, 1, h', w') metres (0 = hole), ``prior`` (N, 1, h', w')
+    metres; ``size`` is the unpadded working ``(w, h)``; ``guide`` (N, 2, h, w) is the unpadded
+    log-prior and grey image the upsampling compares the frame's pixels with.
+    """
+
+    rgb: Tensor
+    depth: Tensor
+    prior: Tensor
+    size: tuple[int, int]
+    guide: Tensor
+
+    def crop(self, values: Tensor) -> Tensor:
+        """A network output (N, C, h', w') without the stride padding."""
+        width, height = self.size
+        return values[..., :height, :width]
+
+
+def grey(rgb: Tensor) -> Tensor:
+    """(N, 3, H, W) -> (N, 1, H, W) luma."""
+    weights = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * weights).sum(dim=1, keepdim=True)
+
+
+def guide_image(rgb: Tensor, prior: Tensor) -> Tensor:
+    """(N, 2, H, W): log prior depth and grey level, the two cues for where corrections may spread."""
+    return torch.cat([prior.clamp_min(MIN_PRIOR_DEPTH).log(), grey(rgb)], dim=1)
+
+
+def to_working_resolution(rgb: Tensor, depth: Tensor, prior: Tensor, size: tuple[int, int], multiple: int) -> WorkingInputs:
+    """Resize full-resolution ``rgb`` (N,3,H,W), ``depth`` and ``prior`` (N,1,H,W) to ``size`` (w, h).
+
+    Colour and prior are area-averaged (the prior is dense, so averaging is exact where a cell
+    is one surface and a blend across a depth edge); measured depth is resized by nearest
+    neighbour, which never invents depths between a hole and a surface. At depth edges and on
+    textured surfaces the two differ, and the network sees that difference.
+    """
+    width, height = size
+    shrink = width < rgb.shape[-1] or height < rgb.shape[-2]
+    mode = "area" if shrink else "bilinear"
+    options = {} if shrink else {"align_corners": False}
+    rgb_w = F.interpolate(rgb, size=(height, width), mode=mode, **options)
+    prior_w = F.interpolate(prior.clamp_min(MIN_PRIOR_DEPTH), size=(height, width), mode=mode, **options)
+    depth_w = F.interpolate(depth, size=(height, width), mode="nearest-exact")
+    guide = guide_image(rgb_w, prior_w)
+    pad_w, pad_h = padded_size(width, height, multiple)[0] - width, padded_size(width, height, multiple)[1] - height
+    if pad_w or pad_h:
+        rgb_w = F.pad(rgb_w, (0, pad_w, 0, pad_h), mode="replicate")
+        prior_w = F.pad(prior_w, (0, pad_w, 0, pad_h), mode="replicate")
+        depth_w = F.pad(depth_w, (0, pad_w, 0, pad_h))
+    return WorkingInputs(rgb_w, depth_w, prior_w, (width, height), guide)
+
+
+def _source_coordinates(full: int, low: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """For each full-resolution row (or column): the two low-resolution neighbours and the
+    bilinear fraction towards the second (pixel-centre aligned, clamped at the borders)."""
+    position = ((torch.arange(full, device=device, dtype=dtype) + 0.5) * (low / full) - 0.5).clamp(0, low - 1)
+    first = position.floor()
+    fraction = position - first
+    first = first.long()
+    return first, (first + 1).clamp(max=low - 1), fraction
+
+
+def edge_aware_upsample(
+    values: Tensor, guide_low: Tensor, guide_full: Tensor, sigmas: tuple[float, ...], where: Tensor
+) -> Tensor:
+    """Joint bilateral upsampling (Kopf et al. 2007) over the four neighbouring low-res cells.
+
+    ``values`` (N, C, h, w) and ``guide_low`` (N, G, h, w) at the working resolution,
+    ``guide_full`` (N, G, H, W) at the frame's; ``sigmas`` one range sigma per guide channel;
+    ``where`` (N, 1, H, W) bool: the pixels to compute (the holes; the rest of the output is 0),
+    so the cost follows the hole area, not the frame size. Each pixel averages its four
+    bilinear neighbours, each weighted by its bilinear weight times
+    ``exp(-Σ_g (Δguide_g / σ_g)² / 2)``: a correction made on one side of a depth or colour edge
+    does not leak to the other. A weighted mean of zeros is exactly zero, so a zero correction
+    stays the prior exactly. Differentiable with respect to ``values``.
+    """
+    if len(sigmas) != guide_low.shape[1] or guide_low.shape[1] != guide_full.shape[1]:
+        raise ValueError(f"need one sigma per guide channel: {len(sigmas)} sigmas, guides "
+                         f"{tuple(guide_low.shape)} and {tuple(guide_full.shape)}")
+    batch, channels, low_h, low_w = values.shape
+    full_h, full_w = guide_full.shape[-2:]
+    frame, _, y, x = where.nonzero(as_tuple=True)
+    first_row, second_row, row_fraction = (t[y] for t in _source_coordinates(full_h, low_h, values.device, values.dtype))
+    first_col, second_col, col_fraction = (t[x] for t in _source_coordinates(full_w, low_w, values.device, values.dtype))
+    inverse_sigma = torch.tensor([1.0 / s for s in sigmas], dtype=values.dtype, device=values.device)
+    cells = torch.cat([values, guide_low * inverse_sigma.view(1, -1, 1, 1)], dim=1).permute(0, 2, 3, 1).flatten(0, 2)
+    pixel_guide = guide_full.permute(0, 2, 3, 1)[frame, y, x] * inverse_sigma  # (P, G)
+    total = values.new_zeros(frame.shape[0], channels)
+    weight_sum = values.new_zeros(frame.shape[0], 1)
+    for row, row_weight in ((first_row, 1 - row_fraction), (second_row, row_fraction)):
+        for col, col_weight in ((first_col, 1 - col_fraction), (second_col, col_fraction)):
+            picked = cells[(frame * low_h + row) * low_w + col]  # (P, C + G)
+            distance = (picked[:, channels:] - pixel_guide).square().sum(dim=1, keepdim=True)
+            weight = (torch.exp(-0.5 * distance) + RANGE_WEIGHT_FLOOR) * (row_weight * col_weight).unsqueeze(1)
+            total = total + weight * picked[:, :channels]
+            weight_sum = weight_sum + weight
+    upsampled = values.new_zeros(batch, full_h, full_w, channels).index_put((frame, y, x), total / weight_sum)
+    return upsampled.permute(0, 3, 1, 2)
+
+
+def apply_correction(
+    working: WorkingInputs,
+    completed_w: Tensor,
+    confidence_w: Tensor,
+    rgb: Tensor,
+    depth: Tensor,
+    prior: Tensor,
+    sigmas: tuple[float, float],
+) -> tuple[Tensor, Tensor]:
+    """Full-resolution ``(depth, confidence)`` from the network's working-resolution outputs.
+
+    The correction ``log(completed_w / prior_w)`` and the confidence are upsampled edge-aware
+    at the holes of ``depth`` and the correction is applied to the full-resolution ``prior``
+    there; pixels with measured ``depth`` keep it exactly (confidence 1 there).
+    """
+    completed_w, confidence_w = working.crop(completed_w), working.crop(confidence_w)
+    prior_w = working.crop(working.prior)
+    correction_w = torch.log(completed_w.clamp_min(MIN_PRIOR_DEPTH) / prior_w)
+    prior = prior.clamp_min(MIN_PRIOR_DEPTH)
+    observed = depth > 0
+    upsampled = edge_aware_upsample(torch.cat([correction_w, confidence_w], dim=1), working.guide,
+                                    guide_image(rgb, prior), sigmas, where=~observed)
+    refined = prior * torch.exp(upsampled[:, :1])
+    return torch.where(observed, depth, refined), torch.where(observed, torch.ones_like(refined), upsampled[:, 1:])

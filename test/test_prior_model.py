@@ -1,0 +1,174 @@
+"""PriorCostDCNet: starts as the classical fill, keeps measured pixels, one model for every frame
+size, edge-aware upsampling, clear errors for a bad prior."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from depth_completion_ros.classical import classical_fill
+from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.holes import hide_regions
+from depth_completion_ros.interpolation import midpoint_fill
+from depth_completion_ros.model import (
+    ModelConfig,
+    ModelConfigError,
+    PriorCostDCNet,
+    build_model,
+    edge_aware_upsample,
+    load_checkpoint,
+    load_model_config,
+    refine_frames,
+    save_checkpoint,
+    working_size,
+)
+from depth_completion_ros.synthetic import generate_sample
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def frame_tensors(rgb: np.ndarray, depth: np.ndarray, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A frame as the pipeline prepares it: extra regions hidden, midpoint pre-pass, classical prior."""
+    hidden, _ = hide_regions(depth, np.random.default_rng(seed))
+    prefilled = midpoint_fill(hidden)
+    prior = classical_fill(prefilled, rgb)
+    return (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0,
+            torch.from_numpy(prefilled)[None, None], torch.from_numpy(prior)[None, None])
+
+
+def trained_looking(seed: int = 0) -> PriorCostDCNet:
+    """The CPU config with a random logits layer and batch-norm statistics of a real-looking
+    frame (one training-mode pass with momentum 1): corrections of several per cent that vary
+    over the image, as after training."""
+    torch.manual_seed(seed)
+    model = build_model("costdcnet_prior_cpu")
+    torch.nn.init.normal_(model.cost_volume.head.weight, std=0.5)
+    for module in model.modules():
+        if hasattr(module, "running_mean"):
+            module.momentum = 1.0
+    sample = generate_sample(seed=100 + seed, width=320, height=256)
+    with torch.no_grad():
+        model.train().predict_full(*frame_tensors(sample.rgb, sample.raw))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def untrained() -> PriorCostDCNet:
+    torch.manual_seed(0)
+    return build_model("costdcnet_prior_cpu").eval()
+
+
+def real_frames(redkitchen_root, cleargrasp_root) -> list:
+    return [load_frame(discover_frames(redkitchen_root)[250]), load_frame(discover_frames(cleargrasp_root)[0])]
+
+
+def assert_is_prior(model: PriorCostDCNet, rgb: np.ndarray, depth: np.ndarray) -> None:
+    inputs = frame_tensors(rgb, depth)
+    with torch.no_grad():
+        prediction = model.predict_full(*inputs)
+    _, prefilled, prior = inputs
+    assert torch.equal(prediction.depth, torch.where(prefilled > 0, prefilled, prior))
+    assert torch.equal(prediction.working.depth, prediction.inputs.prior)
+
+
+def test_initial_output_is_the_prior_on_real_frames(untrained, redkitchen_root, cleargrasp_root) -> None:
+    for sample in real_frames(redkitchen_root, cleargrasp_root):
+        assert_is_prior(untrained, sample.rgb, np.nan_to_num(sample.depth))
+
+
+def test_initial_output_is_the_prior_on_generated_frames(untrained) -> None:
+    for seed, (width, height) in ((1, (640, 480)), (2, (320, 256))):
+        sample = generate_sample(seed=seed, width=width, height=height)
+        assert_is_prior(untrained, sample.rgb, sample.raw)
+
+
+def test_observed_pixels_are_kept_and_holes_change() -> None:
+    model = trained_looking()
+    sample = generate_sample(seed=3, width=640, height=480)
+    rgb, depth, prior = frame_tensors(sample.rgb, sample.raw)
+    with torch.no_grad():
+        prediction = model.predict_full(rgb, depth, prior)
+    observed = depth > 0
+    assert torch.equal(prediction.depth[observed], depth[observed])
+    assert (prediction.confidence[observed] == 1).all()
+    holes = ~observed
+    assert (prediction.depth[holes] != prior[holes]).float().mean() > 0.5  # the network does act on holes
+    ratio = prediction.depth[holes] / prior[holes]
+    limit = float(np.exp(model.config.offsets[-1]))
+    assert ratio.max() <= limit * 1.0001 and ratio.min() >= 1 / limit / 1.0001
+
+
+def test_working_size_keeps_aspect_and_area() -> None:
+    for width, height in ((640, 480), (1280, 720), (1920, 1080), (480, 640)):
+        w, h = working_size(width, height, 320 * 256)
+        assert abs(w / h - width / height) < 0.01
+        assert abs(w * h - 320 * 256) / (320 * 256) < 0.01
+    assert working_size(320, 240, 320 * 256) == (320, 240)  # never upsampled
+
+
+def test_edge_aware_upsampling_does_not_leak_across_depth_edges() -> None:
+    """A correction on the near side of a depth step stays there; bilinear would blur it over."""
+    low_h, low_w, scale = 8, 8, 4
+    near = torch.zeros(1, 1, low_h, low_w, dtype=torch.bool)
+    near[..., : low_w // 2] = True
+    values = torch.where(near, torch.tensor(0.2), torch.tensor(0.0))
+    guide_low = torch.where(near, torch.tensor(0.0), torch.tensor(1.0))  # log depth: 1 m vs 2.7 m
+    full_near = torch.zeros(1, 1, low_h * scale, low_w * scale, dtype=torch.bool)
+    full_near[..., : low_w * scale // 2] = True
+    guide_full = torch.where(full_near, torch.tensor(0.0), torch.tensor(1.0))
+    everywhere = torch.ones_like(full_near)
+    upsampled = edge_aware_upsample(values, guide_low, guide_full, (0.05,), where=everywhere)
+    assert torch.allclose(upsampled[full_near], torch.tensor(0.2), atol=1e-3)
+    assert torch.allclose(upsampled[~full_near], torch.tensor(0.0), atol=1e-3)
+    only_some = full_near & (torch.rand(full_near.shape) < 0.5)
+    partial = edge_aware_upsample(values, guide_low, guide_full, (0.05,), where=only_some)
+    assert torch.equal(partial[only_some], upsampled[only_some]) and (partial[~only_some] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("prior", "message"),
+    [
+        (None, "refines a prior depth"),
+        (torch.full((1, 1, 64, 96), float("nan")), "NaN or inf"),
+        (torch.zeros(1, 1, 64, 96), "pixels <= 0"),
+        (torch.ones(1, 1, 32, 96), "prior has shape"),
+    ],
+)
+def test_bad_prior_gives_a_clear_error(untrained, prior, message) -> None:
+    rgb, depth = torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96) + 0.5
+    with pytest.raises(ValueError, match=message):
+        untrained.predict_full(rgb, depth, prior)
+    numpy_prior = None if prior is None else prior[:, 0].numpy()
+    with pytest.raises(ValueError, match=message):
+        refine_frames(lambda *inputs: untrained(*inputs), untrained.config, np.zeros((1, 64, 96, 3), np.uint8),
+                      depth[:, 0].numpy(), numpy_prior)
+
+
+def test_refine_frames_is_predict_full(redkitchen_root) -> None:
+    """The library's frame path around any backend computes what training computes."""
+    model = trained_looking(seed=2)
+    sample = load_frame(discover_frames(redkitchen_root)[260])
+    rgb, depth, prior = frame_tensors(sample.rgb, sample.depth)
+    with torch.no_grad():
+        expected = model.predict_full(rgb, depth, prior)
+        refined, confidence = refine_frames(lambda *inputs: model(*inputs), model.config, sample.rgb[None],
+                                            depth[:, 0].numpy(), prior[:, 0].numpy())
+    assert torch.allclose(refined, expected.depth[:, 0], atol=1e-5)
+    assert torch.allclose(confidence, expected.confidence[:, 0], atol=1e-5)
+
+
+def test_prior_config_validation_and_checkpoint_round_trip(tmp_path) -> None:
+    config = load_model_config("costdcnet_prior_cpu")
+    assert config.anchor == "prior" and config.num_planes == 2 * len(config.offsets)
+    with pytest.raises(ModelConfigError, match="2 x len"):
+        config.replace(offsets=(0.01, 0.02))
+    with pytest.raises(ModelConfigError, match="strictly increasing"):
+        config.replace(offsets=(0.01, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64))
+    with pytest.raises(ModelConfigError, match="only used with anchor: prior"):
+        ModelConfig(offsets=(0.1,))
+    model = trained_looking()
+    loaded, meta = load_checkpoint(save_checkpoint(tmp_path / "prior.pt", model, steps=3))
+    assert isinstance(loaded, PriorCostDCNet) and loaded.config == config and meta == {"steps": 3}
+    inputs = (torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96) * 3, torch.rand(1, 1, 64, 96) * 3 + 0.2)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(model(*inputs), loaded(*inputs), strict=True))
