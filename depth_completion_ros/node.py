@@ -19,6 +19,7 @@ meters and reports are ``diagnostics.NodeDiagnostics``.
 """
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -430,8 +431,24 @@ def _with_header(msg: Any, header: Any) -> Any:
     return copy
 
 
+class _InterruptOnce:
+    """SIGINT handler: the first Ctrl-C interrupts (start-up may be loading a model), later ones are
+    ignored. Under ``ros2 launch`` a terminal's Ctrl-C reaches the node twice (from the terminal
+    and forwarded by launch); the second must not break the clean-up the first started."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+
+
 def main(args: list[str] | None = None) -> int:
     """``ros2 run depth_completion_ros depth_completion_node``: spin until Ctrl-C or SIGTERM."""
+    # Installed first: rclpy's own handler (which stops the executor) calls it after its own work.
+    signal.signal(signal.SIGINT, _InterruptOnce())
     rclpy.init(args=args)
     # Created before the node so that a signal arriving during start-up (the model may take
     # seconds to load) finds an executor to stop rather than a half-made one.

@@ -138,8 +138,9 @@ class Launch:
         return self.log.read_text()
 
     def interrupt(self, timeout_s: float = 30.0) -> int:
-        """Ctrl-C to ``ros2 launch`` only: it must stop the processes it started."""
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C as a terminal sends it: SIGINT to the whole process group, which the node then also
+        gets a second time, forwarded by ``ros2 launch``."""
+        os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=timeout_s)
 
     def close(self) -> None:
@@ -206,6 +207,8 @@ def test_every_preset_starts_the_node_remapped_with_the_parameters_file(launch, 
         assert values == file_values | {"method": "classical"}
         assert running.interrupt() == 0, running.output()
         assert _processes_from(pip_venv) == []
+        output = running.output()
+        assert "process has finished cleanly" in output and "Traceback" not in output, output
     finally:
         running.close()
 
