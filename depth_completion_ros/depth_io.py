@@ -21,7 +21,7 @@ import torch
 
 # OpenCV reads OpenEXR only when this is set before cv2 is imported.
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
-import cv2  # noqa: E402
+import cv2
 
 DepthT = TypeVar("DepthT", np.ndarray, torch.Tensor)
 

@@ -86,7 +86,9 @@ def test_depth_to_units_never_wraps():
     assert units.dtype == np.uint16
 
 
-@pytest.mark.parametrize("suffix, scale, tolerance", [(".png", 1000.0, 5e-4), (".png", 4000.0, 1.25e-4), (".exr", 1.0, 0), (".npy", 1.0, 0)])
+@pytest.mark.parametrize(
+    "suffix, scale, tolerance", [(".png", 1000.0, 5e-4), (".png", 4000.0, 1.25e-4), (".exr", 1.0, 0), (".npy", 1.0, 0)]
+)
 def test_depth_round_trip(tmp_path, suffix, scale, tolerance):
     rng = np.random.default_rng(0)
     depth = rng.uniform(0.3, 9.0, (24, 32)).astype(np.float32)

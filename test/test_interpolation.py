@@ -33,7 +33,7 @@ def definition_fill(depth: np.ndarray) -> np.ndarray:
     height, width = depth.shape
     r = WINDOW_RADIUS
     pairs: dict[tuple[int, int], set] = {}
-    for py, px in zip(*np.nonzero(depth > 0)):
+    for py, px in zip(*np.nonzero(depth > 0), strict=True):
         if not (r <= py < height - r and r <= px < width - r):
             continue  # only window centres at least r pixels from the border
         for dy in range(-r, r + 1):
@@ -89,7 +89,7 @@ def original_notes_loop(img: np.ndarray) -> np.ndarray:
     """The loop body from the project's first notes (2022/12/05), verbatim but for the ``center_mas`` typo."""
     img = np.asarray(img).astype(np.float32)
     mask = np.where(img > 0)
-    valid_pos = np.array(list(zip(mask[0], mask[1])))
+    valid_pos = np.array(list(zip(mask[0], mask[1], strict=True)))
     width, height = img.shape[1], img.shape[0]
     center_mask = (np.array([2]), np.array([2]))
     for pos in valid_pos:
@@ -189,7 +189,8 @@ def test_batch_equals_images_one_by_one(dtype):
     one_by_one = np.stack([midpoint_fill(image) for image in batch])
     np.testing.assert_array_equal(midpoint_fill(batch), one_by_one)
     tensor_batch = midpoint_fill_torch(torch.from_numpy(batch))
-    np.testing.assert_array_equal(tensor_batch.numpy(), np.stack([midpoint_fill_torch(torch.from_numpy(i)).numpy() for i in batch]))
+    image_by_image = np.stack([midpoint_fill_torch(torch.from_numpy(image)).numpy() for image in batch])
+    np.testing.assert_array_equal(tensor_batch.numpy(), image_by_image)
     np.testing.assert_array_equal(tensor_batch.numpy(), one_by_one)
 
 

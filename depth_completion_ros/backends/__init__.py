@@ -1,6 +1,6 @@
 """One inference interface for CostDCNet: PyTorch, ONNX Runtime (CUDA or CPU) and TensorRT.
 
-Every backend takes ``rgb (N, 3, H, W)`` float in 0–1 and ``depth (N, 1, H, W)`` metres
+Every backend takes ``rgb (N, 3, H, W)`` float in 0-1 and ``depth (N, 1, H, W)`` metres
 (0 = invalid) and returns ``(completed_depth, confidence | None)``, both ``(N, 1, H, W)``.
 numpy in gives numpy out; torch in gives torch out on the caller's device. The PyTorch and
 TensorRT backends (and ONNX Runtime on CUDA, through IO binding) read torch CUDA tensors where

@@ -1,6 +1,6 @@
 """What every backend shares: the tensor contract, the errors, device resolution and the base class.
 
-A backend takes ``rgb (N, 3, H, W)`` float in 0–1 and ``depth (N, 1, H, W)`` metres (0 =
+A backend takes ``rgb (N, 3, H, W)`` float in 0-1 and ``depth (N, 1, H, W)`` metres (0 =
 invalid) and returns ``(completed_depth, confidence | None)``, both ``(N, 1, H, W)``. numpy in
 gives numpy out; torch in gives torch out on the caller's device. Subclasses only run one
 validated, sanitised batch in their runtime's representation (:meth:`CompletionBackend._forward`).

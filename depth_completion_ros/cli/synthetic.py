@@ -50,7 +50,7 @@ def _add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=positive_int, default=256, help="image height (default 256)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``synthetic preview``, ``synthetic stats`` and ``hole-stats``."""
     synthetic = subparsers.add_parser("synthetic", help="preview generated RGB-D frames or measure their holes")
     commands = synthetic.add_subparsers(dest="synthetic_command", required=True, metavar="COMMAND")

@@ -4,7 +4,7 @@ Training needs unlimited frames with perfect ground truth, tests need known answ
 pane must come out as a hole), and the README's streaming demo needs a camera moving through
 a room at 30 Hz. Each scene is a room (floor, ceiling, walls with windows and doors) furnished
 with analytic solids (cuboids, vertical cylinders, spheres) that carry procedural materials;
-``kind="tabletop"`` scenes put a table 0.4–1.2 m in front of a RealSense-like camera with
+``kind="tabletop"`` scenes put a table 0.4-1.2 m in front of a RealSense-like camera with
 transparent, specular, dark and matte objects on it.
 
 The raw depth is the ground truth as a structured-light camera would measure it: transparent

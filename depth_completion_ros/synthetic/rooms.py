@@ -7,12 +7,15 @@ sequence never passes through a cabinet.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from .camera_paths import OrbitPath, Trajectory
 from .primitives import Cuboid, Cylinder, Decal, Light, Material, Sphere, Vec3, yaw_matrix
 from .scene import SyntheticScene
+
+T = TypeVar("T")
 
 
 def random_room(seed: int | np.random.SeedSequence) -> SyntheticScene:
@@ -67,11 +70,14 @@ class RoomBuilder:
         self.materials.append(material)
         return len(self.materials) - 1
 
-    def pick(self, options: Sequence):
+    def pick(self, options: Sequence[T]) -> T:
+        """One of ``options``, uniformly."""
         return options[int(self.rng.integers(len(options)))]
 
     def jitter(self, color: Vec3, amount: float = 0.06) -> Vec3:
-        return tuple(float(np.clip(c * (1.0 + self.rng.uniform(-amount, amount)), 0.0, 1.0)) for c in color)
+        """``color`` with each channel scaled by up to ``1 ± amount``, kept in [0, 1]."""
+        red, green, blue = (float(np.clip(c * (1.0 + self.rng.uniform(-amount, amount)), 0.0, 1.0)) for c in color)
+        return red, green, blue
 
     def uniform(self, low: float, high: float) -> float:
         return float(self.rng.uniform(low, high))
@@ -84,10 +90,11 @@ class RoomBuilder:
 
     def build(self) -> SyntheticScene:
         face_materials = self.shell()
-        self.set_camera(self.trajectory())
+        loop = self.trajectory()
+        self.set_camera(loop)
         self.furnish_walls()
         if self.rng.random() < 0.85:
-            self.dining_set()
+            self.dining_set(loop)
         return self.scene(face_materials, self.lights())
 
     def shell(self) -> tuple[int, ...]:
@@ -141,7 +148,7 @@ class RoomBuilder:
             grout = self.jitter((0.35, 0.35, 0.33))
             return self.material(Material("tiles", tile, grout, period_m=self.uniform(0.3, 0.6), specular=0.15))
         base = self.jitter(self.pick(((0.35, 0.37, 0.42), (0.45, 0.42, 0.38), (0.3, 0.3, 0.3))))
-        darker = self.jitter(tuple(c * 0.55 for c in base))
+        darker = self.jitter((base[0] * 0.55, base[1] * 0.55, base[2] * 0.55))
         return self.material(Material("stripes", base, darker, period_m=self.uniform(0.02, 0.05)))
 
     def lights(self) -> tuple[Light, ...]:
@@ -175,7 +182,12 @@ class RoomBuilder:
         )
 
     def clear_of_path(
-        self, anchor: np.ndarray, yaw: float, center_xy: Sequence[float], half_xy: Sequence[float], top: float
+        self,
+        anchor: np.ndarray,
+        yaw: float,
+        center_xy: Sequence[float],
+        half_xy: Sequence[float] | np.ndarray,
+        top: float,
     ) -> bool:
         """Whether a footprint keeps clear of the camera path: 0.45 m for items the camera could
         hit, 0.15 m for items below its lowest height (the camera passes over them)."""
@@ -233,7 +245,7 @@ class RoomBuilder:
     def part(self, anchor: np.ndarray, yaw: float, center: Vec3, half: Vec3, material: int) -> None:
         """A box given in an item's local frame (x along, y into the room, z up)."""
         world = anchor + yaw_matrix(yaw) @ np.asarray(center)
-        self.cuboids.append(Cuboid(tuple(float(c) for c in world), half, float(yaw), material))
+        self.cuboids.append(Cuboid((float(world[0]), float(world[1]), float(world[2])), half, float(yaw), material))
 
     def wall_item(self, face: int, occupied: list[tuple[float, float]]) -> None:
         kind = self.pick(tuple(_WALL_ITEMS))
@@ -343,14 +355,14 @@ class RoomBuilder:
         self.cylinders.append(Cylinder(xy, 0.03, height, 0.015, metal))
         self.cylinders.append(Cylinder(xy, height, height + 0.3, self.uniform(0.15, 0.22), shade))
 
-    def dining_set(self) -> None:
+    def dining_set(self, loop: Trajectory) -> None:
         """A table inside the camera loop (the camera passes over its edges, as in hand-held
         kitchen sequences), chairs around it and a few objects on it: mugs, glasses, books."""
         rng = self.rng
-        anchor = np.array([*self.camera.center_xy, 0.0])
+        anchor = np.array([*loop.center_xy, 0.0])
         yaw = self.uniform(-0.15, 0.15)
         height = self.uniform(0.72, 0.78)
-        half = np.minimum((self.uniform(0.4, 0.9), self.uniform(0.35, 0.6)), np.asarray(self.camera.radii) - 0.1)
+        half = np.minimum((self.uniform(0.4, 0.9), self.uniform(0.35, 0.6)), np.asarray(loop.radii) - 0.1)
         while not self.clear_of_path(anchor, yaw, (0.0, 0.0), half, height):
             half *= 0.85
         if half[0] < 0.25 or half[1] < 0.2:

@@ -208,10 +208,11 @@ class SyntheticScene:
             buffers.opaque_depth[rect][inside] = (np.float32(facade) - origin[axis]) / directions[axis][rect][inside]
         transparent = self._lookup.transparent
         for offset, (primitive, corners) in enumerate(zip(self.primitives, self._corners, strict=True)):
-            rect = screen_rect(corners, buffers)
-            if rect is None:
+            on_screen = screen_rect(corners, buffers)
+            if on_screen is None:
                 continue
-            t = intersect(primitive, origin, directions[(slice(None), *rect)])
+            rect = on_screen
+            t = intersect(primitive, origin, directions[:, rect[0], rect[1]])
             nearer = t < buffers.depth[rect]
             if not nearer.any():
                 continue
@@ -233,7 +234,7 @@ class SyntheticScene:
         rect = screen_rect(corners, buffers)
         if rect is None:
             return None
-        points = planes(buffers.origin) + buffers.depth[rect] * buffers.directions[(slice(None), *rect)]
+        points = planes(buffers.origin) + buffers.depth[rect] * buffers.directions[:, rect[0], rect[1]]
         u, v = room_uv(decal.face, points)
         inside = (
             (buffers.primitive[rect] == decal.face)

@@ -32,7 +32,7 @@ class SceneKind:
 
 
 #: The scene kinds :func:`generate_sample` and :func:`render_sequence` can draw: furnished rooms
-#: seen by a Kinect-like camera walking through them, and tabletops 0.4–1.2 m in front of a
+#: seen by a Kinect-like camera walking through them, and tabletops 0.4-1.2 m in front of a
 #: RealSense-like camera (:mod:`.tabletop`).
 SCENE_KINDS: Mapping[str, SceneKind] = MappingProxyType(
     {

@@ -1,11 +1,11 @@
-"""Tabletop scenes: a table or desk 0.4–1.2 m in front of a RealSense-class camera, objects on it.
+"""Tabletop scenes: a table or desk 0.4-1.2 m in front of a RealSense-class camera, objects on it.
 
 Manipulation and tabletop perception look down at a table from arm's length, where active
 stereo cameras (RealSense D400) fail on the very objects that matter: glass returns nothing or
 the table behind it, shiny objects lose their depth where the projector's pattern is drowned by
 a highlight, dark objects absorb it, and the left imager leaves a shadow beside every object and
 an invalid band along the left image edge. Each scene here is a room (the background) with a
-table inside it, 3–9 boxes, cylinders and spheres on the table in four material classes
+table inside it, 3-9 boxes, cylinders and spheres on the table in four material classes
 (matte, transparent, specular, dark), a lamp near the table for highlights, and a camera that
 circles the table looking at a point on it (:class:`camera_paths.OrbitPath`).
 """
@@ -111,7 +111,7 @@ class TabletopBuilder(RoomBuilder):
         return anchor, yaw, half, height
 
     def orbit(self, target: np.ndarray) -> OrbitPath:
-        """A camera 0.4–1.2 m from a point on the table, 35–72 degrees above it, circling slowly."""
+        """A camera 0.4-1.2 m from a point on the table, 35-72 degrees above it, circling slowly."""
 
         def phase() -> float:
             return self.uniform(0.0, 2 * np.pi)
@@ -140,7 +140,7 @@ class TabletopBuilder(RoomBuilder):
         return Light(position, self.uniform(0.2, 0.5))
 
     def objects(self, anchor: np.ndarray, yaw: float, half: np.ndarray, target: np.ndarray) -> None:
-        """3–9 objects on the table around the point the camera looks at, never overlapping."""
+        """3-9 objects on the table around the point the camera looks at, never overlapping."""
         rotation = yaw_matrix(yaw)
         local_target = (rotation.T @ (target - anchor))[:2]
         spread = 0.45 * self.camera.distance_m if isinstance(self.camera, OrbitPath) else 0.3
@@ -184,8 +184,8 @@ class TabletopBuilder(RoomBuilder):
             if self.rng.random() < 0.5:
                 metal = self.jitter(self.pick(((0.6, 0.6, 0.62), (0.75, 0.7, 0.55), (0.55, 0.45, 0.4))), 0.08)
                 return self.material(Material("metal", metal, period_m=0.3, specular=self.uniform(1.0, 1.6)))
-            gloss = self.jitter(self.pick(PAINTED), 0.2)
-            return self.material(Material("paint", gloss, period_m=1.0, specular=self.uniform(0.7, 1.2)))
+            glossy_paint = self.jitter(self.pick(PAINTED), 0.2)
+            return self.material(Material("paint", glossy_paint, period_m=1.0, specular=self.uniform(0.7, 1.2)))
         if kind == "dark":  # black plastic, dark fabric: absorbs the projector, mostly missing
             black = (self.uniform(0.02, 0.07), self.uniform(0.02, 0.07), self.uniform(0.02, 0.07))
             gloss, dropout = self.uniform(0.1, 0.4), self.uniform(0.85, 0.97)
