@@ -168,7 +168,8 @@ def test_sample_shapes_types_and_ranges(samples: list[synthetic.SyntheticSample]
         assert sample.rgb.shape == (128, 160, 3) and sample.rgb.dtype == np.uint8
         assert sample.gt.shape == (128, 160) and sample.gt.dtype == np.float32
         assert sample.raw.shape == (128, 160) and sample.raw.dtype == np.float32
-        assert sample.transparent.shape == (128, 160) and sample.transparent.dtype == bool
+        for mask in (sample.transparent, sample.dark, sample.specular):
+            assert mask.shape == (128, 160) and mask.dtype == bool
         assert sample.intrinsics == INTRINSICS
         assert sample.pose.shape == (4, 4)
         np.testing.assert_allclose(sample.pose[:3, :3] @ sample.pose[:3, :3].T, np.eye(3), atol=1e-9)
@@ -223,8 +224,9 @@ def test_configuration_errors_name_the_problem() -> None:
         SensorModel(grazing_cos=(0.5, 0.2))
 
 
-def test_sequence_moves_smoothly_through_one_scene() -> None:
-    frames = list(synthetic.render_sequence(5, 4, 160, 128))
+@pytest.mark.parametrize("kind", ["room", "tabletop"])
+def test_sequence_moves_smoothly_through_one_scene(kind: str) -> None:
+    frames = list(synthetic.render_sequence(5, 4, 160, 128, kind=kind))
     assert len(frames) == 4
     for previous, current in itertools.pairwise(frames):
         step = np.linalg.norm(current.pose[:3, 3] - previous.pose[:3, 3])
@@ -235,7 +237,7 @@ def test_sequence_moves_smoothly_through_one_scene() -> None:
         relative = np.abs(current.gt - previous.gt) / previous.gt
         assert np.median(relative) < 0.02
         assert not np.array_equal(current.gt, previous.gt)
-    replay = next(synthetic.render_sequence(5, 1, 160, 128))
+    replay = next(synthetic.render_sequence(5, 1, 160, 128, kind=kind))
     np.testing.assert_array_equal(replay.raw, frames[0].raw)
     assert list(synthetic.render_sequence(5, 0, 160, 128)) == []
     with pytest.raises(ValueError, match="num_frames"):
