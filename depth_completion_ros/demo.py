@@ -41,7 +41,7 @@ from .resources import default_model_path, use_large_frame_transport
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
 from .topics import DIAGNOSTICS_TOPIC, OUT_CONFIDENCE_TOPIC
-from .visualization import make_panel
+from .visualization import make_panel, robust_depth_range
 
 LOG = logging.getLogger("depth_completion.demo")
 RATE_KEY = "output rate (Hz)"
@@ -186,8 +186,8 @@ def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.
     return frames
 
 
-def _write_pictures(frames: list, output: Path, vmax: float) -> dict[str, Path]:
-    panels = [make_panel(raw, completed, gt=gt, rgb=rgb, vmax=vmax) for raw, completed, gt, rgb in frames]
+def _write_pictures(frames: list, output: Path, depth_range: tuple[float, float]) -> dict[str, Path]:
+    panels = [make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range) for raw, completed, gt, rgb in frames]
     files: dict[str, Path] = {}
     for label, index in (("first", 0), ("middle", len(panels) // 2), ("last", len(panels) - 1)):
         files[f"panel ({label} frame)"] = write_color(output / "panels" / f"frame_{index:03d}.png", panels[index])
@@ -208,9 +208,9 @@ def _synthetic_input(bag: Path, topics: CameraTopics, frames: int, width: int, h
     samples_to_bag([first, *sequence], bag, count=frames, intrinsics=first.intrinsics, namespace=topics.namespace)
 
 
-def _recording_input(bag: Path, topics: CameraTopics, recording: Path, frames: int) -> int:
-    """A user's frame folder (data0929 / 7-Scenes layout, or Matterport) -> the input bag; returns its frame count."""
-    selected = discover_frames(recording)[:frames]
+def _recording_input(bag: Path, topics: CameraTopics, recording: Path, frames: int, depth_scale: float | None) -> int:
+    """A user's frame folder (any layout ``discover_frames`` reads) -> the input bag; returns its frame count."""
+    selected = discover_frames(recording, depth_scale=depth_scale)[:frames]
     LOG.info("converting %d frames of %s into a bag", len(selected), recording)
     frames_to_bag(selected, bag, namespace=topics.namespace)
     return len(selected)
@@ -226,12 +226,17 @@ def run_demo(
     rate: float = 1.0,
     node_parameters: list[str] | None = None,
     recording: Path | None = None,
+    depth_scale: float | None = None,
+    color_range: tuple[float, float] | None = None,
 ) -> DemoResult:
     """Run the whole demo into ``output`` and return what it measured (see the module docstring).
 
     With ``recording`` (a frame folder such as data0929) the user's own frames are
     replayed instead of the synthetic sequence; without ground truth they are scored with the
-    hidden-region protocol, offline, by the same completion settings.
+    hidden-region protocol, offline, by the same completion settings. ``depth_scale``: the
+    recording's 16-bit units per metre where its layout does not say. The panels and the GIF
+    share one depth colour scale: ``color_range``, by default the robust range of the whole
+    sequence (so a depth keeps its colour from frame to frame).
     """
     # rclpy is needed here only: the offline commands work without a ROS install.
     from .bags.evaluate import evaluate_against_reference, evaluate_hidden_regions
@@ -249,7 +254,7 @@ def run_demo(
     if recording is None:
         _synthetic_input(input_bag, topics, frames, width, height, seed)
     else:
-        frames = _recording_input(input_bag, topics, recording, frames)
+        frames = _recording_input(input_bag, topics, recording, frames, depth_scale)
     with open_bag(input_bag) as reader:
         has_reference = topics.ground_truth in reader.topics
     result = DemoResult(output=output, method=method, frames_in=frames)
@@ -311,9 +316,9 @@ def run_demo(
     result.metrics_markdown = report.markdown(groups=("all", "observed", "hole"))
     pictures = _frames_for_pictures(recorded_bag, topics)
     result.frames_out = len(pictures)
-    reference = [gt if gt is not None else raw for raw, _, gt, _ in pictures]
-    vmax = float(np.ceil(np.percentile(np.concatenate([d[d > 0] for d in reference]), 99)))
-    result.files.update(_write_pictures(pictures, output, vmax))
+    if color_range is None:
+        color_range = robust_depth_range(*(raw for raw, _, _, _ in pictures), *(gt for _, _, gt, _ in pictures))
+    result.files.update(_write_pictures(pictures, output, color_range))
 
     with atomic_output(output / "metrics.json") as tmp:
         tmp.write_text(json.dumps({"method": method, "frames_in": frames, "frames_out": result.frames_out,

@@ -76,7 +76,7 @@ class EvaluationReport:
             parts.append(f"**{group}**\n\n" + format_metrics_table(rows, columns=columns))
         return "\n\n".join(parts)
 
-    def write_json(self, path: str | os.PathLike) -> Path:
+    def write_json(self, path: str | os.PathLike[str]) -> Path:
         path = Path(path)
         with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(
@@ -111,10 +111,12 @@ def evaluate(
     protocol: str = "auto",
     seed: int = 0,
     min_gt: float = 0.1,
-    panels_dir: str | os.PathLike | None = None,
+    panels_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    panel_range: tuple[float, float] | None = None,
 ) -> EvaluationReport:
-    """Run every method on every frame and score it; ``panels_dir`` gets raw/pred/GT/error panels."""
+    """Run every method on every frame and score it; ``panels_dir`` gets raw/pred/GT/error panels
+    (depth colours on ``panel_range`` metres, by default each frame's robust range)."""
     if not frames:
         raise ValueError("no frames to evaluate")
     if not methods:
@@ -131,7 +133,7 @@ def evaluate(
             busy[name] += time.perf_counter() - start
             report.per_frame.setdefault(name, []).append(depth_metrics(pred, reference, raw=input_depth, min_gt=min_gt))
             if panels_dir is not None:
-                panel = make_panel(input_depth, pred, gt=reference, rgb=sample.rgb,
+                panel = make_panel(input_depth, pred, gt=reference, rgb=sample.rgb, depth_range=panel_range,
                                    titles={"completed": name, "gt": "hidden (measured)" if protocol == "hidden" else "reference"})
                 write_color(Path(panels_dir) / name / f"{frame.name}.png", panel)
     report.metrics = {name: aggregate_metrics(values) for name, values in report.per_frame.items()}

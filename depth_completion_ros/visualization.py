@@ -1,9 +1,12 @@
-"""Depth, error and confidence images with fixed colour scales, and side-by-side panels.
+"""Depth, error and confidence images on linear colour scales, and side-by-side panels.
 
 Everything returns uint8 RGB (H, W, 3) drawn with OpenCV (no matplotlib figure or window), so
-the CLI, the evaluation and the streaming demo share one look. Scales are linear and fixed by
-the caller: the same depth always gets the same colour, across frames and across methods, as
-long as ``vmin``/``vmax`` stay the same. Pixels without a value (depth <= 0, NaN, inf) are black.
+the CLI, the evaluation and the streaming demo share one look. Depth scales are robust by
+default: :func:`robust_depth_range` spans the 2nd to 98th percentile of the measured depths, so
+a few far or noisy pixels (a window, a multipath return at 12 m) cannot squeeze the scene into
+one shade. A fixed ``(vmin, vmax)`` gives the same depth the same colour across frames and
+methods; a sequence keeps one range by computing it once over all its frames. Pixels without a
+value (depth <= 0, NaN, inf) are black.
 """
 from __future__ import annotations
 
@@ -23,6 +26,12 @@ COLORMAPS = {
 }
 #: Default depth range of :func:`colorize_depth` (m): indoor RGB-D cameras read up to ~10 m.
 DEFAULT_VMAX = 10.0
+#: Percentiles of the measured depths that :func:`robust_depth_range` maps to the scale's ends.
+ROBUST_PERCENTILES = (2.0, 98.0)
+#: Ends of a robust range are rounded outward to this step (m), so colour bar labels stay short.
+RANGE_STEP = 0.1
+#: Narrowest robust range (m): a flat wall still gets a readable gradient, not amplified noise.
+MIN_RANGE_SPAN = 0.2
 DEPTH_COLORMAP = "turbo"
 #: Viridis for errors: its low end is dark blue, never the black of "no ground truth".
 ERROR_COLORMAP = "viridis"
@@ -83,6 +92,33 @@ def colorize_depth(
     return colorize(depth, vmin, vmax, colormap, valid=depth > 0)
 
 
+def robust_depth_range(
+    *depths: np.ndarray | torch.Tensor | None,
+    percentiles: tuple[float, float] = ROBUST_PERCENTILES,
+) -> tuple[float, float]:
+    """``(vmin, vmax)`` in metres spanning ``percentiles`` of the valid depths of all ``depths``.
+
+    Pass every frame of a sequence to get the one range that sequence keeps. The ends are rounded
+    outward to :data:`RANGE_STEP` and at least :data:`MIN_RANGE_SPAN` apart; ``None`` entries
+    are skipped; without any valid depth the range is ``(0, DEFAULT_VMAX)``.
+    """
+    low_pct, high_pct = percentiles
+    if not 0.0 <= low_pct < high_pct <= 100.0:
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
+    valid = [d[np.isfinite(d) & (d > 0)] for d in (to_numpy(d).astype(np.float32, copy=False)
+                                                     for d in depths if d is not None)]
+    values = np.concatenate(valid) if valid else np.empty(0, np.float32)
+    if values.size == 0:
+        return 0.0, DEFAULT_VMAX
+    low, high = (float(v) for v in np.percentile(values, percentiles))
+    if high - low < MIN_RANGE_SPAN:
+        low = max(0.0, (low + high - MIN_RANGE_SPAN) / 2.0)
+        high = low + MIN_RANGE_SPAN
+    low = math.floor(round(low / RANGE_STEP, 6)) * RANGE_STEP
+    high = math.ceil(round(high / RANGE_STEP, 6)) * RANGE_STEP
+    return round(low, 6), round(high, 6)
+
+
 def colorize_error(
     abs_err: np.ndarray | torch.Tensor,
     vmax: float = 1.0,
@@ -108,18 +144,18 @@ def make_panel(
     *,
     confidence: np.ndarray | torch.Tensor | None = None,
     titles: Mapping[str, str] | None = None,
-    vmax: float | None = None,
+    depth_range: tuple[float, float] | None = None,
     error_vmax: float | None = None,
     columns: int | None = None,
 ) -> np.ndarray:
     """RGB | raw | completed | GT | |error| | confidence tiles, each titled and with its colour bar.
 
     Tiles without an input are left out; the error tile needs ``gt``. All depth tiles share one
-    scale from 0 to ``vmax`` m; by default ``vmax`` is the 99th percentile of the reference depth
-    (GT, else raw) rounded up to a whole metre, so frames of one scene mostly share a scale -
-    pass ``vmax`` to fix it for a whole sequence. ``error_vmax`` defaults to ``vmax / 10``.
-    ``titles`` overrides :data:`DEFAULT_TITLES` by tile key. ``columns`` wraps the tiles into
-    a grid (default: one row).
+    scale, ``depth_range`` = ``(vmin, vmax)`` in metres; by default the robust range of the raw
+    and reference depths together (see :func:`robust_depth_range`). Pass one range to fix it for
+    a whole sequence. ``error_vmax`` defaults to a tenth of the range's span. ``titles``
+    overrides :data:`DEFAULT_TITLES` by tile key. ``columns`` wraps the tiles into a grid
+    (default: one row).
     """
     if columns is not None and columns < 1:
         raise ValueError(f"make_panel: columns must be >= 1, got {columns}")
@@ -139,21 +175,20 @@ def make_panel(
         rgb = to_numpy(rgb)
         if rgb.shape != (*shape, 3) or rgb.dtype != np.uint8:
             raise ValueError(f"make_panel: rgb must be uint8 {(*shape, 3)}, got {rgb.dtype} {rgb.shape}")
-    if vmax is None:
-        vmax = _auto_vmax(images.get("gt", raw))
-    error_vmax = vmax / 10.0 if error_vmax is None else error_vmax
+    vmin, vmax = robust_depth_range(raw, images.get("gt")) if depth_range is None else depth_range
+    error_vmax = round((vmax - vmin) / 10.0, 6) if error_vmax is None else error_vmax
     names = {**DEFAULT_TITLES, **(titles or {})}
 
-    depth_bar: _ScaleBar = (DEPTH_COLORMAP, 0.0, vmax, "m")
+    depth_bar: _ScaleBar = (DEPTH_COLORMAP, vmin, vmax, "m")
     planned: list[tuple[str, np.ndarray, _ScaleBar | None]] = []
     if rgb is not None:
         planned.append(("rgb", rgb, None))
-    planned.append(("raw", colorize_depth(raw, 0.0, vmax), depth_bar))
-    planned.append(("completed", colorize_depth(completed, 0.0, vmax), depth_bar))
+    planned.append(("raw", colorize_depth(raw, vmin, vmax), depth_bar))
+    planned.append(("completed", colorize_depth(completed, vmin, vmax), depth_bar))
     if gt is not None:
         reference = images["gt"]
         error = np.where(reference > 0, np.abs(completed - reference), np.nan)
-        planned.append(("gt", colorize_depth(reference, 0.0, vmax), depth_bar))
+        planned.append(("gt", colorize_depth(reference, vmin, vmax), depth_bar))
         planned.append(("error", colorize_error(error, error_vmax), (ERROR_COLORMAP, 0.0, error_vmax, "m")))
     if confidence is not None:
         planned.append(("confidence", colorize_confidence(images["confidence"]), (CONFIDENCE_COLORMAP, 0.0, 1.0, "")))
@@ -169,11 +204,6 @@ def _depth_image(depth: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     if depth.ndim != 2 or depth.size == 0:
         raise ValueError(f"make_panel: {name} must be a non-empty (H, W) depth image, got shape {depth.shape}")
     return depth.astype(np.float32, copy=False)
-
-
-def _auto_vmax(reference: np.ndarray) -> float:
-    valid = reference[np.isfinite(reference) & (reference > 0)]
-    return float(max(1.0, math.ceil(np.percentile(valid, 99)))) if valid.size else DEFAULT_VMAX
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,19 @@ from depth_completion_ros.classical import classical_fill
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.visualization import (
     COLORMAPS,
+    DEFAULT_VMAX,
+    MIN_RANGE_SPAN,
+    RANGE_STEP,
+    ROBUST_PERCENTILES,
     colorize,
     colorize_confidence,
     colorize_depth,
     colorize_error,
     make_panel,
+    robust_depth_range,
 )
+
+from conftest import shared_data_root
 
 
 def colormap_rgb(colormap: str, level: int) -> np.ndarray:
@@ -81,7 +88,7 @@ def test_panel_layout_holds_each_tile_at_its_place(matterport_sample):
     sample = matterport_sample
     completed = classical_fill(sample.depth)
     confidence = np.linspace(0, 1, sample.depth.size, dtype=np.float32).reshape(sample.depth.shape)
-    panel = make_panel(sample.depth, completed, sample.gt, sample.rgb, confidence=confidence, vmax=8.0)
+    panel = make_panel(sample.depth, completed, sample.gt, sample.rgb, confidence=confidence, depth_range=(0.0, 8.0))
     height, width = sample.depth.shape
     assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.shape[2] == 3
     gap = (panel.shape[1] - 6 * width) // 5
@@ -110,11 +117,53 @@ def test_panel_grid_and_optional_tiles(matterport_sample):
     assert grid.shape == (3 * two.shape[0] + 2 * gap, two.shape[1], 3)
 
 
-def test_auto_scale_rounds_up_to_whole_metres(matterport_sample):
+def test_default_panel_scale_is_the_robust_range_of_raw_and_reference(matterport_sample):
     sample = matterport_sample
     auto = make_panel(sample.depth, sample.depth, sample.gt)
-    vmax = float(np.ceil(np.percentile(sample.gt[sample.gt > 0], 99)))
-    assert np.array_equal(auto, make_panel(sample.depth, sample.depth, sample.gt, vmax=vmax))
+    values = np.concatenate([sample.depth[sample.depth > 0], sample.gt[sample.gt > 0]])
+    low, high = np.percentile(values, ROBUST_PERCENTILES)
+    vmin, vmax = robust_depth_range(sample.depth, sample.gt)
+    assert vmin <= low < vmin + RANGE_STEP + 1e-6 and vmax - RANGE_STEP - 1e-6 < high <= vmax
+    assert np.array_equal(auto, make_panel(sample.depth, sample.depth, sample.gt, depth_range=(vmin, vmax)))
+
+
+def test_robust_range_edge_cases():
+    assert robust_depth_range(np.zeros((4, 4), np.float32), None) == (0.0, DEFAULT_VMAX)
+    flat = np.full((4, 4), 1.234, np.float32)
+    vmin, vmax = robust_depth_range(flat)
+    assert vmax - vmin >= MIN_RANGE_SPAN and vmin <= 1.234 <= vmax
+    with pytest.raises(ValueError, match="percentiles"):
+        robust_depth_range(flat, percentiles=(98.0, 2.0))
+
+
+@pytest.fixture(scope="module")
+def realsense_frame():
+    """A RealSense D4xx tabletop frame (0.6-1.2 m objects on a desk, a wall behind at ~3 m)."""
+    folder = shared_data_root() / "realsense_tabletop" / "unseen_object_clustering"
+    if not folder.is_dir():
+        pytest.skip(f"real data not found at {folder} (set DC_SHARED_DATA to the shared data folder)")
+    return load_frame(discover_frames(folder)[0])
+
+
+def test_a_few_far_noisy_pixels_do_not_wash_out_the_near_scene(realsense_frame):
+    depth = realsense_frame.depth
+    noisy = depth.copy()
+    rng = np.random.default_rng(0)
+    far = rng.choice(noisy.size, 300, replace=False)  # 0.1 % of the pixels: multipath returns at 12 m
+    noisy.flat[far] = rng.uniform(11.5, 12.0, far.size).astype(np.float32)
+    assert robust_depth_range(noisy) == robust_depth_range(depth)
+    vmin, vmax = robust_depth_range(noisy)
+    assert vmax < 4.0  # the far pixels are outliers, not the scene
+
+    desk = (depth > 0.6) & (depth < 1.2)
+
+    def shades(image: np.ndarray) -> int:
+        return len(np.unique(image[desk].reshape(-1, 3), axis=0))
+
+    robust = make_panel(noisy, noisy, rgb=realsense_frame.rgb)
+    to_the_farthest = make_panel(noisy, noisy, rgb=realsense_frame.rgb, depth_range=(0.0, float(noisy.max())))
+    assert shades(colorize_depth(noisy, vmin, vmax)) > 2 * shades(colorize_depth(noisy, 0.0, float(noisy.max())))
+    assert not np.array_equal(robust, to_the_farthest)
 
 
 FLAT = np.ones((4, 40), np.float32)

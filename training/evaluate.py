@@ -45,7 +45,7 @@ from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, load_
 from depth_completion_ros.depth_io import atomic_output, write_color
 from depth_completion_ros.evaluation import EvaluationReport, Method, evaluate, prepare_inputs, resolve_protocol
 from depth_completion_ros.pipeline import FITS, DepthCompleter
-from depth_completion_ros.visualization import make_panel
+from depth_completion_ros.visualization import make_panel, robust_depth_range
 from training.datasets import MIN_GT_DEPTH, parse_frame_range
 
 LOG = logging.getLogger("evaluate")
@@ -116,8 +116,7 @@ def write_panels(
         sample = load_frame(frames[index])
         input_depth, reference = prepare_inputs(sample, protocol, seed, index)
         # One depth scale per frame, so the methods' panels compare at a glance.
-        scale_source = reference if (reference > 0).any() else input_depth
-        vmax = float(np.ceil(np.percentile(scale_source[scale_source > 0], 99)))
+        depth_range = robust_depth_range(input_depth, reference)
         for name, method in methods.items():
             panel = make_panel(
                 input_depth,
@@ -125,7 +124,7 @@ def write_panels(
                 gt=reference,
                 rgb=sample.rgb,
                 titles={"completed": name, "gt": "hidden (measured)" if protocol == "hidden" else "reference"},
-                vmax=vmax,
+                depth_range=depth_range,
             )
             safe_name = frames[index].name.replace("/", "__")
             written.append(write_color(out_dir / f"{safe_name}__{name.replace('/', '_')}.png", panel))

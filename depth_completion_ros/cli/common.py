@@ -108,9 +108,33 @@ def build_completer(args: argparse.Namespace) -> DepthCompleter:
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that find the frames of INPUT; read back with :func:`dataset_frames`."""
     parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto", help="dataset layout of INPUT")
-    parser.add_argument("--depth-scale", type=float, default=None,
-                        help="16-bit depth units per metre (default: the layout's: 1000 mm, 4000 Matterport)")
+    add_depth_scale_argument(parser)
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N frames")
+
+
+def add_depth_scale_argument(parser: argparse.ArgumentParser) -> None:
+    """``--depth-scale``, for recordings whose 16-bit depth units the layout cannot tell."""
+    parser.add_argument("--depth-scale", type=positive_float, default=None,
+                        help="16-bit depth units per metre (default: the layout's: 1000 mm, 4000 Matterport, "
+                             "5000 TUM)")
+
+
+class _DepthRangeAction(argparse.Action):
+    """``MIN MAX`` in metres with 0 <= MIN < MAX, checked while parsing."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        low, high = values
+        if not (0.0 <= low < high and math.isfinite(high)):
+            parser.error(f"{option_string} needs 0 <= MIN < MAX in metres, got {low:g} {high:g}")
+        setattr(namespace, self.dest, (low, high))
+
+
+def add_color_range_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--color-range MIN MAX``: a fixed depth colour scale; ``default`` says what applies without it."""
+    parser.add_argument("--color-range", nargs=2, type=_number(float), action=_DepthRangeAction, default=None,
+                        metavar=("MIN", "MAX"),
+                        help=f"fixed depth colour scale of the pictures, in metres (default: {default})")
 
 
 def dataset_frames(args: argparse.Namespace) -> list[Frame]:

@@ -17,6 +17,7 @@ from ..datasets import Frame, Sample, load_frame
 from ..depth_io import DepthIOError, write_color, write_depth
 from ..pipeline import DepthCompleter
 from .common import (
+    add_color_range_argument,
     add_completer_arguments,
     add_dataset_arguments,
     add_quiet_argument,
@@ -137,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
             for frame, sample, depth in completed:
                 write_depth(output_path(output, frame), depth, scale=frame.depth_scale)
                 if panels is not None:
-                    write_color(panels / f"{frame.name}.png",
-                                make_panel(sample.depth, depth, gt=sample.gt, rgb=sample.rgb))
+                    write_color(panels / f"{frame.name}.png", make_panel(sample.depth, depth, gt=sample.gt,
+                                                                         rgb=sample.rgb, depth_range=args.color_range))
                 written += 1
             bar.update(len(batch))
     if written:
@@ -160,5 +161,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_completer_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=8, help="frames per batch (same-size frames only)")
     parser.add_argument("--panels", action="store_true", help=f"also write raw/completed/GT panels to OUTPUT/{PANELS_FOLDER}")
+    add_color_range_argument(parser, "each panel's 2-98 %% range of measured depth")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)

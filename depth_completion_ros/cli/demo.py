@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..demo import run_demo
 from ..options import METHODS
-from .common import positive_float, positive_int
+from .common import add_color_range_argument, add_depth_scale_argument, positive_float, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,7 +14,8 @@ def run(args: argparse.Namespace) -> int:
     for assignment in args.param:
         extra += ["-p", assignment]
     result = run_demo(args.output, frames=args.frames, width=args.width, height=args.height, method=args.method,
-                      seed=args.seed, rate=args.rate, node_parameters=extra, recording=args.recording)
+                      seed=args.seed, rate=args.rate, node_parameters=extra, recording=args.recording,
+                      depth_scale=args.depth_scale, color_range=args.color_range)
     print(result.summary())
     return 0
 
@@ -24,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="streaming demo: synthetic bag -> node -> recorded output + report")
     parser.add_argument("--output", type=Path, default=Path("output/demo"), help="folder for everything the demo writes")
     parser.add_argument("--recording", type=Path, default=None,
-                        help="replay your own frame folder (frame-XXXXXX.color/.depth, e.g. data0929) instead of "
-                             "the synthetic sequence")
+                        help="replay your own frame folder (any layout 'complete' reads, e.g. frame-XXXXXX "
+                             "color/depth pairs) instead of the synthetic sequence")
+    add_depth_scale_argument(parser)
     parser.add_argument("--frames", type=positive_int, default=120, help="frames to replay (30 Hz)")
     parser.add_argument("--width", type=positive_int, default=640)
     parser.add_argument("--height", type=positive_int, default=480)
@@ -33,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="auto: the shipped model when installed, else classical")
     parser.add_argument("--seed", type=int, default=0, help="scene and trajectory of the synthetic sequence")
     parser.add_argument("--rate", type=positive_float, default=1.0, help="playback speed (1 = the camera's 30 Hz)")
+    add_color_range_argument(parser, "one 2-98 %% range of the whole sequence")
     parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="extra node parameter, e.g. --param backend:=torch (repeatable)")
     parser.set_defaults(func=run)

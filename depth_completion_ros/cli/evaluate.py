@@ -4,17 +4,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_completer_arguments, add_dataset_arguments, add_quiet_argument, build_completer, dataset_frames
+from .common import (
+    add_color_range_argument,
+    add_completer_arguments,
+    add_dataset_arguments,
+    add_quiet_argument,
+    build_completer,
+    dataset_frames,
+    prepare_output_folder,
+)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_completer
 
     frames = dataset_frames(args)
+    # Output folders are checked before the (long) evaluation, not when its results are ready.
+    panels = prepare_output_folder(args.panels) if args.panels else None
+    if args.json:
+        prepare_output_folder(args.json.parent)
     completer = build_completer(args)
-    report = evaluate_completer(
-        frames, completer, protocol=args.protocol, seed=args.seed, panels_dir=args.panels, progress=not args.quiet
-    )
+    report = evaluate_completer(frames, completer, protocol=args.protocol, seed=args.seed, panels_dir=panels,
+                                panel_range=args.color_range, progress=not args.quiet)
     print(report.markdown())
     if args.json:
         report.write_json(args.json)
@@ -32,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "auto: gt when the dataset has it")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
     parser.add_argument("--panels", type=Path, default=None, help="write raw/pred/GT/error panels here")
+    add_color_range_argument(parser, "each panel's 2-98 %% range of measured and reference depth")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
