@@ -58,7 +58,7 @@ from .topics import (
     OUT_DEPTH_TOPIC,
     OUT_POINTS_TOPIC,
 )
-from .visualization import colorize_depth
+from .visualization import colorize_depth, robust_depth_range
 
 NODE_NAME = "depth_completion"
 #: Why a message or frame was rejected (counted, reported, never published).
@@ -337,7 +337,11 @@ class DepthCompletionNode(Node):
         if completion.confidence is not None:
             self._pub_confidence.publish(fill_image_msg(Image(header=header), float_to_buffer(completion.confidence)))
         if self._pub_colorized.get_subscription_count() > 0:
-            colorized = colorize_depth(completion.depth, settings.node.colorize_min, settings.node.colorize_max)
+            if settings.node.colorize_range == "robust":
+                color_range = robust_depth_range(completion.depth)
+            else:
+                color_range = (settings.node.colorize_min, settings.node.colorize_max)
+            colorized = colorize_depth(completion.depth, *color_range)
             self._pub_colorized.publish(fill_image_msg(Image(header=header), color_to_buffer(colorized, "rgb8")))
         if self._pub_points.get_subscription_count() > 0:
             if frame.intrinsics is None:

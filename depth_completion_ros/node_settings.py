@@ -18,6 +18,8 @@ from .ros_image import DEPTH_ENCODINGS
 
 #: "" publishes the input's own encoding.
 OUTPUT_ENCODINGS = ("", *DEPTH_ENCODINGS)
+#: Colour scales of the colourised image (see NodeOptions.colorize_range).
+COLORIZE_RANGES = ("robust", "fixed")
 #: Methods that use colour when it comes but also work on depth alone.
 COLOR_OPTIONAL_METHODS = ("classical", "interp")
 
@@ -43,10 +45,13 @@ class NodeOptions:
                             live=False)
     output_encoding: str = option("", "Encoding of the completed depth: 16UC1/mono16 (mm) or 32FC1 (m); empty "
                                   "publishes the input's encoding.", choices=OUTPUT_ENCODINGS)
-    colorize_min: float = option(0.0, "Depth (m) drawn with the first colour of the colourised image.",
-                                 limits=(0.0, 100.0))
-    colorize_max: float = option(10.0, "Depth (m) drawn with the last colour of the colourised image.",
-                                 limits=(0.0, 100.0))
+    colorize_range: str = option("robust", "Colour scale of the colourised image: robust spans the 2-98 % range of "
+                                 "each completed frame (a few far, noisy pixels cannot wash the scene into "
+                                 "one shade); fixed uses colorize_min..colorize_max.", choices=COLORIZE_RANGES)
+    colorize_min: float = option(0.0, "Depth (m) drawn with the first colour of the colourised image "
+                                 "(colorize_range fixed).", limits=(0.0, 100.0))
+    colorize_max: float = option(10.0, "Depth (m) drawn with the last colour of the colourised image "
+                                 "(colorize_range fixed).", limits=(0.0, 100.0))
     pointcloud_color: bool = option(True, "Colour the point cloud (xyzrgb) when colour is paired; else xyz.")
     input_timeout: float = option(5.0, "Warn when an input has been silent this many seconds.", limits=(0.5, 600.0))
 

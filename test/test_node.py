@@ -31,6 +31,7 @@ from depth_completion_ros.node_settings import PARAMETERS
 from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from depth_completion_ros.qos import reliability_for
 from depth_completion_ros.ros_image import depth_from_msg
+from depth_completion_ros.visualization import colorize_depth, robust_depth_range
 from ros_helpers import (
     BackgroundExecutor,
     Collector,
@@ -594,6 +595,10 @@ def test_colorized_and_points_are_published_only_while_subscribed(make_rig, kitc
     assert image.encoding == "rgb8" and (image.width, image.height) == (640, 480)
     assert [f.name for f in cloud.fields] == ["x", "y", "z", "rgb"] and (cloud.width, cloud.height) == (640, 480)
     completed = depth_from_msg(rig.depth_out.wait_for_stamp(stamp))
+    # colorize_range robust (the default): the scale spans the frame's own 2-98 % depth range.
+    colours = np.frombuffer(bytes(image.data), np.uint8).reshape(480, 640, 3)
+    robust_colours = colorize_depth(completed, *robust_depth_range(completed))
+    assert (colours == robust_colours).all(axis=2).mean() > 0.99  # the published depth is rounded to mm
     xyz = np.frombuffer(bytes(cloud.data), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<u4")]))
     z = xyz["z"].reshape(480, 640)
     np.testing.assert_allclose(np.nan_to_num(z), completed, atol=5e-4 + 1e-6)  # the image is in whole mm
