@@ -8,10 +8,10 @@ reports ("inputs" and "completion").
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter, deque
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 

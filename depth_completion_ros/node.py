@@ -30,7 +30,8 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.clock import Clock, ClockType
+from rclpy.clock import Clock
+from rclpy.clock_type import ClockType
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -308,7 +309,7 @@ class DepthCompletionNode(Node):
         while (frame := self._mailbox.get()) is not None:
             try:
                 self._process(frame)
-            except Exception as exc:  # one bad frame must never stop the worker
+            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the worker
                 self._reject("processing_error", f"{type(exc).__name__}: {exc}")
 
     def _process(self, frame: _Frame) -> None:
@@ -325,7 +326,9 @@ class DepthCompletionNode(Node):
             return
         self._publish(frame, self._completer.completer.complete(depth, rgb), rgb, settings)
 
-    def _publish(self, frame: _Frame, completion: Completion, rgb: np.ndarray | None, settings: NodeSettings) -> None:
+    def _publish(
+        self, frame: _Frame, completion: Completion[np.ndarray], rgb: np.ndarray | None, settings: NodeSettings
+    ) -> None:
         """Completed depth first (latency is measured to it), then its companions; lazy ones only if wanted."""
         header = frame.depth.header
         encoding = settings.node.output_encoding or frame.depth.encoding
@@ -375,7 +378,7 @@ class DepthCompletionNode(Node):
 
     # ---- parameters ----------------------------------------------------------------------------
 
-    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, parameters: list[Parameter[Any]]) -> SetParametersResult:
         names = {option.name for option in PARAMETERS}
         changes = {p.name: p.value for p in parameters if p.name in names}
         if not changes:

@@ -71,9 +71,9 @@ def pointcloud_buffer(points: np.ndarray) -> PointCloudBuffer:
     if points.ndim != 2 or points.dtype not in (POINT_DTYPE_XYZ, POINT_DTYPE_XYZRGB):
         raise ValueError(f"expected (H, W) points from depth_to_points, got {points.dtype} {points.shape}")
     height, width = points.shape
-    fields = tuple(
-        (name, points.dtype.fields[name][1], POINTFIELD_FLOAT32, 1) for name in points.dtype.names
-    )
+    layout = points.dtype.fields
+    assert layout is not None  # one of the structured point dtypes, checked above
+    fields = tuple((name, layout[name][1], POINTFIELD_FLOAT32, 1) for name in layout)
     point_step = points.dtype.itemsize
     return PointCloudBuffer(
         height=height,

@@ -107,10 +107,10 @@ class MatchedSubscription:
         self._on_incompatible_qos = on_incompatible_qos
         self.mode = mode
         self.topic = node.resolve_topic_name(topic)
-        self._subscription: Subscription | None = None
-        self.reliability: ReliabilityPolicy | None = None
         self.lost = 0
-        self.refresh()
+        publishers = self.publishers()
+        self.reliability = self._wanted(publishers)
+        self._subscription = self._subscribe(self.reliability, publishers)
 
     def publishers(self) -> list[Any]:
         """TopicEndpointInfo of every publisher on the topic now (from the local graph cache)."""
@@ -139,23 +139,29 @@ class MatchedSubscription:
     def refresh(self) -> bool:
         """(Re)create the subscription if its reliability should change; True when it did."""
         publishers = self.publishers()
-        wanted = reliability_for(self.mode, (p.qos_profile.reliability for p in publishers))
+        wanted = self._wanted(publishers)
         if wanted == self.reliability:
             return False
-        if self._subscription is not None:
-            self._node.destroy_subscription(self._subscription)
-        try:
-            self._subscription = self._create(wanted, report_losses=True)
-        except UnsupportedEventTypeError:  # a middleware that does not report lost messages
-            self._subscription = self._create(wanted, report_losses=False)
+        self._node.destroy_subscription(self._subscription)
+        self._subscription = self._subscribe(wanted, publishers)
         self.reliability = wanted
-        self._node.get_logger().info(
-            f"{self.topic}: subscribed {policy_name(wanted)} (QoS mode {self.mode!r}; "
-            f"{describe_publishers(publishers)})"
-        )
         return True
 
-    def _create(self, reliability: ReliabilityPolicy, report_losses: bool) -> Subscription:
+    def _wanted(self, publishers: list[Any]) -> ReliabilityPolicy:
+        return reliability_for(self.mode, (p.qos_profile.reliability for p in publishers))
+
+    def _subscribe(self, reliability: ReliabilityPolicy, publishers: list[Any]) -> Subscription[Any]:
+        try:
+            subscription = self._create(reliability, report_losses=True)
+        except UnsupportedEventTypeError:  # a middleware that does not report lost messages
+            subscription = self._create(reliability, report_losses=False)
+        self._node.get_logger().info(
+            f"{self.topic}: subscribed {policy_name(reliability)} (QoS mode {self.mode!r}; "
+            f"{describe_publishers(publishers)})"
+        )
+        return subscription
+
+    def _create(self, reliability: ReliabilityPolicy, report_losses: bool) -> Subscription[Any]:
         events = SubscriptionEventCallbacks(
             incompatible_qos=self._incompatible_qos, message_lost=self._message_lost if report_losses else None
         )

@@ -24,7 +24,7 @@ INPUT_REJECT_REASONS = (
 )
 
 
-class InputRejected(ValueError):
+class InputRejected(ValueError):  # noqa: N818 - named like sync.StampRejected: a verdict on input
     """An input that must not be completed: ``reason`` (one of the reject reasons) and the input at fault."""
 
     def __init__(self, reason: str, source: str, detail: str) -> None:

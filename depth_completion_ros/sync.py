@@ -23,7 +23,7 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * NANOSECONDS + int(stamp.nanosec)
 
 
-class StampRejected(ValueError):
+class StampRejected(ValueError):  # noqa: N818 - a verdict on a message, counted, not a failure
     """A message whose stamp cannot be paired: ``reason`` is ``duplicate_stamp`` or ``out_of_order``."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -19,12 +19,13 @@ node exits the whole launch shuts down, so no process is left behind either way.
 import os
 
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 PACKAGE = "depth_completion_ros"
 NODE_EXECUTABLE = "depth_completion_node"

@@ -22,7 +22,6 @@ from depth_completion_ros.cli.common import completer_options
 from depth_completion_ros.depth_io import partial_path, read_depth, read_depth_raw
 from depth_completion_ros.options import CompleterOptions, option_fields
 
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Drops the capabilities that let root write anywhere, so a read-only folder is read-only to the run.
 WITHOUT_ROOT_OVERRIDE = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
@@ -95,10 +94,11 @@ def test_complete_on_matterport_keeps_its_units(matterport_root, tmp_path):
 
 
 def test_evaluate_prints_the_metrics_table(matterport_root, tmp_path, capsys):
-    assert main(["evaluate", str(matterport_root), "--method", "classical", "-q", "--json", str(tmp_path / "m.json")]) == 0
+    json_path = tmp_path / "m.json"
+    assert main(["evaluate", str(matterport_root), "--method", "classical", "-q", "--json", str(json_path)]) == 0
     out = capsys.readouterr().out
     assert "**hole**" in out and "| classical |" in out
-    assert (tmp_path / "m.json").is_file()
+    assert json_path.is_file()
 
 
 def test_bad_arguments_give_clear_errors(tmp_path, capsys):

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("rclpy", reason="the streaming demo needs rclpy (ROS 2 Kilted wheels)")
 
-from depth_completion_ros import cli  # noqa: E402
-from depth_completion_ros.demo import NODE_READY_TIMEOUT_S, run_demo  # noqa: E402
+from depth_completion_ros import cli
+from depth_completion_ros.demo import NODE_READY_TIMEOUT_S, run_demo
 
 pytestmark = pytest.mark.ros
 
@@ -44,7 +44,7 @@ def test_demo_reports_a_failed_recording_and_stops_the_node(tmp_path, monkeypatc
 
     monkeypatch.setattr(record, "record_bag", broken_recorder)
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="recording failed.*injected: disk full"):
+    with pytest.raises(RuntimeError, match=r"recording failed.*injected: disk full"):
         run_demo(tmp_path / "demo", frames=4, width=160, height=128, method="classical")
     # The failure is reported at once, not after the recorder-subscription timeout.
     assert time.monotonic() - started < NODE_READY_TIMEOUT_S

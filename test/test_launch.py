@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 import yaml
-from rclpy.node import Node
+from rclpy.node import Node, NodeNameNonExistentError
 from rclpy.parameter import parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
+from ros_helpers import BackgroundExecutor, isolate_ros_network, ros_context, wait_for
 
 from depth_completion_ros.node import NODE_NAME
 from depth_completion_ros.topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC
-from ros_helpers import BackgroundExecutor, isolate_ros_network, ros_context, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROS2_TOOLS = Path(os.environ.get("DC_ROS2_TOOLS", REPO_ROOT.parent / "shared" / "ros2-tools"))
@@ -168,7 +168,7 @@ def launch(launch_env, pip_venv, ros2_tools) -> Iterator[Any]:
 def _subscriptions(graph: Node, namespace: str) -> set[str]:
     try:
         return {name for name, _ in graph.get_subscriber_names_and_types_by_node(NODE_NAME, namespace)}
-    except Exception:  # rclpy raises NodeNameNonExistentError until the node is discovered
+    except NodeNameNonExistentError:  # until the node is discovered
         return set()
 
 
@@ -177,7 +177,7 @@ def _parameters(graph: Node, namespace: str, names: list[str]) -> dict[str, Any]
     assert client.wait_for_services(timeout_sec=20.0), "the node's parameter services did not appear"
     future = client.get_parameters(names)
     wait_for(future.done, timeout=20.0, what="the node's parameters")
-    return {name: parameter_value_to_python(value) for name, value in zip(names, future.result().values)}
+    return {name: parameter_value_to_python(value) for name, value in zip(names, future.result().values, strict=True)}
 
 
 PRESET_CASES = [(camera, ()) for camera in _launch_constant("CAMERA_PRESETS")] + [

@@ -19,19 +19,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
-
-from depth_completion_ros.datasets import discover_frames, load_frame
-from depth_completion_ros.depth_io import DEFAULT_MAX_DEPTH
-from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
-from depth_completion_ros.geometry import CameraIntrinsics
-from depth_completion_ros.model import build_model, save_checkpoint
-from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, ParameterError
-from depth_completion_ros.node_settings import PARAMETERS
-from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
-from depth_completion_ros.qos import reliability_for
-from depth_completion_ros.ros_image import depth_from_msg
-from depth_completion_ros.visualization import colorize_depth, robust_depth_range
 from ros_helpers import (
     BackgroundExecutor,
     Collector,
@@ -45,6 +32,19 @@ from ros_helpers import (
     wait_for,
     wait_for_subscribers,
 )
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+
+from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.depth_io import DEFAULT_MAX_DEPTH
+from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
+from depth_completion_ros.geometry import CameraIntrinsics
+from depth_completion_ros.model import build_model, save_checkpoint
+from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, ParameterError
+from depth_completion_ros.node_settings import PARAMETERS
+from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
+from depth_completion_ros.qos import reliability_for
+from depth_completion_ros.ros_image import depth_from_msg
+from depth_completion_ros.visualization import colorize_depth, robust_depth_range
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MS = 1_000_000
@@ -701,7 +701,7 @@ def test_the_node_process_exits_with_the_reason_on_bad_parameters():
 def test_parameters_are_declared_from_the_option_fields(make_rig):
     node = make_rig().node
     names = [option.name for option in PARAMETERS]
-    for option, descriptor in zip(PARAMETERS, node.describe_parameters(names)):
+    for option, descriptor in zip(PARAMETERS, node.describe_parameters(names), strict=True):
         assert descriptor.description == option.spec.description, option.name
         assert descriptor.read_only == (not option.spec.live), option.name
         if option.spec.choices:

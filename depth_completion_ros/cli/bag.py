@@ -165,9 +165,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``bag`` and its sub-commands."""
-    bag = subparsers.add_parser("bag", help="rosbag2 tools: from-frames, to-frames, repair, info, play, record, evaluate",
+    bag = subparsers.add_parser("bag",
+                                help="rosbag2 tools: from-frames, to-frames, repair, info, play, record, evaluate",
                                 description="rosbag2 tools that need no ros2 CLI (bags are read and written "
                                             "with rosbags)")
     commands = bag.add_subparsers(dest="bag_command", required=True, metavar="BAG_COMMAND")
