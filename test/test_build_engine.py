@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from depth_completion_ros.backends import BackendError, OnnxRuntimeBackend, TensorRTBackend, find_cached_engine
-from depth_completion_ros.model import build_model
-from training.build_engine import EXIT_UNAVAILABLE, build_engine
+from depth_completion_ros.model import build_model, load_model_config
+from depth_completion_ros.model.resolution import padded_size, working_size
+from training.build_engine import EXIT_UNAVAILABLE, build_engine, working_profile_shapes
 from training.export_onnx import export_onnx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +71,15 @@ def test_build_caches_a_parity_checked_engine(onnx_model, tmp_path):
                           "--tolerance", "0")
     assert rejected.returncode == 1 and "not installed" in rejected.stderr
     assert not list((tmp_path / "strict").glob("*.engine"))
+
+
+def test_prior_model_profile_covers_every_working_size():
+    """One optimisation profile serves every camera: all padded working sizes of frames from
+    320x256 to 1920x1080, portrait included, lie within it, and 640x480 is its optimum."""
+    config = load_model_config("costdcnet_prior_cpu")
+    smallest, optimum, largest = working_profile_shapes((-1, 1, -1, -1), config, max_batch=2)
+    assert smallest[:2] == (1, 1) and largest[:2] == (2, 1)
+    assert optimum[2:] == padded_size(*working_size(640, 480, config.working_area), config.total_stride)[::-1]
+    for width, height in ((320, 256), (640, 480), (1280, 720), (1920, 1080), (480, 640), (720, 1280), (64, 64)):
+        padded_w, padded_h = padded_size(*working_size(width, height, config.working_area), config.total_stride)
+        assert smallest[2] <= padded_h <= largest[2] and smallest[3] <= padded_w <= largest[3], (width, height)

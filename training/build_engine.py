@@ -11,6 +11,12 @@ read-only, or ``--cache-dir``. Before the engine is moved into the cache it is c
 ONNX Runtime (CPU) on the real Matterport frames (random input when the shared data is
 absent); an engine that disagrees by more than the tolerance is not installed.
 
+A prior-anchored model (inputs ``rgb``, ``depth``, ``prior``; ``costdcnet_prior_cpu``) runs at a
+working resolution that follows each frame's aspect ratio, so its dynamic-size export gets one
+optimisation profile over every working size (32x32 up to the padded working size of a 2:1
+frame, optimised for 640x480 cameras) instead of one fixed size, and its parity check runs
+Matterport3D, 7-Scenes and ClearGrasp frames at their own working resolutions.
+
 Exit status: 0 built, 1 build or parity failure, 2 TensorRT or a CUDA GPU is not available here.
 """
 from __future__ import annotations
@@ -39,7 +45,8 @@ from depth_completion_ros.backends import (  # noqa: E402
     resolve_device,
 )
 from depth_completion_ros.depth_io import atomic_output  # noqa: E402
-from depth_completion_ros.model import ModelConfig  # noqa: E402
+from depth_completion_ros.model import ModelConfig, build_model  # noqa: E402
+from depth_completion_ros.model.resolution import padded_size, working_size  # noqa: E402
 from training.export_onnx import _random_inputs, parity_inputs  # noqa: E402
 
 LOG = logging.getLogger("build_engine")
@@ -50,6 +57,10 @@ EXIT_UNAVAILABLE = 2
 #: matches the export check; FP16 rounds logits to ~3 significant digits, which moves the
 #: soft-argmax depth by centimetres where the plane distribution is flat.
 DEFAULT_TOLERANCE_M = {"fp32": 1e-3, "fp16": 0.05}
+#: Widest frame aspect ratio (either way) a prior model's engine profile covers.
+MAX_ASPECT = 2.0
+#: The frame size a prior model's engine is optimised for (the common RGB-D camera mode).
+TYPICAL_FRAME = (640, 480)
 
 
 class EngineBuildError(RuntimeError):
@@ -93,7 +104,9 @@ def build_engine(
     trt = import_tensorrt()
     device = resolve_device("cuda")
     target = engine_cache_path(onnx_path, precision, cache_dir)
-    width, height = size or OnnxRuntimeBackend(onnx_path).model_size
+    reference = OnnxRuntimeBackend(onnx_path)
+    width, height = size or reference.model_size
+    prior_model = reference.config is not None and reference.config.anchor == "prior"
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -113,8 +126,12 @@ def build_engine(
     if any(dim < 0 for tensor in inputs for dim in tensor.shape):
         profile = builder.create_optimization_profile()
         for tensor in inputs:
-            smallest, largest = _profile_shapes(tuple(tensor.shape), width, height, max_batch)
-            profile.set_shape(tensor.name, smallest, smallest, largest)
+            if prior_model and size is None:
+                shapes = working_profile_shapes(tuple(tensor.shape), reference.config, max_batch)
+            else:
+                smallest, largest = _profile_shapes(tuple(tensor.shape), width, height, max_batch)
+                shapes = (smallest, smallest, largest)
+            profile.set_shape(tensor.name, *shapes)
         config.add_optimization_profile(profile)
 
     LOG.info("building %s engine for %s on %s with TensorRT %s (takes minutes)", precision, onnx_path,
@@ -144,13 +161,13 @@ def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity
     engine = TensorRTBackend(engine_path)
     reference = OnnxRuntimeBackend(onnx_path)
     width, height = engine.input_size or engine.model_size
-    max_depth = (reference.config or ModelConfig()).max_depth
-    inputs = parity_inputs(height, width) or _random_inputs(height, width, 1, max_depth)
+    network = build_model(reference.config or ModelConfig())  # only chooses the kind of inputs
+    inputs = parity_inputs(network, height, width) or _random_inputs(network, height, width, 1)
     results = []
-    for name, rgb, depth in inputs:
-        expected_depth, expected_confidence = reference.infer(rgb, depth)
-        depth_out, confidence_out = engine.infer(torch.from_numpy(rgb).to(engine.device),
-                                                 torch.from_numpy(depth).to(engine.device))
+    for name, named in inputs:
+        arrays = list(named.values())
+        expected_depth, expected_confidence = reference.infer(*arrays)
+        depth_out, confidence_out = engine.infer(*(torch.from_numpy(array).to(engine.device) for array in arrays))
         confidence_diff = (
             float(np.max(np.abs(confidence_out.cpu().numpy() - expected_confidence)))
             if confidence_out is not None and expected_confidence is not None else float("nan")
@@ -158,6 +175,22 @@ def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity
         results.append(EngineParity(name, float(np.max(np.abs(depth_out.cpu().numpy() - expected_depth))),
                                     confidence_diff))
     return results
+
+
+def working_profile_shapes(
+    shape: tuple[int, ...], config: ModelConfig, max_batch: int
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(min, opt, max) shapes of an (N, C, H, W) input of a prior-anchored model: every padded
+    working size, from one stride up to that of a ``MAX_ASPECT`` frame either way, optimised
+    for a ``TYPICAL_FRAME`` camera."""
+    if len(shape) != 4:
+        raise EngineBuildError(f"expected 4-D (N, C, H, W) inputs, got shape {shape}")
+    stride = config.total_stride
+    wide = padded_size(*working_size(round(1000 * MAX_ASPECT), 1000, config.working_area), stride)
+    largest_side = max(wide)
+    opt_w, opt_h = padded_size(*working_size(*TYPICAL_FRAME, config.working_area), stride)
+    channels = shape[1]
+    return (1, channels, stride, stride), (1, channels, opt_h, opt_w), (max_batch, channels, largest_side, largest_side)
 
 
 def _profile_shapes(

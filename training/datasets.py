@@ -300,11 +300,15 @@ def matterport_dataset(
 
 
 class SyntheticDataset(DepthCompletionDataset):
-    """Procedural indoor scenes with exact ground truth and sensor-like raw depth.
+    """Procedural scenes with exact ground truth and sensor-like raw depth.
 
-    Item ``i`` is ``synthetic.generate_sample(seed=base_seed + i)``: the same index gives the
-    same scene in every run and worker, and two datasets with distant ``base_seed`` values are
-    disjoint (training vs validation).
+    Item ``i`` is ``synthetic.generate_sample(seed=base_seed + i, kind=scene)``: the same index
+    gives the same scene in every run and worker, and two datasets with distant ``base_seed``
+    values are disjoint (training vs validation). ``scene`` is one of ``synthetic.SCENE_KINDS``
+    (``room``: indoor rooms; ``tabletop``: objects of glass, shiny and dark materials on a table
+    before a RealSense-like sensor). With ``renew`` every epoch draws new scenes (item ``i`` of
+    epoch ``e`` is scene ``base_seed + e * length + i``): ``length`` is then the share of an
+    epoch in a mixture, not the number of scenes ever seen.
     """
 
     def __init__(
@@ -316,12 +320,20 @@ class SyntheticDataset(DepthCompletionDataset):
         max_depth: float | None = None,
         interpolate: bool = True,
         with_prior: bool = False,
+        scene: str = "room",
+        renew: bool = False,
     ) -> None:
+        from depth_completion_ros.synthetic import SCENE_KINDS
+
         super().__init__(size, augmentation, base_seed, max_depth, interpolate, with_prior)
         if length <= 0:
             raise ValueError(f"synthetic dataset length must be positive, got {length}")
+        if scene not in SCENE_KINDS:
+            raise ValueError(f"unknown synthetic scene {scene!r} (use one of {', '.join(SCENE_KINDS)})")
         self.length = int(length)
         self.base_seed = int(base_seed)
+        self.scene = scene
+        self.renew = renew
 
     def __len__(self) -> int:
         return self.length
@@ -331,7 +343,8 @@ class SyntheticDataset(DepthCompletionDataset):
 
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} synthetic samples")
-        sample = generate_sample(seed=self.base_seed + index, width=self.size[0], height=self.size[1])
+        first = self.base_seed + (self.epoch * self.length if self.renew else 0)
+        sample = generate_sample(seed=first + index, width=self.size[0], height=self.size[1], kind=self.scene)
         return self.make_item(sample.rgb, sample.raw, sample.gt, self.rng(index))
 
 
@@ -451,7 +464,7 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     Common keys: ``kind`` (one of :data:`DATASET_KINDS`), ``size`` [W, H], ``augmentation``
     (:meth:`Augmentation.from_dict`), ``max_depth``, ``seed``, ``interpolate`` (midpoint pre-pass,
     default on like the pipeline). Per kind:
-    ``synthetic``: ``length``, ``base_seed``; ``matterport``: ``root``, ``split``;
+    ``synthetic``: ``length``, ``base_seed``, ``scene`` (room | tabletop), ``renew``; ``matterport``: ``root``, ``split``;
     ``ground_truth``: ``root``, ``layout``, ``frames`` (START:STOP); ``self_supervised``: ``root``
     (a frame folder) or ``bag`` + ``depth_topic`` [+ ``color_topic``, ``info_topic``] +
     ``cache_dir`` (see :func:`frames_from_bag`), ``layout``, ``frames``, ``hide_fraction``,
@@ -474,7 +487,8 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
         common["augmentation"] = Augmentation.from_dict(augmentation)
     if kind == "synthetic":
         dataset: DepthCompletionDataset = SyntheticDataset(
-            int(options.pop("length")), base_seed=int(options.pop("base_seed", 0)), **common
+            int(options.pop("length")), base_seed=int(options.pop("base_seed", 0)),
+            scene=str(options.pop("scene", "room")), renew=bool(options.pop("renew", False)), **common
         )
     else:
         common["seed"] = int(options.pop("seed", 0))
