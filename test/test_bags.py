@@ -1,6 +1,7 @@
 """rosbag2 tools on real frames: conversion round trips, info, errors, evaluation, play -> record over DDS."""
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from depth_completion_ros.bags import (
     frames_to_bag,
     open_bag,
 )
-from depth_completion_ros.bags.storage import BAG_VERSION, TYPESTORE, iter_messages, match_by_stamp
+from depth_completion_ros.bags.storage import BAG_VERSION, STORAGE_PLUGINS, TYPESTORE, iter_messages, match_by_stamp
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.depth_io import UINT16_SENTINEL, read_color, read_depth_raw
 from depth_completion_ros.geometry import CameraIntrinsics, read_intrinsics
@@ -180,15 +181,37 @@ def test_undecodable_message_is_named(kitchen_bag, tmp_path):
         read_topic(tmp_path / "bag", connection.topic)
 
 
-def test_cli_reports_bag_errors_in_one_line(kitchen_frames, tmp_path, capsys):
-    bag = frames_to_bag(kitchen_frames[:1], tmp_path / "bag", progress=False)
-    _truncate(next(bag.glob("*.mcap")), 0.5)
-    for argv in (["info", str(tmp_path / "nowhere")], ["to-frames", str(bag), str(tmp_path / "frames")],
-                 ["evaluate", str(bag), "--method", "interp"]):
-        assert cli.main(["bag", *argv]) != 0
-        error = capsys.readouterr().err.strip()
-        assert "\n" not in error and error.startswith("error: ")
-        assert "no such bag" in error or "truncated or corrupt" in error
+def test_cli_reports_bag_errors_in_one_line(kitchen_frames, kitchen_bag, tmp_path, capsys):
+    """The mistakes a user makes with bags: each is exit 2 and one line naming the path and the problem."""
+    truncated = {}
+    for storage in ("mcap", "sqlite3"):
+        truncated[storage] = frames_to_bag(kitchen_frames[:1], tmp_path / storage, storage=storage, progress=False)
+        _truncate(next(truncated[storage].glob(f"*{'.mcap' if storage == 'mcap' else '.db3'}")), 0.5)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a bag")
+    topics = CameraTopics()
+    cases = [
+        (["info", str(tmp_path / "nowhere")], "no such bag"),
+        (["info", str(a_file)], "not a rosbag2 bag"),
+        (["info", str(tmp_path)], "no metadata.yaml"),
+        (["to-frames", str(truncated["mcap"]), str(tmp_path / "frames")], "truncated or corrupt"),
+        (["to-frames", str(truncated["sqlite3"]), str(tmp_path / "frames")], "truncated or corrupt"),
+        (["evaluate", str(truncated["mcap"]), "--method", "interp"], "truncated or corrupt"),
+        (["to-frames", str(kitchen_bag), str(a_file / "frames")], "not a folder"),
+        (["to-frames", str(kitchen_bag), str(tmp_path / "frames"), "--depth-topic", "/robot/depth"],
+         "no topic /robot/depth"),
+        (["to-frames", str(kitchen_bag), str(tmp_path / "frames"), "--depth-topic", topics.depth_info],
+         f"{topics.depth_info} holds sensor_msgs/msg/CameraInfo, not sensor_msgs/msg/Image"),
+        (["evaluate", str(kitchen_bag), "--reference", topics.color_info, "--completed-topic", topics.depth],
+         "holds sensor_msgs/msg/CameraInfo"),
+        (["from-frames", str(a_file), str(tmp_path / "bag")], "no such dataset folder"),
+        (["from-frames", str(kitchen_frames[0].depth.parent), str(kitchen_bag), "--limit", "1"], "already exists"),
+    ]
+    for argv, problem in cases:
+        error = cli_error(capsys, "bag", *argv)
+        assert problem in error, (argv, error)
+    assert not (tmp_path / "frames").exists() and not (tmp_path / "bag").exists()
+    assert not list(tmp_path.glob(".*.partial"))
 
 
 def test_match_by_stamp_pairs_topics_and_keeps_incomplete_required_groups():
@@ -297,17 +320,12 @@ def _partials(folder: Path, name: str) -> list[Path]:
     return sorted(folder.glob(f".{name}.*.partial"))
 
 
-def _run_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=timeout)
-
-
-def _assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -> None:
-    """A user mistake: exit 2 and one ``error:`` line naming the problem, never a traceback."""
-    error = result.stderr.strip()
-    assert result.returncode == 2, result.stdout + result.stderr
+def cli_error(capsys, *argv: str) -> str:
+    """Run a command that must fail on a user mistake: exit 2 and one ``error:`` line (returned), no traceback."""
+    assert cli.main(list(argv)) == 2
+    error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and "\n" not in error, error
-    for text in expected:
-        assert text in error, error
+    return error
 
 
 def _small_depth(index: int) -> np.ndarray:
@@ -317,7 +335,8 @@ def _small_depth(index: int) -> np.ndarray:
 
 @pytest.mark.ros
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
-def test_recorder_killed_with_sigkill_loses_at_most_the_last_checkpoint_and_is_repaired(tmp_path, storage):
+def test_recorder_killed_with_sigkill_loses_at_most_the_last_checkpoint_and_is_repaired(tmp_path, storage, capsys,
+                                                                                         caplog):
     """A real `bag record` process killed with SIGKILL while a publisher streams into it: everything
     it received more than CHECKPOINT_PERIOD_S before the kill comes back through `bag repair`, in
     order and bit for bit; the next run names the partial folder it left."""
@@ -360,20 +379,161 @@ def test_recorder_killed_with_sigkill_loses_at_most_the_last_checkpoint_and_is_r
     assert not output.exists()
     (partial,) = _partials(tmp_path, "recorded")
 
-    _assert_one_line_error(_run_cli("bag", "info", str(partial / "recorded")), "no metadata.yaml", "bag repair")
+    error = cli_error(capsys, "bag", "info", str(partial / "recorded"))
+    assert "no metadata.yaml" in error and "bag repair" in error
     repaired = tmp_path / "repaired"
-    result = _run_cli("bag", "repair", str(partial), str(repaired))
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert cli.main(["bag", "repair", str(partial), str(repaired)]) == 0
+    report = capsys.readouterr().out
     with open_bag(repaired) as reader:
         messages = [(log_ns, message) for _, log_ns, message in iter_messages(reader, [topic])]
-    assert durable <= len(messages) <= len(published), result.stdout
-    assert f"recovered {len(messages)} messages" in result.stdout
+    assert durable <= len(messages) <= len(published), report
+    assert f"recovered {len(messages)} messages" in report
     for index, (_log_ns, message) in enumerate(messages):  # a prefix of what was published, exactly
         assert stamp_to_ns(message.header.stamp) == frame_stamp(index)
         np.testing.assert_allclose(depth_from_msg(message), published[index], atol=5e-4)  # 16UC1: millimetres
     assert bag_info(repaired).storage == storage
 
-    rerun = _run_cli("bag", "record", str(output), "--topics", "/nobody_publishes_this", "--duration", "0.5")
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert str(partial) in rerun.stdout + rerun.stderr and "bag repair" in rerun.stdout + rerun.stderr
+    assert cli.main(["bag", "record", str(output), "--topics", "/nobody_publishes_this", "--duration", "0.5"]) == 0
+    assert str(partial) in caplog.text and "bag repair" in caplog.text
     assert partial.is_dir()  # named, never deleted: it may be the only copy of a recording
+
+
+def test_sigterm_during_from_frames_leaves_nothing_behind(redkitchen_root, tmp_path):
+    """`kill` (SIGTERM) stops a real conversion as Ctrl-C does: exit 130, no bag, no hidden partial folder."""
+    output = tmp_path / "kitchen"
+    converter = subprocess.Popen([*CLI, "bag", "from-frames", str(redkitchen_root), str(output), "-q"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size for partial in _partials(tmp_path, "kitchen") for p in partial.rglob("*.mcap")):
+            assert converter.poll() is None and time.monotonic() < deadline, "the conversion never started writing"
+            time.sleep(0.05)
+        converter.send_signal(signal.SIGTERM)
+        _, stderr = converter.communicate(timeout=30)
+    finally:
+        converter.kill()
+    assert converter.returncode == 130, stderr
+    assert stderr.strip().endswith("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _fake_type_bag(path: Path, topic: str, msgtype: str) -> Path:
+    """A bag whose one topic claims ``msgtype``, with a definition rosbags accepts (what a hostile bag can do)."""
+    from rosbags.rosbag2 import Writer
+
+    with Writer(path, version=BAG_VERSION) as writer:
+        connection = writer.add_connection(topic, msgtype, msgdef="string data", rihs01="RIHS01_" + "0" * 64)
+        writer.write(connection, 1, TYPESTORE.serialize_cdr(TYPESTORE.types["std_msgs/msg/String"](data="x"),
+                                                            "std_msgs/msg/String"))
+    return path
+
+
+@pytest.mark.ros
+def test_play_never_imports_a_module_a_bag_names(tmp_path, monkeypatch):
+    """A bag naming an importable non-ROS package as its message type is refused before anything is imported."""
+    play = pytest.importorskip("depth_completion_ros.bags.play")
+    marker = tmp_path / "imported"
+    package = tmp_path / "modules" / "planted_pkg"
+    (package / "msg").mkdir(parents=True)
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (package / "msg" / "__init__.py").write_text("class Payload:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "modules"))
+    for msgtype, reason in (("planted_pkg/msg/Payload", "no ROS interface package planted_pkg"),
+                            ("os/msg/system", "not a ROS 2 message type name"),
+                            ("os.path/msg/Join", "not a ROS 2 message type name")):
+        bag = _fake_type_bag(tmp_path / msgtype.replace("/", "_"), "/planted", msgtype)
+        with pytest.raises(BagError, match=reason):
+            play.play_bag(bag)
+    assert not marker.exists() and "planted_pkg" not in sys.modules
+    assert play.message_class("sensor_msgs/msg/Image").__name__ == "Image"  # real interface packages still load
+
+
+def _messages(bag: Path) -> list[tuple[str, int, bytes]]:
+    with open_bag(bag) as reader:
+        return [(connection.topic, log_ns, bytes(raw)) for connection, log_ns, raw in reader.messages()]
+
+
+@pytest.mark.parametrize("keep,compressed", [(0.2, False), (0.55, False), (0.9, False), (0.55, True), (0.9, True)])
+def test_repair_recovers_the_intact_prefix_of_a_cut_off_mcap(kitchen_bag, tmp_path, keep, compressed):
+    """An MCAP cut anywhere: repair recovers exactly the messages before the cut, in order, and says what it lost."""
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, Writer
+
+    from depth_completion_ros.bags.repair import repair_bag
+
+    source = kitchen_bag
+    original = _messages(source)
+    bag = tmp_path / "written"
+    writer = Writer(bag, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS["mcap"])
+    if compressed:  # zstd chunks, as `ros2 bag record --compression-mode file` writes them
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with open_bag(source) as reader, writer:
+        connections = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=TYPESTORE,
+                                                   offered_qos_profiles=c.ext.offered_qos_profiles)
+                       for c in reader.connections}
+        for connection, log_ns, raw in reader.messages():
+            writer.write(connections[connection.id], log_ns, raw)
+    storage_file = bag / "written.mcap"
+    _truncate(storage_file, keep)
+    (bag / "metadata.yaml").unlink()
+    report = repair_bag(bag, tmp_path / "repaired")
+    recovered = _messages(tmp_path / "repaired")
+    assert 0 < len(recovered) < len(original)
+    assert sorted(recovered, key=lambda m: m[1]) == sorted(original, key=lambda m: m[1])[: len(recovered)]
+    assert sum(report.recovered.values()) == len(recovered) and report.damage
+    if compressed:
+        assert "cannot be decompressed" in report.format()
+    assert bag_info(tmp_path / "repaired").message_count == len(recovered)
+
+
+def test_repair_errors_name_the_problem(kitchen_frames, tmp_path, capsys):
+    (tmp_path / "empty.mcap").write_bytes(b"")
+    (tmp_path / "text.mcap").write_text("not a bag")
+    (tmp_path / "two").mkdir()
+    for storage in ("mcap", "sqlite3"):
+        frames_to_bag(kitchen_frames[:1], tmp_path / "two" / storage, storage=storage, progress=False)
+    cut_db3 = tmp_path / "two" / "sqlite3" / "sqlite3.db3"
+    shutil.copy(cut_db3, tmp_path / "cut.db3")
+    _truncate(tmp_path / "cut.db3", 0.5)
+    cases = {tmp_path / "nowhere": "no such file or folder", tmp_path / "empty.mcap": "the file is empty",
+             tmp_path / "text.mcap": "not an MCAP file", tmp_path / "two": "2 storage files",
+             tmp_path / "cut.db3": "not a readable rosbag2 SQLite file"}
+    for source, reason in cases.items():
+        error = cli_error(capsys, "bag", "repair", str(source), str(tmp_path / "out"))
+        assert str(source) in error and reason in error
+        assert not (tmp_path / "out").exists()
+    assert _partials(tmp_path, "out") == []
+
+
+def test_stale_partials_are_named_only_when_their_run_is_gone(kitchen_frames, tmp_path, caplog):
+    from depth_completion_ros.bags.storage import stale_partials
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid belongs to no process now
+    killed = tmp_path / f".bag.{gone.pid}.abc.partial"
+    running = tmp_path / f".bag.{os.getpid()}.def.partial"
+    killed.mkdir()
+    running.mkdir()
+    assert stale_partials(tmp_path / "bag") == [killed]
+    frames_to_bag(kitchen_frames[:1], tmp_path / "bag", progress=False)
+    assert str(killed) in caplog.text and str(running) not in caplog.text
+    assert killed.is_dir() and running.is_dir()
+
+
+def test_from_frames_depth_scale_sets_the_units_of_the_folder(kitchen_frames, tmp_path, capsys):
+    """A folder whose 16-bit depth is not millimetres (TUM's 1/5000 m): --depth-scale converts it to metres."""
+    folder = tmp_path / "tum_units"
+    folder.mkdir()
+    for frame in kitchen_frames[:2]:
+        shutil.copy(frame.depth, folder)
+        shutil.copy(frame.color, folder)
+    shutil.copy(kitchen_frames[0].intrinsics_file, folder)
+    topics = CameraTopics()
+    assert cli.main(["bag", "from-frames", str(folder), str(tmp_path / "mm"), "-q"]) == 0
+    assert cli.main(["bag", "from-frames", str(folder), str(tmp_path / "tum"), "--depth-scale", "5000", "-q"]) == 0
+    capsys.readouterr()
+    for frame, as_mm, as_tum in zip(kitchen_frames[:2], read_topic(tmp_path / "mm", topics.depth),
+                                    read_topic(tmp_path / "tum", topics.depth), strict=True):
+        assert (as_mm.encoding, as_tum.encoding) == ("16UC1", "32FC1")  # millimetres as stored; other units as metres
+        expected = load_frame(discover_frames(folder, depth_scale=5000.0)[kitchen_frames.index(frame)]).depth
+        np.testing.assert_array_equal(depth_from_msg(as_tum), expected)
+        np.testing.assert_allclose(depth_from_msg(as_tum), depth_from_msg(as_mm) * 1000 / 5000, rtol=1e-6)

@@ -208,10 +208,11 @@ def _write_camera_bag(
     frame_stamp(0, rate_hz, start_s)  # validates the timing before anything is written
     topics = CameraTopics(namespace)
     written = 0
-    progress_bar = tqdm(frames, total=count, unit="frame", desc=f"writing {output.name}", disable=not progress)
     with (
         atomic_directory(output) as staged,
         Writer(staged, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS[storage]) as writer,
+        # Opened once the output is known to be usable, and closed (its line ended) on any error.
+        tqdm(frames, total=count, unit="frame", desc=f"writing {output.name}", disable=not progress) as progress_bar,
     ):
         bag = _TopicWriter(writer)
         for index, (sample, depth) in enumerate(progress_bar):

@@ -107,7 +107,8 @@ class _McapScan:
     def messages(self, stream: BinaryIO, size: int) -> Iterator[tuple[int, int, bytes]]:
         """``(channel id, log time ns, serialized message)`` of every intact message record of ``stream``."""
         if size == 0:
-            raise BagError(f"{self._report.source}: the file is empty (nothing was written before the recorder stopped)")
+            raise BagError(f"{self._report.source}: the file is empty "
+                           "(nothing was written before the recorder stopped)")
         if stream.read(len(MCAP_MAGIC)) != MCAP_MAGIC:
             raise BagError(f"{self._report.source}: not an MCAP file (its first bytes are not the MCAP magic)")
         yield from self._records(stream, size, "file")
@@ -212,11 +213,10 @@ def _sqlite_rows(path: Path, workdir: Path, report: RepairReport) -> tuple[dict[
             shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
     connection = sqlite3.connect(copy)
     try:
-        definitions = {row[0]: (row[1], row[2]) for row in connection.execute(
-            "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions")}
-    except sqlite3.OperationalError:  # rosbag2 SQLite schema < 4: no stored definitions
-        definitions = {}
-    try:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        definitions = {msgtype: (encoding, text) for msgtype, encoding, text in connection.execute(
+            "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions")
+        } if "message_definitions" in tables else {}  # rosbag2 SQLite schema < 4 stores no definitions
         topics = {
             topic_id: RecordedTopic(name=name, msgtype=msgtype, serialization_format=encoding,
                                     definition_format=definitions.get(msgtype, ("", ""))[0],
@@ -231,9 +231,7 @@ def _sqlite_rows(path: Path, workdir: Path, report: RepairReport) -> tuple[dict[
 
     def rows() -> Iterator[tuple[int, int, bytes]]:
         try:
-            for topic_id, log_ns, data in connection.execute(
-                    "SELECT topic_id, timestamp, data FROM messages ORDER BY id"):
-                yield topic_id, log_ns, data
+            yield from connection.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY id")
         except sqlite3.DatabaseError as exc:
             report.damage.append(f"the database is damaged after the rows read so far ({exc})")
         finally:
