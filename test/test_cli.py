@@ -18,8 +18,9 @@ import pytest
 
 from depth_completion_ros import cli
 from depth_completion_ros.cli import main
-from depth_completion_ros.cli.common import completer_options
-from depth_completion_ros.depth_io import partial_path, read_depth, read_depth_raw
+from depth_completion_ros.cli.common import completer_options, sigterm_as_keyboard_interrupt
+from depth_completion_ros.depth_io import partial_path, read_color, read_depth, read_depth_raw
+from depth_completion_ros.visualization import make_panel, robust_depth_range
 from depth_completion_ros.options import CompleterOptions, option_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -302,3 +303,54 @@ def test_sigterm_at_any_moment_stops_cleanly_and_leaves_no_partial_file(redkitch
             assert stderr.splitlines()[-1] == "interrupted"
         assert not [p for p in out.rglob(".*")], f"attempt {attempt}: partial files left"
     assert 130 in outcomes
+
+
+def test_sigterm_becomes_keyboard_interrupt_and_the_handler_is_restored():
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_as_keyboard_interrupt():
+        pass
+    assert signal.getsignal(signal.SIGTERM) is before
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_keyboard_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1.0)  # the handler runs at the next bytecode; the sleep is interrupted
+    # After an interrupt, further SIGTERMs are ignored while the process winds down.
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    signal.signal(signal.SIGTERM, before)
+
+
+def test_panels_use_the_robust_range_unless_a_fixed_one_is_given(kitchen_folder, tmp_path):
+    sample_depth = read_depth(kitchen_folder / "frame-000000.depth.png")
+    rgb = read_color(kitchen_folder / "frame-000000.color.jpg")
+    panels = []
+    for argv, depth_range in (([], None), (["--color-range", "0.5", "3"], (0.5, 3.0))):
+        out = tmp_path / f"out{len(argv)}"
+        assert main(["complete", str(kitchen_folder), str(out), "--method", "interp", "--panels", "-q", *argv]) == 0
+        completed = read_depth(out / "frame-000000.png")
+        panel = read_color(out / "panels" / "frame-000000.png")
+        expected = make_panel(sample_depth, completed, rgb=rgb, depth_range=depth_range)
+        assert panel.shape == expected.shape
+        # What make_panel draws on that scale (the completed depth read back is rounded to whole mm).
+        depth_tiles = slice(rgb.shape[1], None)
+        assert (panel[:, depth_tiles] == expected[:, depth_tiles]).all(axis=2).mean() > 0.999
+        panels.append(panel)
+    assert robust_depth_range(sample_depth) != (0.5, 3.0)
+    assert (panels[0] != panels[1]).any(axis=2).mean() > 0.1
+
+
+@pytest.mark.parametrize("argv", [["--color-range", "3", "0.5"], ["--color-range", "-1", "2"],
+                                  ["--depth-scale", "0"], ["--depth-scale", "-1000"]])
+def test_bad_range_and_scale_are_usage_errors(tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["complete", str(tmp_path), str(tmp_path / "out"), *argv])
+    assert exit_info.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_evaluate_checks_its_outputs_before_the_run(matterport_root, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main(["evaluate", str(matterport_root), "-q", "--panels", str(taken)]) == 2
+    assert f"{taken}: exists and is not a folder" in _one_error_line(capsys.readouterr().err)
+    assert main(["evaluate", str(matterport_root), "-q", "--json", str(taken / "sub" / "m.json")]) == 2
+    assert f"{taken / 'sub'}: cannot be created: {taken} is a file" in _one_error_line(capsys.readouterr().err)
