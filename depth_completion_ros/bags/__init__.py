@@ -4,6 +4,7 @@
 - :func:`bag_to_frames`: a bag -> a ``frame-XXXXXX`` folder for the offline tools
 - :func:`bag_info`: what ``bag info`` prints
 - ``play.play_bag`` / ``record.record_bag``: replay and recording over DDS (need rclpy; imported on use)
+- ``repair.repair_bag``: the intact messages of a recording that was killed before it closed -> a new bag
 - ``evaluate.evaluate_against_reference`` / ``evaluate.evaluate_hidden_regions``: scoring completed
   depth (imported on use: it pulls in the metrics' torch)
 

@@ -111,34 +111,38 @@ class _BagWriterThread(threading.Thread):
         self._storage = storage
         self._stamp = stamp
         self._report = report
+        self._connections: dict[str, Any] = {}
 
     def run(self) -> None:
         try:
             with Writer(self._path, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS[self._storage]) as writer:
-                connections: dict[str, Any] = {}
                 checkpoint_due: float | None = None  # monotonic time by which written messages go to the OS
-                while True:
-                    timeout = None if checkpoint_due is None else max(0.0, checkpoint_due - time.monotonic())
-                    try:
-                        item = self.queue.get(timeout=timeout)
-                    except queue.Empty:
-                        item = None
-                    if item is _DONE:
-                        break
+                while (item := self._next(checkpoint_due)) is not _DONE:
                     if item is not None:
-                        connection = connections.get(item.topic)
-                        if connection is None:
-                            connection = writer.add_connection(item.topic, item.msgtype, typestore=TYPESTORE,
-                                                               offered_qos_profiles=list(item.offers))
-                            connections[item.topic] = connection
-                        writer.write(connection, self._log_time(item), item.data)
-                        self._report.topics[item.topic].written += 1
+                        self._write(writer, item)
                         checkpoint_due = checkpoint_due or time.monotonic() + CHECKPOINT_PERIOD_S
                     if checkpoint_due is not None and time.monotonic() >= checkpoint_due:
                         checkpoint(writer)
                         checkpoint_due = None
         except Exception as exc:  # reported to the main thread, which stops recording
             self.error = exc
+
+    def _next(self, checkpoint_due: float | None) -> _Received | object | None:
+        """The next queued item, or None when ``checkpoint_due`` comes first."""
+        timeout = None if checkpoint_due is None else max(0.0, checkpoint_due - time.monotonic())
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _write(self, writer: Writer, item: _Received) -> None:
+        connection = self._connections.get(item.topic)
+        if connection is None:
+            connection = writer.add_connection(item.topic, item.msgtype, typestore=TYPESTORE,
+                                               offered_qos_profiles=list(item.offers))
+            self._connections[item.topic] = connection
+        writer.write(connection, self._log_time(item), item.data)
+        self._report.topics[item.topic].written += 1
 
     def _log_time(self, item: _Received) -> int:
         if self._stamp == "header" and _has_header(item.msgtype):
