@@ -31,9 +31,9 @@ so it is off by default.
 fill took 7x its 640x480 time (~35-50 ms on 2 cores) although only the holes need it. Frames
 above ``max_fill_pixels`` (640x480 by default) are therefore filled on a grid reduced by the
 smallest integer factor that fits (2 at 1280x720, 3 at 1920x1080): each cell holds the mean
-inverse depth of its observed pixels, the steps above run there with their kernels shrunk to
-the same reach in full-resolution pixels, and the filled grid is enlarged bilinearly into the
-holes. Observed pixels stay as measured at full resolution. Hole RMSE stays within 2 % of the
+inverse depth of its observed pixels, the steps above run there (rim width and ip_basic's
+kernels shrunk to the same reach in full-resolution pixels; the 5x5 smoothing keeps its size,
+so it smooths a wider area), and the filled grid is enlarged bilinearly into the holes. Observed pixels stay as measured at full resolution. Hole RMSE stays within 2 % of the
 full-resolution fill on the real frames, small holes included (``benchmarks/classical.py``
 prints both); keeping small holes on the full-resolution dilation instead was measured worse
 (+10 % small-hole RMSE on 7-Scenes at 1280x720). ``max_fill_pixels=0`` is the full-resolution
@@ -278,12 +278,16 @@ def _reduced(radius: int, reduction: int) -> int:
 @functools.cache
 def _diamond_kernel(radius: int) -> np.ndarray:
     offsets = np.abs(np.arange(-radius, radius + 1))
-    return (np.add.outer(offsets, offsets) <= radius).astype(np.uint8)
+    kernel = (np.add.outer(offsets, offsets) <= radius).astype(np.uint8)
+    kernel.flags.writeable = False  # shared by every call
+    return kernel
 
 
 @functools.cache
 def _square_kernel(radius: int) -> np.ndarray:
-    return np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    kernel.flags.writeable = False  # shared by every call
+    return kernel
 
 
 def _block_means(image: np.ndarray, factor: int, border: int) -> np.ndarray:
