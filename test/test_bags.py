@@ -1,6 +1,7 @@
 """rosbag2 tools on real frames: conversion round trips, info, errors, evaluation, play -> record over DDS."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -537,3 +538,19 @@ def test_from_frames_depth_scale_sets_the_units_of_the_folder(kitchen_frames, tm
         expected = load_frame(discover_frames(folder, depth_scale=5000.0)[kitchen_frames.index(frame)]).depth
         np.testing.assert_array_equal(depth_from_msg(as_tum), expected)
         np.testing.assert_allclose(depth_from_msg(as_tum), depth_from_msg(as_mm) * 1000 / 5000, rtol=1e-6)
+
+
+def test_repair_reads_sqlite_files_without_stored_definitions(kitchen_frames, tmp_path):
+    """rosbag2 SQLite before schema 4 stores no message definitions: repair falls back to ROS 2 Kilted's."""
+    import sqlite3
+
+    from depth_completion_ros.bags.repair import repair_bag
+
+    bag = frames_to_bag(kitchen_frames[:2], tmp_path / "old", storage="sqlite3", progress=False)
+    original = _messages(bag)
+    (bag / "metadata.yaml").unlink()
+    with contextlib.closing(sqlite3.connect(bag / "old.db3")) as connection, connection:
+        connection.execute("DROP TABLE message_definitions")
+    report = repair_bag(bag / "old.db3", tmp_path / "repaired")
+    assert _messages(tmp_path / "repaired") == original
+    assert report.lost_messages == 0 and not report.damage

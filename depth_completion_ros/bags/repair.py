@@ -28,8 +28,17 @@ from rosbags.rosbag2 import ReaderError, Writer
 from rosbags.rosbag2.metadata import parse_qos
 from rosbags.rosbag2.storage_mcap import decompress, get_qos
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
 
-from .storage import BAG_VERSION, CHECKPOINT_PERIOD_S, STORAGE_PLUGINS, STORAGE_SUFFIXES, BagError, atomic_directory
+from .storage import (
+    BAG_VERSION,
+    CHECKPOINT_PERIOD_S,
+    STORAGE_PLUGINS,
+    STORAGE_SUFFIXES,
+    TYPESTORE,
+    BagError,
+    atomic_directory,
+)
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 #: MCAP record opcodes that repair reads (https://mcap.dev/spec); other records are skipped.
@@ -240,9 +249,14 @@ def _sqlite_rows(path: Path, workdir: Path, report: RepairReport) -> tuple[dict[
     return topics, rows()
 
 
-def _typestore_for(topic: RecordedTopic):
-    """A typestore holding ``topic``'s type as the recording defined it (its message hash follows from it)."""
+def _typestore_for(topic: RecordedTopic) -> Typestore:
+    """A typestore holding ``topic``'s type as the recording defined it (its message hash follows from it).
+
+    Files without definitions (rosbag2 SQLite before schema 4) fall back to ROS 2 Kilted's.
+    """
     if topic.definition_format not in ("ros2msg", "ros2idl") or not topic.definition:
+        if topic.msgtype in TYPESTORE.types:
+            return TYPESTORE
         raise BagError(f"{topic.name}: the file holds no message definition of {topic.msgtype or 'its type'}")
     store = get_typestore(Stores.EMPTY)
     try:
