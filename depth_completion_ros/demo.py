@@ -49,6 +49,8 @@ NODE_READY_TIMEOUT_S = 60.0
 #: After the last input frame, how long to wait for the node's last outputs.
 SETTLE_S = 3.0
 GIF_WIDTH = 960
+#: Sub-folder of the output for the first, middle and last frame's panel.
+PANELS_FOLDER = "panels"
 
 
 @dataclass
@@ -190,7 +192,7 @@ def _write_pictures(frames: list, output: Path, depth_range: tuple[float, float]
     panels = [make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range) for raw, completed, gt, rgb in frames]
     files: dict[str, Path] = {}
     for label, index in (("first", 0), ("middle", len(panels) // 2), ("last", len(panels) - 1)):
-        files[f"panel ({label} frame)"] = write_color(output / "panels" / f"frame_{index:03d}.png", panels[index])
+        files[f"panel ({label} frame)"] = write_color(output / PANELS_FOLDER / f"frame_{index:03d}.png", panels[index])
     height, width = panels[0].shape[:2]
     small = [resize_color(p, GIF_WIDTH, round(height * GIF_WIDTH / width)) for p in panels] if width > GIF_WIDTH else panels
     gif = output / "demo.gif"

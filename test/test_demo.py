@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +75,27 @@ def test_demo_rejects_sizes_counts_and_rates_that_are_not_positive(tmp_path, cap
         cli.main(["demo", "--output", str(tmp_path / "demo"), option, value])
     assert "must be a positive" in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()
+
+
+def test_sigterm_stops_the_demo_like_ctrl_c_and_leaves_no_node_behind(redkitchen_root, tmp_path):
+    """``kill``/``timeout`` send SIGTERM: the demo stops its node and recorder and exits 130."""
+    output = tmp_path / "demo"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "depth_completion_ros.cli", "demo", "--output", str(output), "--frames", "600",
+         "--method", "classical", "--recording", str(redkitchen_root), "--depth-scale", "1000", "--rate", "0.5"],
+        cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
+    node_pid = None
+    for line in demo.stderr:
+        found = re.search(r"starting the node \(pid (\d+)", line)
+        node_pid = int(found.group(1)) if found else node_pid
+        if "replaying the bag" in line:
+            break
+    assert node_pid is not None, "the demo never started its node"
+    time.sleep(2.0)  # mid-replay
+    demo.send_signal(signal.SIGTERM)
+    stderr = demo.stderr.read()
+    assert demo.wait(timeout=90) == 130, stderr
+    assert "Traceback" not in stderr and stderr.splitlines()[-1] == "interrupted"
+    with pytest.raises(ProcessLookupError):
+        os.kill(node_pid, 0)
+    assert not [p.name for p in output.rglob(".*")], "partial files left"

@@ -4,12 +4,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..demo import run_demo
+from ..demo import PANELS_FOLDER, run_demo
 from ..options import METHODS
-from .common import add_color_range_argument, add_depth_scale_argument, positive_float, positive_int
+from .common import (
+    add_color_range_argument,
+    add_depth_scale_argument,
+    positive_float,
+    positive_int,
+    prepare_output_folder,
+)
 
 
 def run(args: argparse.Namespace) -> int:
+    for folder in (args.output, args.output / PANELS_FOLDER):
+        if folder == args.output or folder.is_dir():  # partials a killed demo left are named and removed
+            prepare_output_folder(folder)
     extra: list[str] = []
     for assignment in args.param:
         extra += ["-p", assignment]
