@@ -331,3 +331,79 @@ def test_a_failing_step_still_stops_the_tensorboard_writer(tmp_path, monkeypatch
                     if t.is_alive() and t.name != "tqdm_monitor"]
     assert left_running == []
     assert any((tmp_path / "failing" / "tensorboard").iterdir())
+
+
+# ----------------------------------------------------------------------------- prior-anchored model
+
+
+def test_log_l1_and_plane_targets_on_log_spaced_bins():
+    pred = torch.tensor([[[[2.0, 0.5]]]])
+    target = torch.tensor([[[[1.0, 1.0]]]])
+    loss = masked_depth_loss(pred, target, torch.zeros_like(target), LossConfig(kind="log_l1"))
+    assert loss.item() == pytest.approx(float(np.log(2.0)))  # a factor of two either way costs the same
+    offsets = torch.tensor([-0.4, -0.1, -0.02, 0.02, 0.1, 0.4])
+    positions = torch.tensor([[[[0.0, 0.25, -1.0]]]])
+    two_hot = plane_targets(positions, offsets)
+    assert torch.allclose((two_hot * offsets.view(1, -1, 1, 1)).sum(dim=1)[0, 0, :2], positions[0, 0, 0, :2])
+    assert two_hot[0, 0, 0, 2] == 1.0 and (two_hot > 0).sum(dim=1).max() == 2
+
+
+def test_prior_items_carry_the_pipelines_classical_fill(redkitchen_root):
+    from depth_completion_ros.classical import classical_fill
+
+    options = {"frames": "0:2", "hide_fraction": [0.2, 0.2], "seed": 5}
+    full = build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "with_prior": True, **options})
+    item = full[1]
+    assert item["prior"].shape == item["depth"].shape == (1, 480, 640)  # native resolution, no fit
+    rgb = (item["rgb"] * 255).round().byte().permute(1, 2, 0).numpy()
+    assert torch.equal(item["prior"][0], torch.from_numpy(classical_fill(item["depth"][0].numpy(), rgb)))
+    cropped = build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "with_prior": True,
+                             "augmentation": {"crop": [160, 128], "flip": False}, **options})[1]
+    assert cropped["prior"].shape == cropped["depth"].shape == (1, 128, 160)
+
+
+def test_mixture_shares_repeats_and_renewed_synthetic_scenes():
+    parts = [{"kind": "synthetic", "length": 3, "size": [64, 64]},
+             {"kind": "synthetic", "length": 2, "size": [64, 64], "base_seed": 100, "renew": True, "repeat": 2}]
+    mixture = build_dataset({"kind": "mixture", "parts": parts, "shared": {"with_prior": True}})
+    assert len(mixture) == 3 + 2 * 2
+    first, repeated = mixture[3], mixture[5]  # the same renewed scene, second repeat: other holes/crops
+    assert first["prior"].shape == (1, 64, 64) and first["target"].shape == (1, 64, 64)
+    mixture.set_epoch(1)
+    assert not torch.equal(mixture[3]["target"], first["target"])  # renew: a new scene next epoch
+    assert torch.equal(mixture[0]["target"], build_dataset({**parts[0], "with_prior": True})[0]["target"])
+    with pytest.raises(ValueError, match="mixture part 1"):
+        build_dataset({"kind": "mixture", "parts": [parts[0], {"kind": "synthetic", "length": 0}]})
+    with pytest.raises(IndexError):
+        mixture[len(mixture)]
+    assert repeated["prior"].shape == (1, 64, 64)
+
+
+def test_prior_model_trains_and_resumes(tmp_path):
+    """A short run of the prior model: batches carry priors, working sizes are drawn per step,
+    validation scores model and prior, best.pt is written, and resume is bit-exact."""
+    config = {
+        "model": "costdcnet_prior_cpu",
+        "data": {"kind": "synthetic", "length": 4, "size": [128, 96], "with_prior": True, "batch_size": 2,
+                 "num_workers": 0},
+        "val": {"kind": "synthetic", "length": 2, "base_seed": 10_000, "size": [128, 96], "with_prior": True,
+                "every_steps": 2},
+        "loss": {"kind": "log_l1", "observed_weight": 0.0, "plane_weight": 0.05},
+        "schedule": {"kind": "cosine", "warmup_steps": 1},
+        "train": {"max_steps": 2, "log_every": 1, "checkpoint_every": 1, "working_scale": [1.0, 3.0]},
+    }
+    path = tmp_path / "prior.yaml"
+    path.write_text(yaml.safe_dump(config))
+    arguments = ["--config", str(path)]
+    assert train_main([*arguments, f"train.out_dir={tmp_path / 'straight'}"]) == 0
+    history = json.loads((tmp_path / "straight" / "history.json").read_text())
+    assert {"hole_rmse", "prior_hole_rmse"} <= set(history["val"][-1])
+    assert (tmp_path / "straight" / "best.pt").is_file()
+    model, _ = load_checkpoint(tmp_path / "straight" / "model.pt")
+    assert model.config.anchor == "prior" and model.cost_volume.head.weight.abs().sum() > 0  # it learned
+    split = [*arguments, f"train.out_dir={tmp_path / 'split'}"]
+    assert train_main([*split, "--stop-after", "1"]) == 0
+    assert train_main([*split, "--resume", str(tmp_path / "split" / "last.pt")]) == 0
+    resumed, _ = load_checkpoint(tmp_path / "split" / "model.pt")
+    for name, tensor in resumed.state_dict().items():
+        assert torch.equal(tensor, model.state_dict()[name]), name

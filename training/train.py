@@ -210,14 +210,16 @@ def model_inputs(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], devi
     return [batch[name].to(device, non_blocking=True) for name in model.input_names]
 
 
-def draw_working_size(height: int, width: int, scales: Sequence[float] | None) -> tuple[int, int] | None:
+def draw_working_size(height: int, width: int, scales: Sequence[float] | None, seed: int, step: int) -> tuple[int, int] | None:
     """A random working resolution ``(w, h)`` for a training crop: the crop shrunk by a factor
-    drawn log-uniformly from ``scales`` ([min, max]) with the torch generator (saved on resume),
-    so one model learns every frame-to-working ratio between 320x256 and 1920x1080 frames."""
+    drawn log-uniformly from ``scales`` ([min, max]), so one model learns every frame-to-working
+    ratio between 320x256 and 1920x1080 frames. Drawn from ``(seed, step)`` alone, so a resumed
+    run draws what the interrupted one would have (the global generators are also consumed by
+    the data loader when it starts an epoch)."""
     if not scales:
         return None
     low, high = (float(s) for s in scales)
-    factor = float(np.exp(np.log(low) + (np.log(high) - np.log(low)) * torch.rand(()).item()))
+    factor = float(np.exp(np.random.default_rng([seed, step]).uniform(np.log(low), np.log(high))))
     return max(1, round(width / factor)), max(1, round(height / factor))
 
 
@@ -503,7 +505,8 @@ class Trainer:
         depth, target = inputs[1], batch["target"].to(self.device, non_blocking=True)
         options = {}
         if isinstance(self.model, PriorCostDCNet):
-            options["size"] = draw_working_size(*depth.shape[-2:], self.config["train"].get("working_scale"))
+            options["size"] = draw_working_size(*depth.shape[-2:], self.config["train"].get("working_scale"),
+                                                self.seed, self.step)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
             prediction = self.net(*inputs, **options)
         loss = masked_depth_loss(prediction.depth.float(), target, depth, self.loss_config)
