@@ -631,6 +631,15 @@ def test_a_model_that_cannot_load_falls_back_to_classical(make_rig, kitchen, tmp
     _observed_kept_and_holes_filled(kitchen[0].depth, depth_from_msg(rig.depth_out.wait_for_stamp(stamp)), 0.0)
 
 
+def test_a_text_file_named_model_pt_is_named_in_the_fallback_reason(make_rig, tmp_path):
+    text_file = tmp_path / "model.pt"
+    text_file.write_text("not a checkpoint, just notes\n")
+    rig = make_rig(method="model", backend="torch", model_path=str(text_file))
+    method, reason = rig.node.active_method()
+    assert method == "classical" and f"not a model checkpoint: {text_file}" in reason
+    assert "IndexError" not in reason
+
+
 @pytest.fixture
 def tiny_model(tmp_path):
     """An untrained CostDCNet checkpoint with a 128x96 input: the model path without a slow network."""
