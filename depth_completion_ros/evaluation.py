@@ -68,7 +68,7 @@ class EvaluationReport:
             }
             if not any(row.get("count") for row in rows.values()):
                 continue
-            columns = ("rmse", "mae", "rel", "rel_median", "delta_1.05", "delta_1.25", "count")
+            columns: tuple[str, ...] = ("rmse", "mae", "rel", "rel_median", "delta_1.05", "delta_1.25", "count")
             if self.ms_per_frame:
                 columns += ("ms/frame",)
                 for name, row in rows.items():
@@ -100,6 +100,8 @@ def resolve_protocol(frames: Sequence[Frame], protocol: str) -> str:
 def prepare_inputs(sample: Sample, protocol: str, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """(input depth, reference depth) of one frame under ``protocol``; the reference is 0 where unscored."""
     if protocol == "gt":
+        if sample.gt is None:
+            raise ValueError(f"protocol 'gt' needs reference depth, but frame {sample.name} has none")
         return sample.depth, sample.gt
     input_depth, hidden = hide_regions(sample.depth, np.random.default_rng([seed, index]), fraction=HIDDEN_FRACTION)
     return input_depth, np.where(hidden, sample.depth, 0.0).astype(np.float32)

@@ -77,7 +77,7 @@ class CameraIntrinsics:
         }
 
 
-def read_intrinsics(path: str | os.PathLike, width: int | None = None, height: int | None = None) -> CameraIntrinsics:
+def read_intrinsics(path: str | os.PathLike[str], width: int | None = None, height: int | None = None) -> CameraIntrinsics:
     """Read intrinsics from a 3x3 matrix text file (7-Scenes), a flat YAML with fx/fy/cx/cy
     (ClearGrasp), or a ROS camera_info YAML (``camera_matrix.data``).
 
@@ -106,12 +106,12 @@ def read_intrinsics(path: str | os.PathLike, width: int | None = None, height: i
             height = int(data.get("yres", data.get("height", height or 0)))
     else:
         try:
-            k = np.loadtxt(path, dtype=np.float64).reshape(-1)
+            matrix = np.loadtxt(path, dtype=np.float64).reshape(-1)
         except ValueError as exc:
             raise ValueError(f"{path}: expected a 3x3 matrix of numbers ({exc})") from exc
-        if k.size != 9:
-            raise ValueError(f"{path}: expected a 3x3 matrix, got {k.size} numbers")
-        fx, fy, cx, cy = k[0], k[4], k[2], k[5]
+        if matrix.size != 9:
+            raise ValueError(f"{path}: expected a 3x3 matrix, got {matrix.size} numbers")
+        fx, fy, cx, cy = matrix[0], matrix[4], matrix[2], matrix[5]
     if not width or not height:
         raise ValueError(f"{path}: image size unknown; pass width and height")
     return CameraIntrinsics(fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy), width=int(width), height=int(height))

@@ -156,7 +156,8 @@ def blob_mask(
     if coverage <= 0.0:
         return np.zeros(field.shape, bool)
     threshold = np.quantile(field[::3, ::3], coverage)
-    return field < threshold
+    below: np.ndarray = field < threshold
+    return below
 
 
 def polygon_mask(shape: Sequence[int], rng: RngLike, count: int, size_px: tuple[float, float]) -> np.ndarray:
@@ -327,7 +328,8 @@ def ragged_border(mask: np.ndarray, rng: RngLike, width_px: int = 2, scale_px: f
     if width_px < 1:
         return mask.copy()
     band = cv2.dilate(mask.view(np.uint8), np.ones((2 * width_px + 1,) * 2, np.uint8)).view(bool) & ~mask
-    return mask | (band & coherent_dropout(0.5, mask.shape, rng, scale_px, roughness=0.0))
+    grown: np.ndarray = mask | (band & coherent_dropout(0.5, mask.shape, rng, scale_px, roughness=0.0))
+    return grown
 
 
 def _draw(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
@@ -395,7 +397,8 @@ class HoleSimulator:
     def from_dict(cls, config: Mapping[str, Any]) -> HoleSimulator:
         """Build from a YAML/JSON mapping (lists become ranges); unknown keys are an error."""
         reject_unknown_keys(config, (spec.name for spec in fields(cls)), "HoleSimulator")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in config.items()})
+        values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in config.items()}
+        return cls(**values)
 
     def __call__(
         self,

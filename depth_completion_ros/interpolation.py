@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from itertools import product
+from types import EllipsisType
 from typing import TypeVar
 
 import cv2
@@ -62,12 +63,12 @@ def _midpoint_pairs() -> tuple[tuple[Offset, Offset], ...]:
     inside m's 3x3 neighbourhood. Offsets whose midpoint is p or q itself fill nothing, and
     d and -d give the same unordered pair, which leaves 9 pairs.
     """
-    pairs = set()
+    pairs: set[tuple[Offset, Offset]] = set()
     for dy, dx in product(range(-WINDOW_RADIUS, WINDOW_RADIUS + 1), repeat=2):
         first = (-(dy // 2), -(dx // 2))
         second = (dy + first[0], dx + first[1])
         if (0, 0) not in (first, second):
-            pairs.add(tuple(sorted((first, second))))
+            pairs.add((min(first, second), max(first, second)))
     return tuple(sorted(pairs))
 
 
@@ -147,6 +148,7 @@ def midpoint_fill_torch(depth: torch.Tensor) -> torch.Tensor:
 
 def _check_depth(depth: object) -> None:
     """Reject anything midpoint_fill cannot treat as a (batch of) uint16/float32 depth image(s)."""
+    allowed: tuple[object, ...]
     if isinstance(depth, torch.Tensor):
         allowed = (torch.uint16, torch.float32)
     elif isinstance(depth, np.ndarray):
@@ -186,7 +188,8 @@ def _interior_bits(length: int, axis: int) -> np.ndarray:
     """Per coordinate along one axis: the neighbour bits whose coordinate on that axis can be a window centre."""
     coords = np.arange(length)[:, None] + np.array([offset[axis] for offset in NEIGHBOURS])
     inside = (coords >= WINDOW_RADIUS) & (coords < length - WINDOW_RADIUS)
-    return (inside * np.array(list(_BIT.values()))).sum(axis=1).astype(np.uint16)
+    bits: np.ndarray = (inside * np.array(list(_BIT.values()))).sum(axis=1).astype(np.uint16)
+    return bits
 
 
 def _fill_image_numpy(image: np.ndarray) -> None:
@@ -224,7 +227,7 @@ def _fill_torch(values: torch.Tensor) -> torch.Tensor:
     interior = torch.zeros((height + 2, width + 2), dtype=torch.bool, device=values.device)
     interior[1 + r : height + 1 - r, 1 + r : width + 1 - r] = True
 
-    def shifted(offset: Offset) -> tuple:
+    def shifted(offset: Offset) -> tuple[EllipsisType, slice, slice]:
         """Index of the padded plane that puts neighbour ``offset`` of every pixel at the pixel."""
         dy, dx = offset
         return ..., slice(1 + dy, 1 + dy + height), slice(1 + dx, 1 + dx + width)

@@ -95,9 +95,10 @@ def small_holes(holes: np.ndarray, small_hole_fraction: float = DEFAULT_SMALL_HO
     if holes.ndim != 2:
         raise ValueError(f"hole mask must be (H, W), got shape {holes.shape}")
     _, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=8)
-    is_small = stats[:, cv2.CC_STAT_AREA] <= small_hole_fraction * holes.size
+    is_small: np.ndarray = stats[:, cv2.CC_STAT_AREA] <= small_hole_fraction * holes.size
     is_small[0] = False  # label 0 is the observed region
-    return is_small[labels]
+    small_holes: np.ndarray = is_small[labels]
+    return small_holes
 
 
 def aggregate_metrics(per_frame: Iterable[Mapping[str, float]]) -> dict[str, float]:

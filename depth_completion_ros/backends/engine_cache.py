@@ -23,7 +23,7 @@ from .runtimes import import_tensorrt
 ENGINE_PRECISIONS = ("fp16", "fp32")
 
 
-def onnx_file_digest(onnx_path: str | os.PathLike) -> str:
+def onnx_file_digest(onnx_path: str | os.PathLike[str]) -> str:
     """First 16 hex digits of the file's SHA-256: a re-exported model never reuses an old engine."""
     return hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
 
@@ -39,7 +39,7 @@ def gpu_name(device: str | torch.device | None = None) -> str:
 
 
 def engine_file_name(
-    onnx_path: str | os.PathLike,
+    onnx_path: str | os.PathLike[str],
     precision: str = "fp16",
     *,
     trt_version: str | None = None,
@@ -57,7 +57,7 @@ def engine_file_name(
     return f"{onnx_path.stem}.{precision}.trt{trt_version}.{gpu_slug}.{onnx_file_digest(onnx_path)}.engine"
 
 
-def engine_cache_dirs(onnx_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> list[Path]:
+def engine_cache_dirs(onnx_path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """Where engines for ``onnx_path`` are looked for, in order.
 
     An explicit ``cache_dir`` is the only place. Otherwise: beside the ONNX file (ROS
@@ -71,9 +71,9 @@ def engine_cache_dirs(onnx_path: str | os.PathLike, cache_dir: str | os.PathLike
 
 
 def engine_cache_path(
-    onnx_path: str | os.PathLike,
+    onnx_path: str | os.PathLike[str],
     precision: str = "fp16",
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     *,
     trt_version: str | None = None,
     gpu: str | None = None,
@@ -88,9 +88,9 @@ def engine_cache_path(
 
 
 def find_cached_engine(
-    onnx_path: str | os.PathLike,
+    onnx_path: str | os.PathLike[str],
     precision: str = "fp16",
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     device: str | torch.device | None = None,
 ) -> Path:
     """The cached engine for this ONNX file, TensorRT version and GPU; EngineNotBuiltError with the
@@ -108,7 +108,7 @@ def find_cached_engine(
 
 
 def build_engine_command(
-    onnx_path: str | os.PathLike, precision: str = "fp16", cache_dir: str | os.PathLike | None = None
+    onnx_path: str | os.PathLike[str], precision: str = "fp16", cache_dir: str | os.PathLike[str] | None = None
 ) -> str:
     """The shell command that builds the engine :func:`find_cached_engine` looks for."""
     checkout = source_root()

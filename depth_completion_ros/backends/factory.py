@@ -31,7 +31,7 @@ class _Request:
     files: Mapping[str, Path]
     device: str | torch.device | None
     precision: str
-    engine_cache_dir: str | os.PathLike | None
+    engine_cache_dir: str | os.PathLike[str] | None
     intra_op_threads: int | None
     fp16: bool
 
@@ -77,11 +77,11 @@ BACKEND_KINDS = tuple(_CREATORS)
 
 def create_backend(
     kind: str = "auto",
-    model_path: str | os.PathLike | None = None,
+    model_path: str | os.PathLike[str] | None = None,
     device: str | torch.device | None = None,
     *,
     precision: str = "fp16",
-    engine_cache_dir: str | os.PathLike | None = None,
+    engine_cache_dir: str | os.PathLike[str] | None = None,
     intra_op_threads: int | None = None,
     fp16: bool = False,
 ) -> CompletionBackend:

@@ -11,7 +11,7 @@ from .base import ModelFileError
 MODEL_SUFFIXES = (".engine", ".onnx", ".pt")
 
 
-def model_files(model_path: str | os.PathLike | None) -> dict[str, Path]:
+def model_files(model_path: str | os.PathLike[str] | None) -> dict[str, Path]:
     """The files a backend may load, by suffix: exactly the given file, or the shipped model's forms.
 
     A given path is the only file used: a same-named ``.pt`` or ``.onnx`` beside it may be an
@@ -39,7 +39,7 @@ def _shipped_model() -> dict[str, Path]:
     return files
 
 
-def existing_file(path: str | os.PathLike, what: str) -> Path:
+def existing_file(path: str | os.PathLike[str], what: str) -> Path:
     """``path`` as a Path; ModelFileError when it is missing or empty (``what``: which kind of file)."""
     path = Path(path)
     if not path.is_file():

@@ -37,7 +37,7 @@ class OnnxRuntimeBackend(CompletionBackend):
 
     def __init__(
         self,
-        onnx_path: str | os.PathLike,
+        onnx_path: str | os.PathLike[str],
         use_cuda: bool = False,
         device: str | torch.device | None = None,
         intra_op_threads: int | None = None,

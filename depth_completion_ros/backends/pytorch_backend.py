@@ -41,7 +41,7 @@ class TorchBackend(CompletionBackend):
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike, device: str | torch.device | None = None, fp16: bool = False
+        cls, path: str | os.PathLike[str], device: str | torch.device | None = None, fp16: bool = False
     ) -> TorchBackend:
         """Load a ``.pt`` checkpoint written by ``model.save_checkpoint``."""
         path = Path(path)

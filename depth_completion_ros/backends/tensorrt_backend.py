@@ -36,7 +36,7 @@ class TensorRTBackend(CompletionBackend):
     name = "tensorrt"
     takes_tensors = True
 
-    def __init__(self, engine_path: str | os.PathLike, device: str | torch.device | None = None) -> None:
+    def __init__(self, engine_path: str | os.PathLike[str], device: str | torch.device | None = None) -> None:
         trt = import_tensorrt()
         resolved = resolve_device("cuda" if device in (None, "auto") else device)
         if resolved.type != "cuda":
@@ -80,9 +80,9 @@ class TensorRTBackend(CompletionBackend):
     @classmethod
     def from_onnx(
         cls,
-        onnx_path: str | os.PathLike,
+        onnx_path: str | os.PathLike[str],
         precision: str = "fp16",
-        cache_dir: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
         device: str | torch.device | None = None,
     ) -> TensorRTBackend:
         """Load the cached engine built from ``onnx_path``; EngineNotBuiltError (with the build
