@@ -19,6 +19,7 @@ from depth_completion_ros.model import (
     load_checkpoint,
     load_model_config,
     refine_frames,
+    refine_usable_frames,
     save_checkpoint,
     working_size,
 )
@@ -172,3 +173,18 @@ def test_prior_config_validation_and_checkpoint_round_trip(tmp_path) -> None:
     inputs = (torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96) * 3, torch.rand(1, 1, 64, 96) * 3 + 0.2)
     with torch.no_grad():
         assert all(torch.equal(a, b) for a, b in zip(model(*inputs), loaded(*inputs), strict=True))
+
+
+def test_frames_without_a_usable_prior_keep_it_with_zero_confidence() -> None:
+    """A blank frame (no valid depth: the classical fill is empty) in a batch does not stop the others."""
+    model = trained_looking(seed=3)
+    sample = generate_sample(seed=5, width=320, height=256)
+    rgb, depth, prior = frame_tensors(sample.rgb, sample.raw)
+    colours = np.stack([sample.rgb, sample.rgb])
+    depths = torch.cat([depth, torch.zeros_like(depth)])[:, 0]
+    priors = torch.cat([prior, torch.zeros_like(prior)])[:, 0]
+    with torch.no_grad():
+        refined, confidence = refine_usable_frames(lambda *inputs: model(*inputs), model.config, colours, depths, priors)
+        expected = model.predict_full(rgb, depth, prior)
+    assert torch.allclose(refined[0], expected.depth[0, 0], atol=1e-5)
+    assert (refined[1] == 0).all() and (confidence[1] == 0).all()

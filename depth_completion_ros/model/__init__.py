@@ -8,7 +8,7 @@ from .config import ModelConfig, ModelConfigError, available_configs, load_model
 from .costdcnet import CostDCNet, Prediction, depth_to_planes, placement_weights, plane_confidence
 from .factory import NETWORKS, DepthNetwork, build_model
 from .prior_costdcnet import FullResolutionPrediction, PriorCostDCNet, check_prior
-from .refine import WorkingInference, refine_frames
+from .refine import WorkingInference, refine_frames, refine_usable_frames
 from .resolution import WorkingInputs, apply_correction, edge_aware_upsample, to_working_resolution, working_size
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "plane_confidence",
     "read_checkpoint",
     "refine_frames",
+    "refine_usable_frames",
     "save_checkpoint",
     "to_working_resolution",
     "working_size",

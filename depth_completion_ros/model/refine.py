@@ -50,3 +50,26 @@ def refine_frames(
     refined, confidence = apply_correction(working, completed_w, confidence_w, rgb_t, depth_t, prior_t,
                                            (config.guide_sigma_depth, config.guide_sigma_color))
     return refined[:, 0], confidence[:, 0]
+
+
+def refine_usable_frames(
+    infer: WorkingInference,
+    config: ModelConfig,
+    rgb: np.ndarray | Tensor,
+    depth: np.ndarray | Tensor,
+    prior: np.ndarray | Tensor,
+) -> tuple[Tensor, Tensor]:
+    """:func:`refine_frames` for the frames that have a usable prior (dense and positive); a frame
+    without one (no valid depth at all, so the classical fill is empty) keeps its prior with
+    confidence 0. What the pipeline runs: a blank frame must not stop a stream."""
+    prior_t = torch.as_tensor(prior, dtype=torch.float32)
+    usable = (prior_t.flatten(1) > 0).all(dim=1) & torch.isfinite(prior_t).flatten(1).all(dim=1)
+    refined, confidence = prior_t.clone(), torch.zeros_like(prior_t)
+    if bool(usable.all()):
+        return refine_frames(infer, config, rgb, depth, prior_t)
+    if bool(usable.any()):
+        picked = usable.nonzero().flatten()
+        refined[picked], confidence[picked] = refine_frames(
+            infer, config, torch.as_tensor(rgb, device=prior_t.device)[picked],
+            torch.as_tensor(depth, dtype=torch.float32, device=prior_t.device)[picked], prior_t[picked])
+    return refined, confidence
