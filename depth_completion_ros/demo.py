@@ -189,7 +189,8 @@ def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.
 
 
 def _write_pictures(frames: list, output: Path, depth_range: tuple[float, float]) -> dict[str, Path]:
-    panels = [make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range) for raw, completed, gt, rgb in frames]
+    panels = [make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range)
+              for raw, completed, gt, rgb in frames]
     files: dict[str, Path] = {}
     for label, index in (("first", 0), ("middle", len(panels) // 2), ("last", len(panels) - 1)):
         files[f"panel ({label} frame)"] = write_color(output / PANELS_FOLDER / f"frame_{index:03d}.png", panels[index])

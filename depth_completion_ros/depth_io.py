@@ -128,7 +128,7 @@ PARTIAL_MARK = ".partial"
 _PARTIAL_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9A-Za-z_]+\.partial(\.[^.]*)?$")
 
 
-def partial_path(path: str | os.PathLike) -> Path:
+def partial_path(path: str | os.PathLike[str]) -> Path:
     """A fresh hidden name beside ``path`` for writing it in steps.
 
     The name carries the writer's pid (so :func:`stale_partials` can tell a live writer's file
@@ -150,7 +150,7 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def stale_partials(folder: str | os.PathLike) -> list[Path]:
+def stale_partials(folder: str | os.PathLike[str]) -> list[Path]:
     """Partial outputs in ``folder`` whose writer is gone: left by a run killed mid-write (SIGKILL, power loss).
 
     A live writer's partial names its pid and is not listed, so two runs side by side never
@@ -168,7 +168,7 @@ def stale_partials(folder: str | os.PathLike) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
     Readers never see a half-written file, and a failure or an interrupt (Ctrl-C, and SIGTERM
@@ -194,7 +194,7 @@ def _check_readable(path: Path) -> None:
         raise DepthIOError(f"{path}: file is empty")
 
 
-def read_depth_raw(path: str | os.PathLike) -> np.ndarray:
+def read_depth_raw(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a depth file as stored (uint16 units or float metres), single channel."""
     path = Path(path)
     _check_readable(path)
@@ -225,7 +225,7 @@ def read_depth_raw(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_depth(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     scale: float = 1000.0,
     min_depth: float = 0.0,
     max_depth: float = DEFAULT_MAX_DEPTH,
@@ -234,7 +234,7 @@ def read_depth(
     return sanitize_depth(read_depth_raw(path), scale=scale, min_depth=min_depth, max_depth=max_depth)
 
 
-def write_depth(path: str | os.PathLike, depth_m: np.ndarray, scale: float = 1000.0) -> Path:
+def write_depth(path: str | os.PathLike[str], depth_m: np.ndarray, scale: float = 1000.0) -> Path:
     """Write metres atomically: ``.png`` as 16-bit ``scale`` units, ``.exr``/``.npy`` as float32 metres."""
     path = Path(path)
     depth_m = np.asarray(depth_m)
@@ -254,7 +254,7 @@ def write_depth(path: str | os.PathLike, depth_m: np.ndarray, scale: float = 100
     return path
 
 
-def read_color(path: str | os.PathLike) -> np.ndarray:
+def read_color(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a colour image as uint8 RGB (H, W, 3); grey images are expanded to three channels."""
     path = Path(path)
     _check_readable(path)
@@ -264,7 +264,7 @@ def read_color(path: str | os.PathLike) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def read_mask(path: str | os.PathLike) -> np.ndarray:
+def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a mask image (any bit depth) as a boolean array: True where the pixel is non-zero."""
     path = Path(path)
     _check_readable(path)
@@ -274,7 +274,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     return (mask if mask.ndim == 2 else mask.max(axis=2)) > 0
 
 
-def write_color(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+def write_color(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
     """Write a uint8 RGB (or grey) image atomically; the format follows the suffix."""
     path = Path(path)
     rgb = np.asarray(rgb)

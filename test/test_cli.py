@@ -20,8 +20,8 @@ from depth_completion_ros import cli
 from depth_completion_ros.cli import main
 from depth_completion_ros.cli.common import completer_options, sigterm_as_keyboard_interrupt
 from depth_completion_ros.depth_io import partial_path, read_color, read_depth, read_depth_raw
-from depth_completion_ros.visualization import make_panel, robust_depth_range
 from depth_completion_ros.options import CompleterOptions, option_fields
+from depth_completion_ros.visualization import make_panel, robust_depth_range
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Drops the capabilities that let root write anywhere, so a read-only folder is read-only to the run.

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import shared_data_root
 
 from depth_completion_ros.classical import classical_fill
 from depth_completion_ros.datasets import discover_frames, load_frame
@@ -21,8 +22,6 @@ from depth_completion_ros.visualization import (
     make_panel,
     robust_depth_range,
 )
-
-from conftest import shared_data_root
 
 
 def colormap_rgb(colormap: str, level: int) -> np.ndarray:

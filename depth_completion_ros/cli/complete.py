@@ -97,7 +97,8 @@ def _complete_batch(completer: DepthCompleter, batch: list[tuple[Frame, Sample]]
     """Completed depth per frame; when the batch as a whole is refused, each frame alone, so one
     bad frame costs only itself."""
     depth = np.stack([sample.depth for _, sample in batch])
-    rgb = np.stack([sample.rgb for _, sample in batch]) if batch[0][1].rgb is not None else None
+    colors = [sample.rgb for _, sample in batch if sample.rgb is not None]  # all or none (see _batch_key)
+    rgb = np.stack(colors) if colors else None
     try:
         completed = completer.complete(depth, rgb).depth
     except (ValueError, TypeError) as exc:
@@ -107,7 +108,7 @@ def _complete_batch(completer: DepthCompleter, batch: list[tuple[Frame, Sample]]
         for single in batch:
             yield from _complete_batch(completer, [single], failures)
         return
-    for (frame, sample), frame_depth in zip(batch, completed):
+    for (frame, sample), frame_depth in zip(batch, completed, strict=True):
         yield frame, sample, frame_depth
 
 
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``complete``."""
     parser = subparsers.add_parser("complete", help="complete every frame of a folder or dataset")
     parser.add_argument("input", type=Path, help="dataset root or folder of frames")
@@ -160,7 +161,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser)
     add_completer_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=8, help="frames per batch (same-size frames only)")
-    parser.add_argument("--panels", action="store_true", help=f"also write raw/completed/GT panels to OUTPUT/{PANELS_FOLDER}")
+    parser.add_argument("--panels", action="store_true",
+                        help=f"also write raw/completed/GT panels to OUTPUT/{PANELS_FOLDER}")
     add_color_range_argument(parser, "each panel's 2-98 %% range of measured depth")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)

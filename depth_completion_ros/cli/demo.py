@@ -29,10 +29,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``demo``."""
     parser = subparsers.add_parser("demo", help="streaming demo: synthetic bag -> node -> recorded output + report")
-    parser.add_argument("--output", type=Path, default=Path("output/demo"), help="folder for everything the demo writes")
+    parser.add_argument("--output", type=Path, default=Path("output/demo"),
+                        help="folder for everything the demo writes")
     parser.add_argument("--recording", type=Path, default=None,
                         help="replay your own frame folder (any layout 'complete' reads, e.g. frame-XXXXXX "
                              "color/depth pairs) instead of the synthetic sequence")

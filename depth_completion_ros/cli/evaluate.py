@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``evaluate``."""
     parser = subparsers.add_parser("evaluate", help="score a method against ground truth or hidden regions")
     parser.add_argument("input", type=Path, help="dataset root (Matterport3D, ClearGrasp, frame sequence)")
