@@ -166,6 +166,8 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
         "hybrid_thresholds": args.hybrid,
         "min_gt": args.min_gt,
         "wall_seconds": round(time.perf_counter() - started, 1),
+        # The exact selection, to redo any frame as scored (training/win_loss.py).
+        "selection": {"protocol": protocol, "seed": args.seed, "frames": args.frames},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out / "metrics.json") as tmp:
