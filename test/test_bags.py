@@ -554,3 +554,13 @@ def test_repair_reads_sqlite_files_without_stored_definitions(kitchen_frames, tm
     report = repair_bag(bag / "old.db3", tmp_path / "repaired")
     assert _messages(tmp_path / "repaired") == original
     assert report.lost_messages == 0 and not report.damage
+
+
+@pytest.mark.ros
+def test_record_and_play_name_a_malformed_topic_in_one_line(kitchen_bag, tmp_path, capsys):
+    pytest.importorskip("depth_completion_ros.bags.record")
+    error = cli_error(capsys, "bag", "record", str(tmp_path / "rec"), "--topics", "bad topic!", "--duration", "1")
+    assert "'bad topic!' is not a valid ROS topic name" in error
+    error = cli_error(capsys, "bag", "play", str(kitchen_bag), "--remap", f"{CameraTopics().depth}:=bad topic")
+    assert "'bad topic' is not a valid ROS topic name" in error
+    assert list(tmp_path.iterdir()) == []

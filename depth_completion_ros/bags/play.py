@@ -24,7 +24,7 @@ from rosbags.rosbag2 import Reader
 from rosgraph_msgs.msg import Clock
 
 from ..sync import NANOSECONDS
-from .ros import message_class, profile_from_offers, ros_node
+from .ros import check_topic_names, message_class, profile_from_offers, ros_node
 from .storage import BagError, open_bag, require_topics
 
 #: rclcpp's ClockQoS: reliable, keep last 1; matches rclpy's best-effort and rclcpp's reliable /clock readers.
@@ -165,6 +165,7 @@ def play_bag(
     if min_subscribers < 1:
         raise ValueError(f"min_subscribers must be >= 1, got {min_subscribers}")
     remaps = dict(remaps or {})
+    check_topic_names(remaps.values())
     report = PlayReport()
     with open_bag(bag) as reader:
         selected = list(topics) if topics else sorted(reader.topics)

@@ -35,7 +35,7 @@ from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
 
 from ..qos import describe_publishers, policy_name, reliability_for
 from ..sync import stamp_to_ns
-from .ros import message_class, offer_to_bag, ros_node
+from .ros import check_topic_names, message_class, offer_to_bag, ros_node
 from .storage import (
     BAG_VERSION,
     CHECKPOINT_PERIOD_S,
@@ -282,6 +282,7 @@ def record_bag(
     """
     if not topics:
         raise ValueError("no topics to record")
+    check_topic_names(topics)
     if storage not in STORAGE_PLUGINS:
         raise ValueError(f"unknown storage {storage!r} (use one of {', '.join(STORAGE_PLUGINS)})")
     if stamp not in STAMP_MODES:

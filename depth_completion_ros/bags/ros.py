@@ -13,16 +13,18 @@ import importlib.util
 import re
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import rclpy
 from rclpy.context import Context
 from rclpy.duration import Duration
+from rclpy.exceptions import InvalidTopicNameException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from rclpy.validate_topic_name import validate_topic_name
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 
 from ..qos import reliability_for
@@ -60,6 +62,16 @@ def ros_node(name: str, stop: threading.Event | None = None) -> Iterator[tuple[N
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         context.try_shutdown()
+
+
+def check_topic_names(names: Iterable[str]) -> None:
+    """Reject a malformed topic name in one line before any node exists (rclpy fails deep in its C layer)."""
+    for name in names:
+        try:
+            validate_topic_name(name)
+        except InvalidTopicNameException as exc:
+            reason = str(exc).splitlines()[0].removeprefix("Invalid topic name: ").rstrip(":")
+            raise BagError(f"{name!r} is not a valid ROS topic name: {reason}") from None
 
 
 def message_class(msgtype: str) -> type:
