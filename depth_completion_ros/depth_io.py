@@ -182,7 +182,10 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = partial_path(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # name the output, not the temporary file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

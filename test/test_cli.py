@@ -248,6 +248,14 @@ def test_complete_model_finishes_the_frames_it_can_and_lists_the_others(kitchen_
                       "(the model method needs one)"]
 
 
+def test_a_folder_in_place_of_an_output_file_is_one_error_line(kitchen_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "frame-000100.png").mkdir(parents=True)
+    assert main(["complete", str(kitchen_folder), str(out), "-q"]) == 2
+    assert _one_error_line(capsys.readouterr().err) == f"error: {out / 'frame-000100.png'}: Is a directory"
+    assert sorted(p.name for p in out.iterdir()) == ["frame-000000.png", "frame-000100.png"]  # no partial left
+
+
 def test_panels_never_follow_a_link_out_of_the_output_folder(kitchen_folder, tmp_path, capsys):
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     out.mkdir()

@@ -146,8 +146,9 @@ def test_a_write_into_a_file_is_the_os_error_naming_the_path(tmp_path):
     assert str(blocker) in str(raised.value)
     target = tmp_path / "taken.png"
     target.mkdir()  # a folder where the file should go: the finished file cannot replace it
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(IsADirectoryError) as raised:
         write_color(target, np.zeros((2, 2, 3), np.uint8))
+    assert raised.value.filename == str(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder", "taken.png"]
 
 
