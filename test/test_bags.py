@@ -512,12 +512,13 @@ def test_stale_partials_are_named_only_when_their_run_is_gone(kitchen_frames, tm
     gone.wait()  # reaped: its pid belongs to no process now
     killed = tmp_path / f".bag.{gone.pid}.abc.partial"
     running = tmp_path / f".bag.{os.getpid()}.def.partial"
-    killed.mkdir()
-    running.mkdir()
+    other_output = tmp_path / f".bag.v2.{gone.pid}.ghi.partial"  # killed, but a run writing bag.v2
+    for folder in killed, running, other_output:
+        folder.mkdir()
     assert stale_partials(tmp_path / "bag") == [killed]
     frames_to_bag(kitchen_frames[:1], tmp_path / "bag", progress=False)
-    assert str(killed) in caplog.text and str(running) not in caplog.text
-    assert killed.is_dir() and running.is_dir()
+    assert str(killed) in caplog.text and str(running) not in caplog.text and str(other_output) not in caplog.text
+    assert killed.is_dir() and running.is_dir() and other_output.is_dir()
 
 
 def test_from_frames_depth_scale_sets_the_units_of_the_folder(kitchen_frames, tmp_path, capsys):

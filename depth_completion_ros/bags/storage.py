@@ -13,6 +13,7 @@ import glob
 import logging
 import math
 import os
+import re
 import shutil
 import sqlite3
 import struct
@@ -177,14 +178,14 @@ def stale_partials(path: str | os.PathLike) -> list[Path]:
     """Staging folders of ``path`` whose process is gone: left by a run that was killed (SIGKILL, power loss).
 
     A live run's staging folder carries its pid and is not listed, so two runs side by side do
-    not report each other. Folders without a pid (older releases) count as stale.
+    not report each other (nor do outputs whose names extend this one's, such as ``bag.v2``).
     """
     path = Path(path)
-    prefix = f".{path.name}."
+    staging_name = re.compile(rf"\.{re.escape(path.name)}\.(?P<pid>\d+)\.[^.]+{re.escape(PARTIAL_SUFFIX)}")
     stale = []
-    for candidate in sorted(path.parent.glob(f"{glob.escape(prefix)}*{PARTIAL_SUFFIX}")):
-        owner = candidate.name[len(prefix):].split(".", 1)[0]
-        if candidate.is_dir() and not (owner.isdigit() and _owner_alive(int(owner))):
+    for candidate in sorted(path.parent.glob(f"{glob.escape(f'.{path.name}.')}*{PARTIAL_SUFFIX}")):
+        match = staging_name.fullmatch(candidate.name)
+        if match and candidate.is_dir() and not _owner_alive(int(match["pid"])):
             stale.append(candidate)
     return stale
 
