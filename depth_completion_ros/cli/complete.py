@@ -15,7 +15,6 @@ from tqdm import tqdm
 
 from ..datasets import Frame, Sample, load_frame
 from ..depth_io import DepthIOError, write_color, write_depth
-from ..pipeline import DepthCompleter
 from .common import (
     add_color_range_argument,
     add_completer_arguments,
@@ -92,26 +91,6 @@ def _fail(failures: list[str], frame: Frame, reason: Exception) -> None:
     LOG.error("skipping %s: %s", frame.name, reason)
 
 
-def _complete_batch(completer: DepthCompleter, batch: list[tuple[Frame, Sample]],
-                    failures: list[str]) -> Iterator[tuple[Frame, Sample, np.ndarray]]:
-    """Completed depth per frame; when the batch as a whole is refused, each frame alone, so one
-    bad frame costs only itself."""
-    depth = np.stack([sample.depth for _, sample in batch])
-    colors = [sample.rgb for _, sample in batch if sample.rgb is not None]  # all or none (see _batch_key)
-    rgb = np.stack(colors) if colors else None
-    try:
-        completed = completer.complete(depth, rgb).depth
-    except (ValueError, TypeError) as exc:
-        if len(batch) == 1:
-            _fail(failures, batch[0][0], exc)
-            return
-        for single in batch:
-            yield from _complete_batch(completer, [single], failures)
-        return
-    for (frame, sample), frame_depth in zip(batch, completed, strict=True):
-        yield frame, sample, frame_depth
-
-
 def output_path(output: Path, frame: Frame) -> Path:
     """Completed depth keeps the input's name and format: 16-bit PNGs stay PNGs in the same units."""
     suffix = frame.depth.suffix.lower()
@@ -133,10 +112,12 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(frames), unit="frame", desc="completing", disable=args.quiet) as bar:
         loaded = _load_ahead(frames, with_rgb=needs_rgb or panels is not None)
         for batch in _batches(loaded, args.batch_size, needs_rgb, failures):
+            depth_batch = np.stack([sample.depth for _, sample in batch])
+            colors = [sample.rgb for _, sample in batch if sample.rgb is not None]  # all or none (see _batch_key)
             start = time.perf_counter()
-            completed = list(_complete_batch(completer, batch, failures))
+            completed = completer.complete(depth_batch, np.stack(colors) if colors else None).depth
             busy += time.perf_counter() - start
-            for frame, sample, depth in completed:
+            for (frame, sample), depth in zip(batch, completed, strict=True):
                 write_depth(output_path(output, frame), depth, scale=frame.depth_scale)
                 if panels is not None:
                     write_color(panels / f"{frame.name}.png", make_panel(sample.depth, depth, gt=sample.gt,
