@@ -362,3 +362,21 @@ def test_evaluate_checks_its_outputs_before_the_run(matterport_root, tmp_path, c
     assert f"{taken}: exists and is not a folder" in _one_error_line(capsys.readouterr().err)
     assert main(["evaluate", str(matterport_root), "-q", "--json", str(taken / "sub" / "m.json")]) == 2
     assert f"{taken / 'sub'}: cannot be created: {taken} is a file" in _one_error_line(capsys.readouterr().err)
+
+
+def test_depth_scale_sets_the_units_of_the_recording(kitchen_folder, tmp_path):
+    """7-Scenes stores millimetres; read as 1/5000 m (TUM's units) every depth is 5x nearer, so a
+    2 m limit keeps every measurement that millimetres would have cut."""
+    raw = read_depth_raw(kitchen_folder / "frame-000000.depth.png")
+    measured = (raw > 0) & (raw != 65535)
+    beyond_2m = measured & (raw > 2000)
+    assert beyond_2m.sum() > 1000 and raw[measured].max() < 10000
+    for scale, kept in ((None, measured & ~beyond_2m), ("5000", measured)):
+        out = tmp_path / f"out{scale}"
+        argv = ["complete", str(kitchen_folder), str(out), "--method", "interp", "--max-depth", "2", "--limit", "1",
+                "-q"]
+        assert main(argv + (["--depth-scale", scale] if scale else [])) == 0
+        completed = read_depth_raw(out / "frame-000000.png")
+        np.testing.assert_array_equal(completed[kept], raw[kept])  # written back in the input's units
+        if scale is None:
+            assert (completed[beyond_2m] != raw[beyond_2m]).mean() > 0.9  # beyond the limit: holes, refilled
