@@ -234,13 +234,13 @@ def _write_camera_bag(
 
 
 def frames_to_bag(
-    source: str | os.PathLike | Sequence[Frame],
-    output: str | os.PathLike,
+    source: str | os.PathLike[str] | Sequence[Frame],
+    output: str | os.PathLike[str],
     *,
     rate_hz: float = DEFAULT_RATE_HZ,
     storage: str = "mcap",
     namespace: str = DEFAULT_NAMESPACE,
-    intrinsics: str | os.PathLike | CameraIntrinsics | None = None,
+    intrinsics: str | os.PathLike[str] | CameraIntrinsics | None = None,
     depth_encoding: str = "auto",
     frame_id: str = DEFAULT_FRAME_ID,
     start_s: float = DEFAULT_START_S,
@@ -257,7 +257,7 @@ def frames_to_bag(
     """
     if depth_encoding not in DEPTH_ENCODING_CHOICES:
         raise ValueError(f"unknown depth encoding {depth_encoding!r} (use one of {', '.join(DEPTH_ENCODING_CHOICES)})")
-    frames = discover_frames(source) if isinstance(source, (str, os.PathLike)) else list(source)
+    frames = discover_frames(source) if isinstance(source, (str, os.PathLike[str])) else list(source)
     if not frames:
         raise ValueError("no frames to write")
     if intrinsics is not None and not isinstance(intrinsics, CameraIntrinsics):
@@ -279,7 +279,7 @@ def frames_to_bag(
 
 def samples_to_bag(
     samples: Iterable[Sample],
-    output: str | os.PathLike,
+    output: str | os.PathLike[str],
     *,
     count: int | None = None,
     rate_hz: float = DEFAULT_RATE_HZ,
@@ -304,8 +304,8 @@ def samples_to_bag(
 
 
 def bag_to_frames(
-    bag: str | os.PathLike,
-    output: str | os.PathLike,
+    bag: str | os.PathLike[str],
+    output: str | os.PathLike[str],
     *,
     depth_topic: str,
     color_topic: str | None = None,
@@ -345,7 +345,7 @@ def bag_to_frames(
     return count
 
 
-def _write_intrinsics(reader: Reader, info_topic: str, path: Path, bag: str | os.PathLike) -> None:
+def _write_intrinsics(reader: Reader, info_topic: str, path: Path, bag: str | os.PathLike[str]) -> None:
     """Write the first camera_info's K as a 3x3 matrix text file (the 7-Scenes format)."""
     for _topic, _log_ns, message in iter_messages(reader, [info_topic]):
         camera = CameraIntrinsics.from_camera_info(message)

@@ -61,9 +61,9 @@ def _evaluation(name: str, protocol: str, per_frame: list[dict[str, float]], uns
 
 
 def evaluate_against_reference(
-    bag: str | os.PathLike,
+    bag: str | os.PathLike[str],
     completed_topic: str,
-    reference: str | os.PathLike,
+    reference: str | os.PathLike[str],
     *,
     raw_topic: str | None = None,
     rate_hz: float = DEFAULT_RATE_HZ,
@@ -138,7 +138,7 @@ def _score_against_folder(
 
 
 def evaluate_hidden_regions(
-    bag: str | os.PathLike,
+    bag: str | os.PathLike[str],
     completer: DepthCompleter,
     *,
     depth_topic: str,

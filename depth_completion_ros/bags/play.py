@@ -136,7 +136,7 @@ def _wait_for_subscribers(node: Node, publishers: Mapping[str, Publisher], stop:
 
 
 def play_bag(
-    bag: str | os.PathLike,
+    bag: str | os.PathLike[str],
     *,
     rate: float = 1.0,
     loop: bool = False,
@@ -212,7 +212,7 @@ def _create_publishers(
 
 
 def _awaited_publishers(
-    publishers: Mapping[str, Publisher], wait_for_subscribers: bool | Collection[str], bag: str | os.PathLike
+    publishers: Mapping[str, Publisher], wait_for_subscribers: bool | Collection[str], bag: str | os.PathLike[str]
 ) -> dict[str, Publisher]:
     if wait_for_subscribers is True:
         return dict(publishers)

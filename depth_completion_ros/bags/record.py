@@ -265,7 +265,7 @@ def _drain(executor: SingleThreadedExecutor, recorder: _Recorder) -> None:
 
 
 def record_bag(
-    output: str | os.PathLike,
+    output: str | os.PathLike[str],
     topics: Sequence[str],
     *,
     storage: str = "mcap",

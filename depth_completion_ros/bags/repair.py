@@ -82,7 +82,7 @@ class RepairReport:
         return "\n".join(lines)
 
 
-def find_storage_file(path: str | os.PathLike) -> Path:
+def find_storage_file(path: str | os.PathLike[str]) -> Path:
     """The one ``.mcap``/``.db3`` file of a partial recording.
 
     ``path`` is the file itself, a bag folder without ``metadata.yaml``, or the hidden
@@ -302,7 +302,7 @@ class _RepairedBag:
                                            offered_qos_profiles=list(topic.offered_qos))
 
 
-def repair_bag(source: str | os.PathLike, output: str | os.PathLike) -> RepairReport:
+def repair_bag(source: str | os.PathLike[str], output: str | os.PathLike[str]) -> RepairReport:
     """Write the intact messages of the partial recording at ``source`` into a new bag at ``output``.
 
     ``source`` is what :func:`find_storage_file` accepts; the new bag uses the source's storage

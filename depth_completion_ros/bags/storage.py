@@ -74,7 +74,7 @@ class BagError(ValueError):
 
 
 @contextlib.contextmanager
-def open_bag(path: str | os.PathLike) -> Iterator[Reader]:
+def open_bag(path: str | os.PathLike[str]) -> Iterator[Reader]:
     """Open a rosbag2 directory (or a bare ``.mcap``/``.db3`` file) for reading.
 
     Storage errors raised while the bag is open, including those that surface only when the
@@ -99,7 +99,7 @@ def open_bag(path: str | os.PathLike) -> Iterator[Reader]:
         raise BagError(f"{path}: cannot read the bag, it is truncated or corrupt ({exc}){_REPAIR_HINT}") from exc
 
 
-def require_topics(reader: Reader, topics: Iterable[str], path: str | os.PathLike, msgtype: str | None = None) -> None:
+def require_topics(reader: Reader, topics: Iterable[str], path: str | os.PathLike[str], msgtype: str | None = None) -> None:
     """Fail with the bag's topic list when any of ``topics`` is not in the bag, or not of ``msgtype`` when given."""
     topics = list(topics)
     missing = [topic for topic in topics if topic not in reader.topics]
@@ -174,7 +174,7 @@ def _owner_alive(pid: int) -> bool:
     return True
 
 
-def stale_partials(path: str | os.PathLike) -> list[Path]:
+def stale_partials(path: str | os.PathLike[str]) -> list[Path]:
     """Staging folders of ``path`` whose process is gone: left by a run that was killed (SIGKILL, power loss).
 
     A live run's staging folder carries its pid and is not listed, so two runs side by side do
@@ -191,7 +191,7 @@ def stale_partials(path: str | os.PathLike) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a path in a hidden staging folder beside ``path``; move it to ``path`` only on success.
 
     Bags are directories (metadata.yaml plus storage files), so ``depth_io.atomic_output``,
@@ -303,7 +303,7 @@ def _topic_summary(name: str, info: TopicInfo) -> TopicSummary:
                         reliability=policy("reliability"), durability=policy("durability"))
 
 
-def bag_info(path: str | os.PathLike) -> BagInfo:
+def bag_info(path: str | os.PathLike[str]) -> BagInfo:
     """Summarise a bag from its metadata and index (message payloads are not read)."""
     path = Path(path)
     with open_bag(path) as reader:

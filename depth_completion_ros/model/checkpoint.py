@@ -24,7 +24,7 @@ class CheckpointError(ValueError):
     """A checkpoint file is unreadable, incomplete or does not match its stored config."""
 
 
-def save_checkpoint(path: str | os.PathLike, model: DepthNetwork, **meta: Any) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], model: DepthNetwork, **meta: Any) -> Path:
     """Write ``model`` (config, weights) and ``meta`` atomically; meta values must be plain data
     (numbers, strings, lists, dicts, tensors) so the file loads with ``weights_only=True``."""
     path = Path(path)
@@ -55,7 +55,7 @@ def _check_plain(value: Any, where: str) -> None:
         )
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The raw checkpoint mapping, checked for the expected keys."""
     path = Path(path)
     if not path.is_file():
@@ -79,7 +79,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return payload
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[DepthNetwork, dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[DepthNetwork, dict[str, Any]]:
     """Rebuild the model from the stored config, load its weights; returns ``(model in eval mode, meta)``."""
     payload = read_checkpoint(path, map_location)
     try:

@@ -169,7 +169,7 @@ def available_configs() -> list[str]:
     return sorted(path.stem for path in CONFIG_DIR.glob("*.yaml"))
 
 
-def load_model_config(name_or_path: str | os.PathLike) -> ModelConfig:
+def load_model_config(name_or_path: str | os.PathLike[str]) -> ModelConfig:
     """Load a config from a YAML path, or by bare name from the packaged ``configs/<name>.yaml``.
 
     A packaged config without a ``name`` key takes its file name, so checkpoints record which
