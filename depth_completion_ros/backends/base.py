@@ -142,25 +142,30 @@ class CompletionBackend(ABC):
         Depth is sanitised first (:func:`depth_io.sanitize_depth`: NaN, inf, negative and absurdly
         far values -> 0): drivers publish NaN for "no return" and some publish 1e6 m or more.
         """
-        is_tensor = isinstance(depth, torch.Tensor)
-        kind = torch.Tensor if is_tensor else np.ndarray
+        kind = torch.Tensor if isinstance(depth, torch.Tensor) else np.ndarray
         if not (isinstance(rgb, kind) and isinstance(depth, kind)):
             raise InferenceInputError(f"rgb and depth must both be numpy arrays or both torch tensors, got "
                                       f"{type(rgb).__name__} and {type(depth).__name__}")
         for name, array in (("rgb", rgb), ("depth", depth)):
-            if not (array.is_floating_point() if is_tensor else np.issubdtype(array.dtype, np.floating)):
+            is_float = (
+                array.is_floating_point() if isinstance(array, torch.Tensor) else np.issubdtype(array.dtype, np.floating)
+            )
+            if not is_float:
                 hint = " (divide uint8 colour by 255)" if name == "rgb" else " (metres)"
                 raise InferenceInputError(f"{name} must be floating point{hint}, got {array.dtype}")
         self.check_inputs(tuple(rgb.shape), tuple(depth.shape))
         depth = sanitize_depth(depth)
+        rgb_in: torch.Tensor | np.ndarray
+        depth_in: torch.Tensor | np.ndarray
         if self.takes_tensors:
             rgb_in, depth_in = _to_tensor(rgb, self.device), _to_tensor(depth, self.device)
         else:
             rgb_in, depth_in = _to_float32_numpy(rgb), _to_float32_numpy(depth)
         completed, confidence = self._forward_batched(rgb_in, depth_in)
-        if is_tensor:
-            return _to_tensor(completed, depth.device), _to_tensor(confidence, depth.device)
-        return _to_float32_numpy(completed), _to_float32_numpy(confidence)
+        if isinstance(depth, torch.Tensor):
+            device = depth.device
+            return _to_tensor(completed, device), None if confidence is None else _to_tensor(confidence, device)
+        return _to_float32_numpy(completed), None if confidence is None else _to_float32_numpy(confidence)
 
     def _forward_batched(self, rgb: Any, depth: Any) -> tuple[Any, Any]:
         """Run in chunks of ``max_batch`` (static exports and TensorRT profiles cap the batch)."""
@@ -197,11 +202,11 @@ def _pad_batch(array: Any, size: int) -> Any:
     return np.concatenate([array, np.repeat(array[-1:], short, axis=0)])
 
 
-def _to_tensor(array: Any, device: torch.device) -> torch.Tensor | None:
-    """Float32 contiguous tensor on ``device``; None stays None (a model without confidence)."""
-    return None if array is None else torch.as_tensor(array).to(device=device, dtype=torch.float32).contiguous()
+def _to_tensor(array: Any, device: torch.device) -> torch.Tensor:
+    """Float32 contiguous tensor on ``device``."""
+    return torch.as_tensor(array).to(device=device, dtype=torch.float32).contiguous()
 
 
-def _to_float32_numpy(array: Any) -> np.ndarray | None:
-    """Float32 contiguous numpy array (what ONNX Runtime's CPU session takes); None stays None."""
-    return None if array is None else np.ascontiguousarray(to_numpy(array), dtype=np.float32)
+def _to_float32_numpy(array: Any) -> np.ndarray:
+    """Float32 contiguous numpy array (what ONNX Runtime's CPU session takes)."""
+    return np.ascontiguousarray(to_numpy(array), dtype=np.float32)

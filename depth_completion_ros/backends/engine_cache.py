@@ -30,7 +30,7 @@ def onnx_file_digest(onnx_path: str | os.PathLike[str]) -> str:
 
 def tensorrt_version() -> str:
     """Version of the importable ``tensorrt`` package; BackendError when there is none."""
-    return import_tensorrt().__version__
+    return str(import_tensorrt().__version__)
 
 
 def gpu_name(device: str | torch.device | None = None) -> str:

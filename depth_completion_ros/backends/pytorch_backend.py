@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..model import CheckpointError, CostDCNet, ModelConfig, load_checkpoint
+from ..model import CheckpointError, DepthNetwork, ModelConfig, load_checkpoint
 from .base import DEFAULT_MODEL_SIZE, BackendError, CompletionBackend, ModelFileError, resolve_device
 
 
@@ -24,7 +24,7 @@ class TorchBackend(CompletionBackend):
 
     def __init__(
         self,
-        model: CostDCNet,
+        model: DepthNetwork,
         device: str | torch.device | None = None,
         fp16: bool = False,
         source: Path | None = None,
