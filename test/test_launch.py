@@ -38,6 +38,8 @@ PARAMS_FILE = REPO_ROOT / "config" / "params.yaml"
 COMPOSITION_STAND_IN = "class LoadNode:\n    class Request: ...\n\n    class Response: ...\n"
 NODE_START_TIMEOUT_S = 60.0
 
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
 
 def _launch_constant(name: str) -> Any:
     """A literal module constant of the launch file (read, not imported: this interpreter has no launch)."""
