@@ -188,3 +188,26 @@ def test_frames_without_a_usable_prior_keep_it_with_zero_confidence() -> None:
         expected = model.predict_full(rgb, depth, prior)
     assert torch.allclose(refined[0], expected.depth[0, 0], atol=1e-5)
     assert (refined[1] == 0).all() and (confidence[1] == 0).all()
+
+
+def test_backends_take_the_prior_and_match_pytorch(tmp_path, redkitchen_root) -> None:
+    """The ONNX Runtime backend runs the exported graph inside refine_frames: the frame's depth
+    agrees with PyTorch's predict_full within 1 mm; a backend is told clearly what it lacks."""
+    from depth_completion_ros.backends import InferenceInputError, OnnxRuntimeBackend, TorchBackend
+    from training.export_onnx import export_onnx
+
+    model = trained_looking(seed=4)
+    backend = OnnxRuntimeBackend(export_onnx(model, tmp_path / "prior.onnx", dynamic=True))
+    assert backend.refines_prior and backend.config == model.config
+    sample = load_frame(discover_frames(redkitchen_root)[270])
+    rgb, depth, prior = frame_tensors(sample.rgb, sample.depth)
+    with torch.no_grad():
+        expected = model.predict_full(rgb, depth, prior).depth[:, 0]
+    refined, _ = refine_frames(backend.infer, backend.config, sample.rgb[None], depth[:, 0].numpy(), prior[:, 0].numpy())
+    assert (refined - expected).abs().max() <= 1e-3
+    assert (refined != prior[:, 0]).float().mean() > 0.05  # the network changed the holes
+    working = torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96) + 0.5
+    with pytest.raises(InferenceInputError, match="refines a prior depth"):
+        backend.infer(*working)
+    with pytest.raises(InferenceInputError, match="takes no prior"):
+        TorchBackend(build_model("costdcnet_cpu")).infer(*working, working[1])

@@ -1,7 +1,9 @@
 """What every backend shares: the tensor contract, the errors, device resolution and the base class.
 
 A backend takes ``rgb (N, 3, H, W)`` float in 0-1 and ``depth (N, 1, H, W)`` metres (0 =
-invalid) and returns ``(completed_depth, confidence | None)``, both ``(N, 1, H, W)``. numpy in
+invalid) — and ``prior (N, 1, H, W)`` metres for a prior-anchored model (``refines_prior``; the
+classical fill, see :func:`depth_completion_ros.model.refine_frames`) — and returns
+``(completed_depth, confidence | None)``, both ``(N, 1, H, W)``. numpy in
 gives numpy out; torch in gives torch out on the caller's device. Subclasses only run one
 validated, sanitised batch in their runtime's representation (:meth:`CompletionBackend._forward`).
 """
@@ -22,6 +24,8 @@ ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 #: Tensor names of the exported network (training/export_onnx.py).
 INPUT_NAMES = ("rgb", "depth")
+#: Input names of a prior-anchored network (``PriorCostDCNet``): the classical fill as third input.
+PRIOR_INPUT_NAMES = ("rgb", "depth", "prior")
 DEPTH_OUTPUT = "completed_depth"
 CONFIDENCE_OUTPUT = "confidence"
 #: The resolution (W, H) every shipped config is trained at (the Matterport3D benchmark's);
@@ -95,6 +99,7 @@ class CompletionBackend(ABC):
         max_batch: int | None = None,
         batch_fixed: bool = False,
         config: ModelConfig | None = None,
+        input_names: tuple[str, ...] = INPUT_NAMES,
     ) -> None:
         self.device = device
         self.source = source
@@ -104,6 +109,7 @@ class CompletionBackend(ABC):
         self.max_batch = max_batch
         self.batch_fixed = batch_fixed
         self.config = config
+        self.input_names = input_names
         #: Why ``create_backend(kind="auto")`` skipped each faster backend (empty otherwise).
         self.selection_reasons: tuple[str, ...] = ()
 
@@ -114,8 +120,23 @@ class CompletionBackend(ABC):
         source = f", model {self.source}" if self.source else ""
         return f"{self.name} on {self.device} ({size}, frames fitted to {format_size(self.model_size)}{source})"
 
-    def check_inputs(self, rgb_shape: tuple[int, ...], depth_shape: tuple[int, ...]) -> None:
+    @property
+    def refines_prior(self) -> bool:
+        """Whether the network takes a ``prior`` (it refines the classical fill at its working
+        resolution; callers run it through :func:`depth_completion_ros.model.refine_frames`)."""
+        return self.input_names == PRIOR_INPUT_NAMES
+
+    def check_inputs(
+        self, rgb_shape: tuple[int, ...], depth_shape: tuple[int, ...], prior_shape: tuple[int, ...] | None = None
+    ) -> None:
         """Raise InferenceInputError naming the problem if the shapes cannot be run."""
+        if self.refines_prior and prior_shape is None:
+            raise InferenceInputError(f"this {self.name} model refines a prior depth (the classical fill): "
+                                      f"pass prior (N, 1, H, W) metres")
+        if not self.refines_prior and prior_shape is not None:
+            raise InferenceInputError(f"this {self.name} model takes no prior (inputs {list(self.input_names)})")
+        if prior_shape is not None and prior_shape != depth_shape:
+            raise InferenceInputError(f"prior {prior_shape} and depth {depth_shape} differ in shape")
         if len(depth_shape) != 4 or depth_shape[1] != 1:
             raise InferenceInputError(f"depth must have shape (N, 1, H, W), got {depth_shape}")
         if len(rgb_shape) != 4 or rgb_shape[1] != 3:
@@ -136,57 +157,57 @@ class CompletionBackend(ABC):
                 f"image size {width}x{height} (WxH) is not a positive multiple of the network stride {multiple}"
             )
 
-    def infer(self, rgb: ArrayT, depth: ArrayT) -> tuple[ArrayT, ArrayT | None]:
+    def infer(self, rgb: ArrayT, depth: ArrayT, prior: ArrayT | None = None) -> tuple[ArrayT, ArrayT | None]:
         """Completed depth and confidence (or None) for a batch, in the caller's array type and device.
 
         Depth is sanitised first (:func:`depth_io.sanitize_depth`: NaN, inf, negative and absurdly
         far values -> 0): drivers publish NaN for "no return" and some publish 1e6 m or more.
+        ``prior`` (prior-anchored models only) is passed as given: the network checks it.
         """
         kind = torch.Tensor if isinstance(depth, torch.Tensor) else np.ndarray
-        if not (isinstance(rgb, kind) and isinstance(depth, kind)):
-            raise InferenceInputError(f"rgb and depth must both be numpy arrays or both torch tensors, got "
-                                      f"{type(rgb).__name__} and {type(depth).__name__}")
-        for name, array in (("rgb", rgb), ("depth", depth)):
+        arrays = {"rgb": rgb, "depth": depth, **({} if prior is None else {"prior": prior})}
+        if not all(isinstance(array, kind) for array in arrays.values()):
+            each = "both" if len(arrays) == 2 else "all"
+            raise InferenceInputError(f"{', '.join(list(arrays)[:-1])} and {list(arrays)[-1]} must {each} be numpy "
+                                      f"arrays or {each} torch tensors, got "
+                                      f"{' and '.join(type(array).__name__ for array in arrays.values())}")
+        for name, array in arrays.items():
             is_float = (
                 array.is_floating_point() if isinstance(array, torch.Tensor) else np.issubdtype(array.dtype, np.floating)
             )
             if not is_float:
                 hint = " (divide uint8 colour by 255)" if name == "rgb" else " (metres)"
                 raise InferenceInputError(f"{name} must be floating point{hint}, got {array.dtype}")
-        self.check_inputs(tuple(rgb.shape), tuple(depth.shape))
-        depth = sanitize_depth(depth)
-        rgb_in: torch.Tensor | np.ndarray
-        depth_in: torch.Tensor | np.ndarray
-        if self.takes_tensors:
-            rgb_in, depth_in = _to_tensor(rgb, self.device), _to_tensor(depth, self.device)
-        else:
-            rgb_in, depth_in = _to_float32_numpy(rgb), _to_float32_numpy(depth)
-        completed, confidence = self._forward_batched(rgb_in, depth_in)
+        self.check_inputs(tuple(rgb.shape), tuple(depth.shape), None if prior is None else tuple(prior.shape))
+        arrays["depth"] = sanitize_depth(depth)
+        convert = (lambda array: _to_tensor(array, self.device)) if self.takes_tensors else _to_float32_numpy
+        completed, confidence = self._forward_batched(*(convert(array) for array in arrays.values()))
         if isinstance(depth, torch.Tensor):
             device = depth.device
             return _to_tensor(completed, device), None if confidence is None else _to_tensor(confidence, device)
         return _to_float32_numpy(completed), None if confidence is None else _to_float32_numpy(confidence)
 
-    def _forward_batched(self, rgb: Any, depth: Any) -> tuple[Any, Any]:
+    def _forward_batched(self, *inputs: Any) -> tuple[Any, Any]:
         """Run in chunks of ``max_batch`` (static exports and TensorRT profiles cap the batch)."""
-        count = depth.shape[0]
+        count = inputs[0].shape[0]
         step = self.max_batch or count
         if count == step or (count < step and not self.batch_fixed):
-            return self._forward(rgb, depth)
+            return self._forward(*inputs)
         concat = torch.cat if self.takes_tensors else np.concatenate
         parts = []
         for start in range(0, count, step):
-            rgb_chunk, depth_chunk = rgb[start : start + step], depth[start : start + step]
-            if self.batch_fixed and depth_chunk.shape[0] < step:
-                rgb_chunk, depth_chunk = _pad_batch(rgb_chunk, step), _pad_batch(depth_chunk, step)
-            parts.append(self._forward(rgb_chunk, depth_chunk))
+            chunks = [array[start : start + step] for array in inputs]
+            if self.batch_fixed and chunks[0].shape[0] < step:
+                chunks = [_pad_batch(chunk, step) for chunk in chunks]
+            parts.append(self._forward(*chunks))
         completed = concat([part[0] for part in parts])[:count]
         confidence = None if parts[0][1] is None else concat([part[1] for part in parts])[:count]
         return completed, confidence
 
     @abstractmethod
-    def _forward(self, rgb: Any, depth: Any) -> tuple[Any, Any]:
-        """Run one batch already in this backend's representation (validated, sanitised)."""
+    def _forward(self, rgb: Any, depth: Any, prior: Any = None) -> tuple[Any, Any]:
+        """Run one batch already in this backend's representation (validated, sanitised);
+        ``prior`` only for a prior-anchored model."""
 
 
 def format_size(size: tuple[int, int] | None) -> str:

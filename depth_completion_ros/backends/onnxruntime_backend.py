@@ -16,6 +16,7 @@ from .base import (
     DEFAULT_MODEL_SIZE,
     DEPTH_OUTPUT,
     INPUT_NAMES,
+    PRIOR_INPUT_NAMES,
     BackendError,
     CompletionBackend,
     ModelFileError,
@@ -76,7 +77,7 @@ class OnnxRuntimeBackend(CompletionBackend):
         self.name = "onnxruntime-cuda" if use_cuda else "onnxruntime"
         self.takes_tensors = use_cuda and torch.cuda.is_available()
         self._session = session
-        batch, _, height, width = _check_onnx_signature(session, path)
+        input_names, (batch, _, height, width) = _check_onnx_signature(session, path)
         metadata = session.get_modelmeta().custom_metadata_map
         config = _config_from_metadata(metadata, path)
         fixed = (width, height) if isinstance(width, int) and isinstance(height, int) else None
@@ -90,23 +91,25 @@ class OnnxRuntimeBackend(CompletionBackend):
             max_batch=fixed_batch,
             batch_fixed=fixed_batch is not None,
             config=config,
+            input_names=input_names,
         )
         self._output_names = [o.name for o in session.get_outputs() if o.name in (DEPTH_OUTPUT, CONFIDENCE_OUTPUT)]
 
-    def _forward(self, rgb: Any, depth: Any) -> tuple[Any, Any]:
+    def _forward(self, rgb: Any, depth: Any, prior: Any = None) -> tuple[Any, Any]:
+        feeds = dict(zip(self.input_names, (rgb, depth, prior), strict=False))
         if self.takes_tensors:
-            return self._forward_bound(rgb, depth)
-        results = self._session.run(self._output_names, {"rgb": rgb, "depth": depth})
+            return self._forward_bound(feeds)
+        results = self._session.run(self._output_names, feeds)
         outputs = dict(zip(self._output_names, results, strict=True))
         return outputs[DEPTH_OUTPUT], outputs.get(CONFIDENCE_OUTPUT)
 
-    def _forward_bound(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _forward_bound(self, feeds: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """IO binding on torch CUDA tensors: ONNX Runtime reads and writes them in place."""
         binding = self._session.io_binding()
         index = self.device.index
-        outputs = {name: torch.empty_like(depth) for name in self._output_names}
-        for name, tensor in (("rgb", rgb), ("depth", depth), *outputs.items()):
-            bind = binding.bind_input if name in INPUT_NAMES else binding.bind_output
+        outputs = {name: torch.empty_like(feeds["depth"]) for name in self._output_names}
+        for name, tensor in (*feeds.items(), *outputs.items()):
+            bind = binding.bind_input if name in feeds else binding.bind_output
             bind(name, "cuda", index, np.float32, tuple(tensor.shape), tensor.data_ptr())
         # ONNX Runtime works on its own CUDA stream: the inputs PyTorch queued must be complete.
         torch.cuda.current_stream(self.device).synchronize()
@@ -114,26 +117,41 @@ class OnnxRuntimeBackend(CompletionBackend):
         return outputs[DEPTH_OUTPUT], outputs.get(CONFIDENCE_OUTPUT)
 
 
-def _check_onnx_signature(session: Any, path: Path) -> list[Any]:
-    """Check the exported names and float32 types; returns the depth input's shape (ints or names)."""
+def _check_onnx_signature(session: Any, path: Path) -> tuple[tuple[str, ...], list[Any]]:
+    """Check the exported names and float32 types; returns the input names (in the network's
+    order) and the depth input's shape (ints or names)."""
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}
-    if set(inputs) != set(INPUT_NAMES) or DEPTH_OUTPUT not in outputs:
-        raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r}, "
-                             f"found inputs {sorted(inputs)} and outputs {sorted(outputs)}")
+    names = next((names for names in (INPUT_NAMES, PRIOR_INPUT_NAMES) if set(inputs) == set(names)), None)
+    if names is None or DEPTH_OUTPUT not in outputs:
+        raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r} (inputs "
+                             f"{list(PRIOR_INPUT_NAMES)} for a prior-anchored model), found inputs {sorted(inputs)} "
+                             f"and outputs {sorted(outputs)}")
     for tensor in (*inputs.values(), *outputs.values()):
         if tensor.type != "tensor(float)":
             raise ModelFileError(f"{path}: tensor {tensor.name!r} is {tensor.type}, expected tensor(float)")
     shape = list(inputs["depth"].shape)
     if len(shape) != 4:
         raise ModelFileError(f"{path}: depth input must be 4-D (N, 1, H, W), got {shape}")
-    return shape
+    return names, shape
 
 
 def _size_from_metadata(metadata: Mapping[str, str]) -> tuple[int, int]:
     """(W, H) that export_onnx recorded (``input_width``/``input_height``); "dynamic" or absent -> default."""
     width, height = metadata.get("input_width", ""), metadata.get("input_height", "")
     return (int(width), int(height)) if width.isdigit() and height.isdigit() else DEFAULT_MODEL_SIZE
+
+
+def onnx_model_config(onnx_path: str | os.PathLike[str]) -> ModelConfig | None:
+    """The model config an ONNX file records (None for a foreign file): what a TensorRT engine
+    built from it needs to know (a prior-anchored model's working resolution)."""
+    ort = import_onnxruntime()
+    path = existing_file(onnx_path, "ONNX model")
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except _onnxruntime_load_errors() as exc:
+        raise ModelFileError(f"{path}: onnxruntime cannot load it ({exc})") from exc
+    return _config_from_metadata(session.get_modelmeta().custom_metadata_map, path)
 
 
 def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> ModelConfig | None:

@@ -35,7 +35,7 @@ class TorchBackend(CompletionBackend):
             raise BackendError("fp16 inference needs a CUDA device (CPU autocast to float16 is slower, not faster)")
         config: ModelConfig = model.config
         super().__init__(device=resolved, source=source, input_size=None, size_multiple=config.total_stride,
-                         model_size=model_size, config=config)
+                         model_size=model_size, config=config, input_names=model.input_names)
         self.model = model.to(resolved).eval()
         self.fp16 = fp16
 
@@ -58,9 +58,12 @@ class TorchBackend(CompletionBackend):
         return super().describe() + (", fp16 autocast" if self.fp16 else "")
 
     @torch.inference_mode()
-    def _forward(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(
+        self, rgb: torch.Tensor, depth: torch.Tensor, prior: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = (rgb, depth) if prior is None else (rgb, depth, prior)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.fp16):
-            completed, confidence = self.model(rgb, depth)
+            completed, confidence = self.model(*inputs)
         return completed.float(), confidence.float()
 
 

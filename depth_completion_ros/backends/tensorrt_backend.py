@@ -14,14 +14,17 @@ from .base import (
     DEFAULT_MODEL_SIZE,
     DEPTH_OUTPUT,
     INPUT_NAMES,
+    PRIOR_INPUT_NAMES,
     BackendError,
     CompletionBackend,
     InferenceInputError,
     ModelFileError,
     resolve_device,
 )
+from ..model import ModelConfig
 from .engine_cache import find_cached_engine
 from .model_files import existing_file
+from .onnxruntime_backend import onnx_model_config
 from .runtimes import import_tensorrt
 
 
@@ -36,7 +39,12 @@ class TensorRTBackend(CompletionBackend):
     name = "tensorrt"
     takes_tensors = True
 
-    def __init__(self, engine_path: str | os.PathLike[str], device: str | torch.device | None = None) -> None:
+    def __init__(
+        self, engine_path: str | os.PathLike[str], device: str | torch.device | None = None,
+        config: ModelConfig | None = None,
+    ) -> None:
+        """``config``: the network's config, which an engine does not record (:meth:`from_onnx`
+        reads it from the ONNX file); a prior-anchored engine needs it."""
         trt = import_tensorrt()
         resolved = resolve_device("cuda" if device in (None, "auto") else device)
         if resolved.type != "cuda":
@@ -57,9 +65,11 @@ class TensorRTBackend(CompletionBackend):
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = {n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT}
         outputs = [n for n in names if n not in inputs]
-        if inputs != set(INPUT_NAMES) or DEPTH_OUTPUT not in outputs:
-            raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r}, "
-                                 f"engine has inputs {sorted(inputs)} and outputs {outputs}")
+        input_names = next((names for names in (INPUT_NAMES, PRIOR_INPUT_NAMES) if inputs == set(names)), None)
+        if input_names is None or DEPTH_OUTPUT not in outputs:
+            raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r} (inputs "
+                                 f"{list(PRIOR_INPUT_NAMES)} for a prior-anchored model), engine has inputs "
+                                 f"{sorted(inputs)} and outputs {outputs}")
         dtypes = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
         self._dtypes = {}
         for name in names:
@@ -73,9 +83,12 @@ class TensorRTBackend(CompletionBackend):
         else:
             smallest, _, largest = (tuple(int(v) for v in dims) for dims in engine.get_tensor_profile_shape("depth", 0))
         fixed = (largest[3], largest[2]) if smallest[2:] == largest[2:] else None
+        if input_names == PRIOR_INPUT_NAMES and (config is None or config.anchor != "prior"):
+            raise ModelFileError(f"{path}: a prior-anchored engine needs its model config; load it with "
+                                 f"TensorRTBackend.from_onnx (which reads the config from the ONNX file)")
         super().__init__(device=resolved, source=path, input_size=fixed, size_multiple=1,
                          model_size=fixed or DEFAULT_MODEL_SIZE, max_batch=largest[0],
-                         batch_fixed=smallest[0] == largest[0])
+                         batch_fixed=smallest[0] == largest[0], config=config, input_names=input_names)
 
     @classmethod
     def from_onnx(
@@ -90,11 +103,13 @@ class TensorRTBackend(CompletionBackend):
         import_tensorrt()
         onnx_path = existing_file(onnx_path, "ONNX model")
         resolve_device("cuda" if device in (None, "auto") else device)
-        return cls(find_cached_engine(onnx_path, precision, cache_dir, device), device)
+        return cls(find_cached_engine(onnx_path, precision, cache_dir, device), device, config=onnx_model_config(onnx_path))
 
-    def _forward(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _forward(
+        self, rgb: torch.Tensor, depth: torch.Tensor, prior: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         context, stream = self._context, self._stream
-        inputs = (("rgb", rgb), ("depth", depth))
+        inputs = tuple(zip(self.input_names, (rgb, depth, prior), strict=False))
         tensors = {name: tensor.to(self._dtypes[name]).contiguous() for name, tensor in inputs}
         for name, tensor in tensors.items():
             if not context.set_input_shape(name, tuple(tensor.shape)):
