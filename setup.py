@@ -72,6 +72,8 @@ setup(
             "ros-rmw-fastrtps-cpp",
         ],
         "export": ["onnxscript>=0.5"],
+        # `depth-completion fuse` (TSDF fusion of posed sequences); Debian/Ubuntu also need libusb-1.0-0.
+        "fusion": ["open3d>=0.20"],
         "test": ["pytest>=7", "pytest-timeout>=2"],
     },
     zip_safe=True,

@@ -11,35 +11,60 @@ Layouts (``discover_frames(root, layout="auto")``):
     is treated as invalid (the fake rim around holes).
 ``frames``
     ``frame-XXXXXX.color.{jpg,png}`` + ``frame-XXXXXX.depth.png`` (millimetres, 65535 invalid),
-    optional ``camera-intrinsics.txt``: Microsoft 7-Scenes and the seed's data0929 recordings.
+    optional ``camera-intrinsics.txt`` and ``frame-XXXXXX.pose.txt`` (4x4 camera-to-world):
+    Microsoft 7-Scenes and the seed's data0929 recordings.
 ``cleargrasp``
     ``N-transparent-depth-img.exr`` (raw, metres), ``N-transparent-rgb-img.jpg``,
     ``N-opaque-depth-img.exr`` (reference), ``N-mask.png`` (transparent objects),
     ``camera_intrinsics.yaml``.
 ``depth_folder``
     Any folder of depth images (``.png`` in ``depth_scale`` units, ``.exr``/``.npy`` metres).
+``fused``
+    The output folder of :func:`depth_completion_ros.fusion.fuse_sequence` for a recording
+    elsewhere: ``fusion.json`` names the source sequence; its frames are read from there, and
+    only those with a fused reference are listed.
+
+Fused references (ray-cast from a TSDF of a posed sequence, :mod:`depth_completion_ros.fusion`)
+mirror Matterport's ``render_depth``: ``render_depth/<frame>.depth.png`` (millimetres, 0 = no
+reference) and ``render_depth/<frame>.weight.png`` (how many fused observations support it).
+Every layout with frame names picks them up as ``gt`` when they lie in the dataset folder
+itself, so the ``gt`` evaluation protocol and the training datasets use them unchanged.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .depth_io import DEPTH_SCALES, DEPTH_SUFFIXES, DepthIOError, read_color, read_depth, read_mask
+from .depth_io import DEPTH_SCALES, DEPTH_SUFFIXES, DepthIOError, read_color, read_depth, read_depth_raw, read_mask
 from .geometry import CameraIntrinsics, read_intrinsics
 
 #: Raw Matterport depth below this is resize-rim garbage, not a measurement (data/README.md).
 MATTERPORT_MIN_DEPTH = 0.2
-LAYOUTS = ("matterport", "frames", "cleargrasp", "depth_folder")
+LAYOUTS = ("fused", "matterport", "frames", "cleargrasp", "depth_folder")
+#: Folder of fused reference depth inside a dataset or fusion output folder (as Matterport's).
+REFERENCE_DIR = "render_depth"
+#: 16-bit units per metre of fused reference depth (millimetres, whatever the raw encoding).
+REFERENCE_SCALE = 1000.0
+#: The file that makes a fusion output folder a dataset of its own (layout ``fused``).
+FUSION_MANIFEST = "fusion.json"
 
 
 @dataclass(frozen=True)
 class Frame:
-    """Where one RGB-D frame's files are and how to decode them (nothing is read yet)."""
+    """Where one RGB-D frame's files are and how to decode them (nothing is read yet).
+
+    ``gt_scale`` is the 16-bit encoding of ``gt`` when it differs from the raw depth's (fused
+    references are millimetres); ``gt_weight`` is the fused observation count per reference
+    pixel. The camera-to-world pose is either the frame's own ``pose_file`` (4x4 text matrix) or
+    ``pose`` (row-major 4x4) from the layout's trajectory file; :func:`frame_pose` reads either.
+    """
 
     name: str
     layout: str
@@ -50,6 +75,10 @@ class Frame:
     intrinsics_file: Path | None = None
     depth_scale: float = 1000.0
     min_depth: float = 0.0
+    gt_scale: float | None = None
+    gt_weight: Path | None = None
+    pose_file: Path | None = None
+    pose: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -62,10 +91,28 @@ class Sample:
     gt: np.ndarray | None = None
     mask: np.ndarray | None = None
     intrinsics: CameraIntrinsics | None = None
+    gt_weight: np.ndarray | None = None
 
 
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
+
+
+def reference_paths(root: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
+    """(reference depth, weight) paths of frame ``name``'s fused reference under ``root``."""
+    folder = Path(root) / REFERENCE_DIR
+    return folder / f"{name}.depth.png", folder / f"{name}.weight.png"
+
+
+def with_references(frames: list[Frame], root: str | os.PathLike[str]) -> list[Frame]:
+    """``frames`` with the fused references under ``root`` as their ground truth, where one exists."""
+    result = []
+    for frame in frames:
+        depth, weight = reference_paths(root, frame.name)
+        if depth.is_file():
+            frame = replace(frame, gt=depth, gt_scale=REFERENCE_SCALE, gt_weight=_existing(weight))
+        result.append(frame)
+    return result
 
 
 def _matterport(root: Path, depth_scale: float | None) -> list[Frame]:
@@ -103,9 +150,10 @@ def _frame_sequence(root: Path, depth_scale: float | None) -> list[Frame]:
                 color=color,
                 intrinsics_file=_existing(intrinsics),
                 depth_scale=depth_scale or DEPTH_SCALES["mm"],
+                pose_file=_existing(root / f"{prefix}.pose.txt"),
             )
         )
-    return frames
+    return with_references(frames, root)
 
 
 def _cleargrasp(root: Path, depth_scale: float | None) -> list[Frame]:
@@ -135,7 +183,45 @@ def _depth_folder(root: Path, depth_scale: float | None) -> list[Frame]:
     ]
 
 
+def read_fusion_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``fusion.json`` of a fusion output folder for a sequence elsewhere, else ``None``.
+
+    A sequence fused in place has its references in its own ``render_depth/``, which its own
+    layout picks up; its manifest only records how they were made.
+    """
+    path = Path(root) / FUSION_MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        source = Path(manifest["source"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a fusion manifest ({exc})") from exc
+    return None if source.resolve() == Path(root).resolve() else manifest
+
+
+def _fused(root: Path, depth_scale: float | None) -> list[Frame]:
+    manifest = read_fusion_manifest(root)
+    if manifest is None:
+        raise ValueError(f"{root}: no {FUSION_MANIFEST} naming a fused sequence elsewhere")
+    source = Path(manifest["source"])
+    if not source.is_dir():
+        raise FileNotFoundError(f"{root / FUSION_MANIFEST}: its source sequence {source} does not exist (moved?)")
+    frames = discover_frames(source, layout=manifest["layout"], depth_scale=depth_scale or manifest.get("depth_scale"))
+    intrinsics = Path(manifest["intrinsics"]) if manifest.get("intrinsics") else None
+    fused = []
+    for frame in frames:
+        depth, weight = reference_paths(root, frame.name)
+        if depth.is_file():
+            fused.append(replace(
+                frame, layout="fused", gt=depth, gt_scale=REFERENCE_SCALE, gt_weight=_existing(weight),
+                intrinsics_file=intrinsics or frame.intrinsics_file,
+            ))
+    return fused
+
+
 _FINDERS: dict[str, Callable[[Path, float | None], list[Frame]]] = {
+    "fused": _fused,
     "matterport": _matterport,
     "frames": _frame_sequence,
     "cleargrasp": _cleargrasp,
@@ -143,11 +229,13 @@ _FINDERS: dict[str, Callable[[Path, float | None], list[Frame]]] = {
 }
 
 
-def detect_layout(root: str | os.PathLike) -> str:
+def detect_layout(root: str | os.PathLike[str]) -> str:
     """Name the layout of ``root`` by the files it holds (see the module docstring)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such dataset folder")
+    if read_fusion_manifest(root) is not None:
+        return "fused"
     if next(root.glob("**/undistorted_depth_images/*.png"), None) is not None:
         return "matterport"
     if next(root.glob("frame-*.depth.png"), None) is not None:
@@ -162,7 +250,9 @@ def detect_layout(root: str | os.PathLike) -> str:
     )
 
 
-def discover_frames(root: str | os.PathLike, layout: str = "auto", depth_scale: float | None = None) -> list[Frame]:
+def discover_frames(
+    root: str | os.PathLike[str], layout: str = "auto", depth_scale: float | None = None
+) -> list[Frame]:
     """List the frames under ``root`` in a stable (sorted) order.
 
     ``depth_scale`` overrides the layout's 16-bit units per metre (e.g. 5000 for TUM).
@@ -190,11 +280,54 @@ def load_frame(frame: Frame, with_rgb: bool = True) -> Sample:
             f"{frame.color}: colour is {rgb.shape[1]}x{rgb.shape[0]} but depth is {width}x{height}; "
             "register colour to depth first"
         )
-    gt = read_depth(frame.gt, scale=frame.depth_scale) if frame.gt is not None else None
+    gt = read_depth(frame.gt, scale=frame.gt_scale or frame.depth_scale) if frame.gt is not None else None
     if gt is not None and gt.shape != depth.shape:
         raise DepthIOError(f"{frame.gt}: ground truth is {gt.shape[::-1]} but depth is {depth.shape[::-1]}")
+    gt_weight = read_depth_raw(frame.gt_weight).astype(np.float32) if frame.gt_weight is not None else None
+    if gt_weight is not None and gt_weight.shape != depth.shape:
+        raise DepthIOError(f"{frame.gt_weight}: weights are {gt_weight.shape[::-1]} but depth is {depth.shape[::-1]}")
     mask = read_mask(frame.mask) if frame.mask is not None else None
     intrinsics = read_intrinsics(frame.intrinsics_file, width, height) if frame.intrinsics_file else None
     if intrinsics is not None and (intrinsics.width, intrinsics.height) != (width, height):
         intrinsics = intrinsics.scaled(width, height)
-    return Sample(name=frame.name, depth=depth, rgb=rgb, gt=gt, mask=mask, intrinsics=intrinsics)
+    return Sample(name=frame.name, depth=depth, rgb=rgb, gt=gt, mask=mask, intrinsics=intrinsics, gt_weight=gt_weight)
+
+
+def frame_pose(frame: Frame) -> np.ndarray | None:
+    """The frame's 4x4 camera-to-world pose (float64), or ``None`` where its layout has none.
+
+    Returned as stored: a lost-tracking pose full of ``inf``/``nan`` (as some 7-Scenes
+    sequences have) is the caller's to judge.
+    """
+    if frame.pose is not None:
+        return np.asarray(frame.pose, dtype=np.float64).reshape(4, 4)
+    if frame.pose_file is None:
+        return None
+    try:
+        values = np.loadtxt(frame.pose_file, dtype=np.float64).reshape(-1)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{frame.pose_file}: not a 4x4 matrix of numbers ({exc})") from exc
+    if values.size != 16:
+        raise ValueError(f"{frame.pose_file}: expected a 4x4 camera-to-world matrix, got {values.size} numbers")
+    return values.reshape(4, 4)
+
+
+def parse_frame_range(spec: str | None, count: int) -> range:
+    """Indices of a Python-style ``start:stop`` range over ``count`` frames (``None`` = all).
+
+    Keeps training and evaluation frames disjoint, e.g. ``0:200`` and ``220:300`` of a
+    300-frame sequence (fused references for evaluation are fused from their own range only).
+    """
+    if spec is None or str(spec).strip() in ("", ":"):
+        return range(count)
+    parts = str(spec).split(":")
+    if len(parts) != 2:
+        raise ValueError(f"frame range {spec!r} must look like START:STOP (e.g. 0:200)")
+    try:
+        start, stop = (int(p) if p.strip() else None for p in parts)
+    except ValueError as exc:
+        raise ValueError(f"frame range {spec!r} must hold integers") from exc
+    selected = range(count)[slice(start, stop)]
+    if len(selected) == 0:
+        raise ValueError(f"frame range {spec!r} selects no frames out of {count}")
+    return selected

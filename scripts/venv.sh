@@ -29,8 +29,17 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   # torch is pinned to one version; where pip is set up with the CPU wheel on local disk it
   # takes that. On a GPU machine install the CUDA build of the same version first: it is kept.
   "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[ros,export,test]"
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[ros,export,test,fusion]"
   echo "$WANT" > "$STAMP"
+fi
+# Open3D (the fusion extra) loads Debian's libusb-1.0-0; without it the fusion tests skip.
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1\.0\.so\.0'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing libusb-1.0-0 for Open3D"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0 >/dev/null
+  else
+    echo "[setup] warning: libusb-1.0-0 is missing (Open3D needs it): apt-get install libusb-1.0-0" >&2
+  fi
 fi
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
