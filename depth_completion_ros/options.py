@@ -153,8 +153,8 @@ class CompleterOptions:
             value = getattr(self, name)
             if value is None:
                 object.__setattr__(self, name, "")
-            elif not isinstance(value, str) and (isinstance(value, os.PathLike[str]) or name == "device"):
-                object.__setattr__(self, name, os.fspath(value) if isinstance(value, os.PathLike[str]) else str(value))
+            elif not isinstance(value, str) and (isinstance(value, os.PathLike) or name == "device"):
+                object.__setattr__(self, name, os.fspath(value) if isinstance(value, os.PathLike) else str(value))
         check_options(self)
         if not self.min_depth < self.max_depth:
             raise ValueError(f"min_depth ({self.min_depth}) must be below max_depth ({self.max_depth})")

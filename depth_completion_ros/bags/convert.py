@@ -257,7 +257,7 @@ def frames_to_bag(
     """
     if depth_encoding not in DEPTH_ENCODING_CHOICES:
         raise ValueError(f"unknown depth encoding {depth_encoding!r} (use one of {', '.join(DEPTH_ENCODING_CHOICES)})")
-    frames = discover_frames(source) if isinstance(source, (str, os.PathLike[str])) else list(source)
+    frames = discover_frames(source) if isinstance(source, (str, os.PathLike)) else list(source)
     if not frames:
         raise ValueError("no frames to write")
     if intrinsics is not None and not isinstance(intrinsics, CameraIntrinsics):
