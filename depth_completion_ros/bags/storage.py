@@ -99,7 +99,9 @@ def open_bag(path: str | os.PathLike[str]) -> Iterator[Reader]:
         raise BagError(f"{path}: cannot read the bag, it is truncated or corrupt ({exc}){_REPAIR_HINT}") from exc
 
 
-def require_topics(reader: Reader, topics: Iterable[str], path: str | os.PathLike[str], msgtype: str | None = None) -> None:
+def require_topics(
+    reader: Reader, topics: Iterable[str], path: str | os.PathLike[str], msgtype: str | None = None
+) -> None:
     """Fail with the bag's topic list when any of ``topics`` is not in the bag, or not of ``msgtype`` when given."""
     topics = list(topics)
     missing = [topic for topic in topics if topic not in reader.topics]
