@@ -135,8 +135,9 @@ def evaluate(
             busy[name] += time.perf_counter() - start
             report.per_frame.setdefault(name, []).append(depth_metrics(pred, reference, raw=input_depth, min_gt=min_gt))
             if panels_dir is not None:
+                reference_title = "hidden (measured)" if protocol == "hidden" else "reference"
                 panel = make_panel(input_depth, pred, gt=reference, rgb=sample.rgb, depth_range=panel_range,
-                                   titles={"completed": name, "gt": "hidden (measured)" if protocol == "hidden" else "reference"})
+                                   titles={"completed": name, "gt": reference_title})
                 write_color(Path(panels_dir) / name / f"{frame.name}.png", panel)
     report.metrics = {name: aggregate_metrics(values) for name, values in report.per_frame.items()}
     report.ms_per_frame = {name: 1000.0 * seconds / len(frames) for name, seconds in busy.items()}

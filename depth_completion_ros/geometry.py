@@ -77,7 +77,9 @@ class CameraIntrinsics:
         }
 
 
-def read_intrinsics(path: str | os.PathLike[str], width: int | None = None, height: int | None = None) -> CameraIntrinsics:
+def read_intrinsics(
+    path: str | os.PathLike[str], width: int | None = None, height: int | None = None
+) -> CameraIntrinsics:
     """Read intrinsics from a 3x3 matrix text file (7-Scenes), a flat YAML with fx/fy/cx/cy
     (ClearGrasp), or a ROS camera_info YAML (``camera_matrix.data``).
 
@@ -114,7 +116,9 @@ def read_intrinsics(path: str | os.PathLike[str], width: int | None = None, heig
         fx, fy, cx, cy = matrix[0], matrix[4], matrix[2], matrix[5]
     if not width or not height:
         raise ValueError(f"{path}: image size unknown; pass width and height")
-    return CameraIntrinsics(fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy), width=int(width), height=int(height))
+    return CameraIntrinsics(
+        fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy), width=int(width), height=int(height)
+    )
 
 
 def resize_depth(depth: np.ndarray, width: int, height: int, mode: str = "nearest") -> np.ndarray:
@@ -165,9 +169,9 @@ def fit_box(width: int, height: int, aspect: float) -> Box:
     if aspect <= 0:
         raise ValueError(f"aspect ratio must be positive, got {aspect}")
     if width / height > aspect:
-        box_w, box_h = int(round(height * aspect)), height
+        box_w, box_h = round(height * aspect), height
     else:
-        box_w, box_h = width, int(round(width / aspect))
+        box_w, box_h = width, round(width / aspect)
     return (width - box_w) // 2, (height - box_h) // 2, box_w, box_h
 
 

@@ -397,7 +397,9 @@ class HoleSimulator:
     def from_dict(cls, config: Mapping[str, Any]) -> HoleSimulator:
         """Build from a YAML/JSON mapping (lists become ranges); unknown keys are an error."""
         reject_unknown_keys(config, (spec.name for spec in fields(cls)), "HoleSimulator")
-        values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in config.items()}
+        values: dict[str, Any] = {
+            key: tuple(value) if isinstance(value, list) else value for key, value in config.items()
+        }
         return cls(**values)
 
     def __call__(

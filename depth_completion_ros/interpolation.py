@@ -40,7 +40,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the conventional alias
+import torch.nn.functional as F
 
 from depth_completion_ros.depth_io import sanitize_depth
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the conventional alias
+import torch.nn.functional as F
 
 from .arrays import to_numpy
 from .backends import CompletionBackend, create_backend
@@ -38,8 +38,12 @@ from .interpolation import midpoint_fill
 from .options import FITS, LOW_CONFIDENCE, METHODS, CompleterOptions
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+#: A (B, H, W[, 3]) batch inside :meth:`DepthCompleter.complete`: numpy or a torch tensor, which
+#: one decided at run time (a CPU tensor is worked on as numpy; the model stage uses its
+#: backend's kind), so it cannot be a static type.
+FrameBatch = Any
 
-__all__ = ["FITS", "LOW_CONFIDENCE", "METHODS", "Completion", "CompleterOptions", "DepthCompleter"]
+__all__ = ["FITS", "LOW_CONFIDENCE", "METHODS", "CompleterOptions", "Completion", "DepthCompleter"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ class DepthCompleter:
         """
         frames, colors = self._check_inputs(depth_m, rgb)
         batched = depth_m.ndim == 3
+        filled: FrameBatch
+        confidence: FrameBatch | None = None
+        classical: FrameBatch | None = None
         stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))
         with stopwatch.stage("sanitize"):
             observed = sanitize_depth(frames, min_depth=self.options.min_depth, max_depth=self.options.max_depth)
@@ -143,25 +150,24 @@ class DepthCompleter:
         if self.options.interpolate:
             with stopwatch.stage("interpolate"):
                 prefilled = midpoint_fill(observed)
-        confidence = classical = None
         if self.method == "interp":
             filled = prefilled
         elif self.method == "classical":
             with stopwatch.stage("classical"):
                 filled = classical_fill(prefilled, colors, options=self.classical_options)
         else:
-            filled, confidence, classical = self._model_fill(prefilled, colors, stopwatch)
+            backend = self.backend
+            assert backend is not None  # method "model" loads one in __init__
+            filled, confidence, classical = self._model_fill(backend, prefilled, colors, stopwatch)
             hybrid = self.options.confidence_threshold > 0 and self.options.low_confidence == "classical"
             if hybrid and classical is None:
                 with stopwatch.stage("classical"):
-                    classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options),
-                                         self.backend)
+                    classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options), backend)
         with stopwatch.stage("merge"):
             # Merge where the fill lies (the model's device, or the CPU for numpy work).
-            if isinstance(filled, torch.Tensor):
-                observed, where = torch.as_tensor(observed).to(filled.device), torch.where
-            else:
-                observed, where = to_numpy(observed), np.where
+            on_device = isinstance(filled, torch.Tensor)
+            where: Callable[..., FrameBatch] = torch.where if on_device else np.where
+            observed = torch.as_tensor(observed).to(filled.device) if on_device else to_numpy(observed)
             is_observed = observed > 0
             completed = where(is_observed, observed, filled)
             if confidence is not None:
@@ -175,17 +181,18 @@ class DepthCompleter:
 
     def _check_inputs(
         self, depth: ArrayT, rgb: np.ndarray | torch.Tensor | None
-    ) -> tuple[ArrayT, np.ndarray | torch.Tensor | None]:
+    ) -> tuple[FrameBatch, FrameBatch | None]:
         """(B, H, W) depth and (B, H, W, 3) colour views; ValueError/TypeError naming the problem."""
         if not isinstance(depth, (np.ndarray, torch.Tensor)):
             raise TypeError(f"depth must be a numpy array or torch tensor, got {type(depth).__name__}")
         if depth.ndim not in (2, 3) or 0 in depth.shape:
             raise ValueError(f"depth must be a non-empty (H, W) or (B, H, W) array, got shape {tuple(depth.shape)}")
-        is_tensor = isinstance(depth, torch.Tensor)
-        if not (depth.is_floating_point() if is_tensor else np.issubdtype(depth.dtype, np.floating)):
+        if not (
+            depth.is_floating_point() if isinstance(depth, torch.Tensor) else np.issubdtype(depth.dtype, np.floating)
+        ):
             raise TypeError(f"depth must be float metres, got {depth.dtype}; convert sensor units with "
                             f"depth_io.sanitize_depth(depth, scale)")
-        frames = depth if depth.ndim == 3 else depth[None]
+        frames: FrameBatch = depth if depth.ndim == 3 else depth[None]
         if isinstance(frames, torch.Tensor) and frames.device.type == "cpu":
             # On the CPU the numpy implementations are the fast ones (OpenCV, lookup tables).
             frames = frames.detach().numpy()
@@ -205,19 +212,18 @@ class DepthCompleter:
         return frames, rgb if rgb.ndim == 4 else rgb[None]
 
     def _model_fill(
-        self, prefilled: ArrayT, colors: np.ndarray | torch.Tensor, stopwatch: _Stopwatch
-    ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor, np.ndarray | torch.Tensor | None]:
+        self, backend: CompletionBackend, prefilled: FrameBatch, colors: FrameBatch, stopwatch: _Stopwatch
+    ) -> tuple[FrameBatch, FrameBatch, FrameBatch | None]:
         """Network prediction (B, H, W), its confidence at frame resolution and the classical fill
         when one was needed outside the model's view (else None), all in the backend's kind.
 
         A backend that takes tensors gets the whole stage on its device; the ONNX Runtime CPU
         backend gets numpy and OpenCV, several times faster than torch's CPU kernels here.
         """
-        backend = self.backend
         with stopwatch.stage("fit"):
             depth, rgb = _as_kind(prefilled, backend), _as_kind(colors, backend)
             height, width = depth.shape[-2:]
-            box, net_depth, net_rgb = self._fit_to_model(depth, rgb)
+            box, net_depth, net_rgb = self._fit_to_model(backend, depth, rgb)
         with stopwatch.stage("infer"):
             predicted, confidence = backend.infer(net_rgb, net_depth)
         with stopwatch.stage("restore"):
@@ -240,9 +246,8 @@ class DepthCompleter:
             outside_confidence[:, y : y + box_h, x : x + box_w] = confidence
         return filled, outside_confidence, classical
 
-    def _fit_to_model(self, depth: ArrayT, rgb: ArrayT) -> tuple[Box, ArrayT, ArrayT]:
+    def _fit_to_model(self, backend: CompletionBackend, depth: ArrayT, rgb: ArrayT) -> tuple[Box, ArrayT, ArrayT]:
         """The frame region the network sees (x, y, w, h) and the network's (N, C, h, w) inputs."""
-        backend = self.backend
         height, width = depth.shape[-2:]
         if self.options.fit == "full":
             multiple = backend.size_multiple
@@ -300,7 +305,7 @@ def _like_input(result: np.ndarray | torch.Tensor, like: ArrayT, batched: bool) 
 # Each applies one rule to either kind, so both paths give the network the same input.
 
 
-def _as_kind(array: np.ndarray | torch.Tensor, backend: CompletionBackend) -> np.ndarray | torch.Tensor:
+def _as_kind(array: FrameBatch, backend: CompletionBackend) -> FrameBatch:
     """``array`` as a tensor on the backend's device when it takes tensors, else as numpy."""
     return torch.as_tensor(array).to(backend.device) if backend.takes_tensors else to_numpy(array)
 
