@@ -129,6 +129,12 @@ def test_prior_model_graph_has_three_inputs_and_dynamic_size(tmp_path, prior_mod
         assert result.ok and result.confidence_max_abs < 1e-4, result
 
 
+def test_prior_model_export_must_be_dynamic(tmp_path, prior_model) -> None:
+    with pytest.raises(ValueError, match="export it with dynamic=True"):
+        export_onnx(prior_model, tmp_path / "fixed.onnx", height=64, width=96)
+    assert not list(tmp_path.iterdir())
+
+
 def test_prior_model_parity_on_real_frames(tmp_path, prior_model, redkitchen_root) -> None:
     """Matterport3D, 7-Scenes and ClearGrasp frames, each at its own working resolution, as the library feeds them."""
     path = export_onnx(prior_model, tmp_path / "prior.onnx", dynamic=True)

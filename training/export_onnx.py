@@ -84,10 +84,15 @@ def export_onnx(
     fastest; ``dynamic=True`` leaves batch, height and width free (each image size must still be
     a multiple of ``model.config.total_stride``: the strided convolutions, MaxPool, the volume
     reshapes and DepthToSpace must divide evenly). ``height``/``width`` then only size the
-    tracing example. The model is exported in eval mode and left in the mode it was in.
+    tracing example. The model is exported in eval mode and left in the mode it was in. A
+    prior-anchored model must be exported with ``dynamic=True``: it runs at each frame's own
+    working resolution.
     """
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
+    if isinstance(model, PriorCostDCNet) and not dynamic:
+        raise ValueError(f"{model.config.name} runs at each frame's working resolution (aspect ratio kept): "
+                         "export it with dynamic=True (--dynamic)")
     output = Path(output)
     was_training = model.training
     model.eval()
