@@ -79,10 +79,10 @@ class InputFrame:
 
 def input_frame(sample: Sample, label: str, width: int, height: int) -> InputFrame:
     """``sample`` at ``width`` x ``height`` as 16UC1 + rgb8 messages (nearest-neighbour enlargement)."""
+    if sample.rgb is None or sample.intrinsics is None:
+        raise SystemExit(f"error: frame {sample.name} needs colour and camera intrinsics (the node path uses both)")
     depth = sample.depth if sample.depth.shape == (height, width) else resize_depth(sample.depth, width, height)
     rgb = sample.rgb if sample.rgb.shape[:2] == (height, width) else resize_color(sample.rgb, width, height)
-    if sample.intrinsics is None:
-        raise SystemExit(f"error: frame {sample.name} has no camera intrinsics (the point cloud needs them)")
     return InputFrame(
         label,
         fill_image_msg(Image(), depth_to_buffer(depth, "16UC1")),

@@ -33,7 +33,8 @@ above ``max_fill_pixels`` (640x480 by default) are therefore filled on a grid re
 smallest integer factor that fits (2 at 1280x720, 3 at 1920x1080): each cell holds the mean
 inverse depth of its observed pixels, the steps above run there (rim width and ip_basic's
 kernels shrunk to the same reach in full-resolution pixels; the 5x5 smoothing keeps its size,
-so it smooths a wider area), and the filled grid is enlarged bilinearly into the holes. Observed pixels stay as measured at full resolution. Hole RMSE stays within 2 % of the
+so it smooths a wider area), and the filled grid is enlarged bilinearly into the holes.
+Observed pixels stay as measured at full resolution. Hole RMSE stays within 2 % of the
 full-resolution fill on the real frames, small holes included (``benchmarks/classical.py``
 prints both); keeping small holes on the full-resolution dilation instead was measured worse
 (+10 % small-hole RMSE on 7-Scenes at 1280x720). ``max_fill_pixels=0`` is the full-resolution
@@ -46,7 +47,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -157,7 +158,7 @@ def inpaint_fill(depth: DepthArray, *, method: str = "telea", radius: float = 5.
     return _per_frame(lambda d, _: _inpaint_fill_frame(d, flag, radius), depth, None, "inpaint_fill")
 
 
-def _resolve_options(options: ClassicalOptions | None, overrides: dict[str, float | int | bool]) -> ClassicalOptions:
+def _resolve_options(options: ClassicalOptions | None, overrides: dict[str, Any]) -> ClassicalOptions:
     options = options or ClassicalOptions()
     known = {field.name for field in dataclasses.fields(ClassicalOptions)}
     unknown = sorted(set(overrides) - known)
@@ -173,8 +174,7 @@ def _per_frame(
     name: str,
 ) -> DepthArray:
     """Validate, run ``fill`` on each (H, W) frame, and return the input's kind (numpy or torch)."""
-    is_tensor = isinstance(depth, torch.Tensor)
-    frames = depth.detach().cpu().numpy() if is_tensor else np.asarray(depth)
+    frames = depth.detach().cpu().numpy() if isinstance(depth, torch.Tensor) else np.asarray(depth)
     if frames.ndim not in (2, 3) or frames.size == 0:
         raise ValueError(f"{name}: depth must be a non-empty (H, W) or (B, H, W) array, got shape {frames.shape}")
     if not np.issubdtype(frames.dtype, np.floating):
@@ -188,7 +188,9 @@ def _per_frame(
         filled = fill(frames, colors)
     else:
         filled = np.stack([fill(frame, None if colors is None else colors[i]) for i, frame in enumerate(frames)])
-    return torch.from_numpy(filled).to(depth.device) if is_tensor else filled
+    if isinstance(depth, torch.Tensor):
+        return torch.from_numpy(filled).to(depth.device)
+    return filled
 
 
 def _check_rgb(rgb: np.ndarray | torch.Tensor | None, depth_shape: tuple[int, ...], name: str) -> np.ndarray | None:
@@ -214,14 +216,14 @@ def _classical_fill_frame(depth: np.ndarray, rgb: np.ndarray | None, options: Cl
     grey = None
     if options.rgb_guidance and rgb is not None:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / np.float32(255.0)
-    factor = fill_reduction(*depth.shape, options.max_fill_pixels)
+    height, width = depth.shape
+    factor = fill_reduction(height, width, options.max_fill_pixels)
     if factor == 1:
         inverse = _filled_inverse(filled, observed, grey, options, factor)
     else:
         small_depth, small_observed = _reduce_depth(filled, observed, factor)
         small_grey = None if grey is None else _block_means(grey, factor, cv2.BORDER_REPLICATE)
         small_inverse = _filled_inverse(small_depth, small_observed, small_grey, options, factor)
-        height, width = depth.shape
         enlarged_size = (small_inverse.shape[1] * factor, small_inverse.shape[0] * factor)
         inverse = cv2.resize(small_inverse, enlarged_size, interpolation=cv2.INTER_LINEAR)[:height, :width]
     np.divide(np.float32(1.0), inverse, out=filled, where=~observed)
@@ -322,7 +324,8 @@ def _hole_rims(depth: np.ndarray, observed: np.ndarray, width: int, tolerance: f
     near_hole = observed & ~cv2.erode(observed.astype(np.uint8), window).astype(bool)
     farthest_around = cv2.dilate(depth, window)
     # The farthest pixel of each window is never a rim, so some sources always remain.
-    return near_hole & (depth < (1.0 - tolerance) * farthest_around)
+    rims: np.ndarray = near_hole & (depth < (1.0 - tolerance) * farthest_around)
+    return rims
 
 
 def _pyramid_fill(values: np.ndarray) -> np.ndarray:
@@ -332,7 +335,7 @@ def _pyramid_fill(values: np.ndarray) -> np.ndarray:
     data, so every hole gets a smooth blend of its borders however large it is.
     Needs at least one value > 0.
     """
-    weights = (values > 0).astype(np.float32)
+    weights: np.ndarray = (values > 0).astype(np.float32)
     levels = [(values, weights)]
     while (weights == 0).any():
         height, width = weights.shape
@@ -340,7 +343,7 @@ def _pyramid_fill(values: np.ndarray) -> np.ndarray:
         values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
         weights = cv2.resize(weights, size, interpolation=cv2.INTER_AREA)
         levels.append((values, weights))
-    estimate = values / weights
+    estimate: np.ndarray = values / weights
     for values, weights in reversed(levels[:-1]):
         upsampled = cv2.resize(estimate, weights.shape[::-1], interpolation=cv2.INTER_LINEAR)
         estimate = np.divide(values, weights, out=upsampled, where=weights > 0)
@@ -352,14 +355,16 @@ def _guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: floa
     size = (2 * radius + 1, 2 * radius + 1)
 
     def mean(image: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(image, -1, size)
+        box: np.ndarray = cv2.boxFilter(image, -1, size)
+        return box
 
     mean_guide, mean_source = mean(guide), mean(source)
     covariance = mean(guide * source) - mean_guide * mean_source
     variance = mean(guide * guide) - mean_guide * mean_guide
     slope = covariance / (variance + eps)
     offset = mean_source - slope * mean_guide
-    return mean(slope) * guide + mean(offset)
+    guided: np.ndarray = mean(slope) * guide + mean(offset)
+    return guided
 
 
 def _nearest_fill_frame(depth: np.ndarray) -> np.ndarray:

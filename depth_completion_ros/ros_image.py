@@ -67,7 +67,9 @@ def _pixels(msg: Any, dtype: np.dtype, channels: int) -> np.ndarray:
         raise ImageEncodingError(f"image has no pixels ({width}x{height})")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
-        raise ImageEncodingError(f"step {step} is smaller than a row of {width} {msg.encoding} pixels ({row_bytes} bytes)")
+        raise ImageEncodingError(
+            f"step {step} is smaller than a row of {width} {msg.encoding} pixels ({row_bytes} bytes)"
+        )
     try:
         buffer = np.frombuffer(msg.data, dtype=np.uint8)
     except TypeError:  # a plain sequence of ints rather than a buffer
@@ -125,7 +127,9 @@ def depth_to_buffer(depth_m: np.ndarray, encoding: str = "16UC1") -> ImageBuffer
     if depth_m.ndim != 2:
         raise ImageEncodingError(f"depth to encode must be 2-D, got shape {depth_m.shape}")
     if encoding not in DEPTH_ENCODINGS:
-        raise ImageEncodingError(f"unsupported depth encoding {encoding!r} (expected one of {', '.join(DEPTH_ENCODINGS)})")
+        raise ImageEncodingError(
+            f"unsupported depth encoding {encoding!r} (expected one of {', '.join(DEPTH_ENCODINGS)})"
+        )
     dtype, scale = DEPTH_ENCODINGS[encoding]
     if scale is None:
         values = depth_m.astype(np.float32, copy=True)
@@ -160,9 +164,12 @@ def color_to_buffer(rgb: np.ndarray, encoding: str = "rgb8") -> ImageBuffer:
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageEncodingError(f"colour to encode must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     if encoding not in COLOR_ENCODINGS:
-        raise ImageEncodingError(f"unsupported colour encoding {encoding!r} (expected one of {', '.join(COLOR_ENCODINGS)})")
+        raise ImageEncodingError(
+            f"unsupported colour encoding {encoding!r} (expected one of {', '.join(COLOR_ENCODINGS)})"
+        )
     channels, _, from_rgb = COLOR_ENCODINGS[encoding]
     height, width = rgb.shape[:2]
+    pixels: np.ndarray
     if channels == 1:
         pixels = (rgb.astype(np.uint16) @ MONO_WEIGHTS >> 8).astype(np.uint8)
     else:
