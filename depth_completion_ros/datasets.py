@@ -17,8 +17,22 @@ Layouts (``discover_frames(root, layout="auto")``):
     ``N-transparent-depth-img.exr`` (raw, metres), ``N-transparent-rgb-img.jpg``,
     ``N-opaque-depth-img.exr`` (reference), ``N-mask.png`` (transparent objects),
     ``camera_intrinsics.yaml``.
+``tum``
+    TUM RGB-D / ORB-SLAM2: ``rgb/`` and ``depth/`` images named by timestamp, listed in
+    ``rgb.txt`` and ``depth.txt`` (``timestamp path`` lines; without them the file names are the
+    timestamps), paired by ``associations.txt`` (ORB-SLAM2's ``t_rgb rgb/.. t_depth depth/..``)
+    or else by nearest timestamp within ``TUM_MAX_TIME_DIFFERENCE``; optional ``groundtruth.txt``
+    (``timestamp tx ty tz qx qy qz qw``, camera-to-world) gives each depth frame the pose
+    nearest in time. Depth is 1/5000 m as in TUM; RealSense recording scripts write
+    millimetres (``depth_scale=1000``).
+``color_depth``
+    A ``color/`` (or ``rgb/``) and a ``depth/`` folder whose files share their names
+    (``color/00012.jpg`` + ``depth/00012.png``), as users' own recording scripts write them.
+    The units of such recordings are often undocumented: ``depth_scale`` (default millimetres).
 ``depth_folder``
     Any folder of depth images (``.png`` in ``depth_scale`` units, ``.exr``/``.npy`` metres).
+
+``tum`` and ``color_depth`` take intrinsics from the first of ``INTRINSICS_FILES`` in the folder.
 ``fused``
     The output folder of :func:`depth_completion_ros.fusion.fuse_sequence` for a recording
     elsewhere: ``fusion.json`` names the source sequence; its frames are read from there, and
@@ -42,12 +56,25 @@ from typing import Any
 
 import numpy as np
 
-from .depth_io import DEPTH_SCALES, DEPTH_SUFFIXES, DepthIOError, read_color, read_depth, read_depth_raw, read_mask
+from .depth_io import (
+    COLOR_SUFFIXES,
+    DEPTH_SCALES,
+    DEPTH_SUFFIXES,
+    DepthIOError,
+    read_color,
+    read_depth,
+    read_depth_raw,
+    read_mask,
+)
 from .geometry import CameraIntrinsics, read_intrinsics
 
 #: Raw Matterport depth below this is resize-rim garbage, not a measurement (data/README.md).
 MATTERPORT_MIN_DEPTH = 0.2
-LAYOUTS = ("fused", "matterport", "frames", "cleargrasp", "depth_folder")
+LAYOUTS = ("fused", "matterport", "frames", "tum", "color_depth", "cleargrasp", "depth_folder")
+#: TUM's associate.py default: colour, depth and poses further apart in time are not paired.
+TUM_MAX_TIME_DIFFERENCE = 0.02
+#: Intrinsics files looked for in ``tum`` and ``color_depth`` folders (see geometry.read_intrinsics).
+INTRINSICS_FILES = ("camera-intrinsics.txt", "camera_intrinsics.yaml", "camera_info.yaml", "intrinsics.yaml")
 #: Folder of fused reference depth inside a dataset or fusion output folder (as Matterport's).
 REFERENCE_DIR = "render_depth"
 #: 16-bit units per metre of fused reference depth (millimetres, whatever the raw encoding).
@@ -176,6 +203,164 @@ def _cleargrasp(root: Path, depth_scale: float | None) -> list[Frame]:
     return frames
 
 
+def _intrinsics_file(root: Path) -> Path | None:
+    return next((root / name for name in INTRINSICS_FILES if (root / name).is_file()), None)
+
+
+def _timestamped(root: Path, kind: str) -> list[tuple[float, Path]]:
+    """(timestamp, image) pairs of ``root/<kind>.txt``, or of the ``<kind>/`` images named by timestamp."""
+    listing = root / f"{kind}.txt"
+    if not listing.is_file():
+        paths = sorted(p for p in (root / kind).glob("*") if p.suffix.lower() in DEPTH_SUFFIXES + COLOR_SUFFIXES)
+        try:
+            return sorted((float(p.stem), p) for p in paths)
+        except ValueError as exc:
+            raise ValueError(f"{root / kind}: without {listing.name}, name images by timestamp ({exc})") from exc
+    entries = []
+    for number, fields in _table_rows(listing, columns=2):
+        try:
+            entries.append((float(fields[0]), root / fields[1]))
+        except ValueError:
+            raise ValueError(f"{listing}:{number}: expected 'timestamp path', got {' '.join(fields)!r}") from None
+    return sorted(entries)
+
+
+def _table_rows(path: Path, columns: int) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of a TUM text table, without comments and blank lines."""
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) < columns:
+            raise ValueError(f"{path}:{number}: expected {columns} columns, got {len(fields)}")
+        rows.append((number, fields))
+    return rows
+
+
+def _nearest(times: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Index into sorted ``times`` of the entry nearest each target, -1 beyond TUM_MAX_TIME_DIFFERENCE."""
+    if len(times) == 0:
+        return np.full(len(targets), -1)
+    right = np.clip(np.searchsorted(times, targets), 1, max(len(times) - 1, 1))
+    left = right - 1
+    index = np.where(np.abs(times[left] - targets) <= np.abs(times[right] - targets), left, right)
+    return np.where(np.abs(times[index] - targets) <= TUM_MAX_TIME_DIFFERENCE, index, -1)
+
+
+def _associate(depth: list[tuple[float, Path]], color: list[tuple[float, Path]]) -> dict[Path, Path]:
+    """Pair each depth image with the colour image nearest in time, one to one (as TUM's associate.py)."""
+    depth_times = np.array([t for t, _ in depth])
+    color_times = np.array([t for t, _ in color])
+    candidates = []
+    for i, target in enumerate(depth_times):
+        nearby = np.flatnonzero(np.abs(color_times - target) <= TUM_MAX_TIME_DIFFERENCE)
+        candidates += [(abs(color_times[j] - target), i, j) for j in nearby]
+    pairs: dict[Path, Path] = {}
+    used: set[int] = set()
+    for _, i, j in sorted(candidates):
+        if depth[i][1] not in pairs and j not in used:
+            pairs[depth[i][1]] = color[j][1]
+            used.add(int(j))
+    return pairs
+
+
+def _associations_file(root: Path, path: Path) -> tuple[list[tuple[float, Path]], dict[Path, Path]]:
+    """Depth images and their colour partners from ORB-SLAM2's ``t_rgb rgb t_depth depth`` lines."""
+    depth, pairs = [], {}
+    for number, fields in _table_rows(path, columns=4):
+        try:
+            color_time, color_path, depth_time, depth_path = float(fields[0]), fields[1], float(fields[2]), fields[3]
+        except ValueError:
+            raise ValueError(f"{path}:{number}: expected 't_rgb rgb_path t_depth depth_path'") from None
+        if Path(color_path).parts[:1] == ("depth",):  # written depth first
+            color_time, color_path, depth_time, depth_path = depth_time, depth_path, color_time, color_path
+        depth.append((depth_time, root / depth_path))
+        pairs[root / depth_path] = root / color_path
+    return sorted(depth), pairs
+
+
+def read_tum_trajectory(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps, 4x4 camera-to-world poses) of a TUM ``timestamp tx ty tz qx qy qz qw`` file, sorted."""
+    times, poses = [], []
+    for number, fields in _table_rows(path, columns=8):
+        try:
+            t, x, y, z, qx, qy, qz, qw = (float(v) for v in fields[:8])
+        except ValueError:
+            raise ValueError(f"{path}:{number}: expected 'timestamp tx ty tz qx qy qz qw'") from None
+        norm = np.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
+        if not norm > 0:
+            raise ValueError(f"{path}:{number}: the quaternion is zero")
+        qx, qy, qz, qw = qx / norm, qy / norm, qz / norm, qw / norm
+        pose = np.eye(4)
+        pose[:3, :3] = [
+            [1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qz * qw), 2 * (qx * qz + qy * qw)],
+            [2 * (qx * qy + qz * qw), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qx * qw)],
+            [2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)],
+        ]
+        pose[:3, 3] = (x, y, z)
+        times.append(t)
+        poses.append(pose)
+    order = np.argsort(times)
+    return np.asarray(times)[order], np.asarray(poses).reshape(-1, 4, 4)[order]
+
+
+def _tum(root: Path, depth_scale: float | None) -> list[Frame]:
+    associations = root / "associations.txt"
+    if associations.is_file():
+        depth, pairs = _associations_file(root, associations)
+    else:
+        depth = _timestamped(root, "depth")
+        pairs = _associate(depth, _timestamped(root, "rgb"))
+    poses: list[tuple[float, ...] | None] = [None] * len(depth)
+    if (root / "groundtruth.txt").is_file():
+        times, trajectory = read_tum_trajectory(root / "groundtruth.txt")
+        nearest = _nearest(times, np.array([t for t, _ in depth]))
+        poses = [tuple(trajectory[i].reshape(-1)) if i >= 0 else None for i in nearest]
+    intrinsics = _intrinsics_file(root)
+    frames = [
+        Frame(
+            name=path.stem,
+            layout="tum",
+            depth=path,
+            color=pairs.get(path),
+            intrinsics_file=intrinsics,
+            depth_scale=depth_scale or DEPTH_SCALES["tum"],
+            pose=pose,
+        )
+        for (_, path), pose in zip(depth, poses, strict=True)
+    ]
+    return with_references(frames, root)
+
+
+def _color_folder(root: Path) -> Path | None:
+    return next((root / name for name in ("color", "rgb") if (root / name).is_dir()), None)
+
+
+def _shares_names(depth_folder: Path, color_folder: Path) -> bool:
+    """Whether paired folders match by name (``color_depth``) rather than by timestamp (TUM)."""
+    depth_names = {p.stem for p in depth_folder.iterdir()}
+    return not depth_names or any(p.stem in depth_names for p in color_folder.iterdir())
+
+
+def _color_depth(root: Path, depth_scale: float | None) -> list[Frame]:
+    colors = {p.stem: p for p in sorted((_color_folder(root) or root).iterdir()) if p.suffix.lower() in COLOR_SUFFIXES}
+    intrinsics = _intrinsics_file(root)
+    frames = [
+        Frame(
+            name=path.stem,
+            layout="color_depth",
+            depth=path,
+            color=colors.get(path.stem),
+            intrinsics_file=intrinsics,
+            depth_scale=depth_scale or DEPTH_SCALES["mm"],
+        )
+        for path in sorted((root / "depth").iterdir())
+        if path.suffix.lower() in DEPTH_SUFFIXES and not path.name.startswith(".")
+    ]
+    return with_references(frames, root)
+
+
 def _depth_folder(root: Path, depth_scale: float | None) -> list[Frame]:
     paths = sorted(p for p in root.iterdir() if p.suffix.lower() in DEPTH_SUFFIXES and not p.name.startswith("."))
     return [
@@ -224,6 +409,8 @@ _FINDERS: dict[str, Callable[[Path, float | None], list[Frame]]] = {
     "fused": _fused,
     "matterport": _matterport,
     "frames": _frame_sequence,
+    "tum": _tum,
+    "color_depth": _color_depth,
     "cleargrasp": _cleargrasp,
     "depth_folder": _depth_folder,
 }
@@ -240,13 +427,19 @@ def detect_layout(root: str | os.PathLike[str]) -> str:
         return "matterport"
     if next(root.glob("frame-*.depth.png"), None) is not None:
         return "frames"
+    if any((root / name).is_file() for name in ("associations.txt", "depth.txt", "rgb.txt")):
+        return "tum"
+    color_folder = _color_folder(root)
+    if (root / "depth").is_dir() and color_folder is not None:
+        return "color_depth" if _shares_names(root / "depth", color_folder) else "tum"
     if next(root.glob("*-transparent-depth-img.exr"), None) is not None:
         return "cleargrasp"
     if any(p.suffix.lower() in DEPTH_SUFFIXES for p in root.iterdir()):
         return "depth_folder"
     raise ValueError(
         f"{root}: no known RGB-D layout (expected Matterport3D undistorted_depth_images/, "
-        "frame-XXXXXX.depth.png, ClearGrasp *-transparent-depth-img.exr or depth images)"
+        "frame-XXXXXX.depth.png, TUM rgb.txt/depth.txt, color/ + depth/ folders, "
+        "ClearGrasp *-transparent-depth-img.exr or depth images)"
     )
 
 
