@@ -84,13 +84,14 @@ def test_sigterm_stops_the_demo_like_ctrl_c_and_leaves_no_node_behind(redkitchen
         [sys.executable, "-m", "depth_completion_ros.cli", "demo", "--output", str(output), "--frames", "600",
          "--method", "classical", "--recording", str(redkitchen_root), "--depth-scale", "1000", "--rate", "0.5"],
         cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
-    node_pid = None
+    node_pid, seen = None, []
     for line in demo.stderr:
+        seen.append(line)
         found = re.search(r"starting the node \(pid (\d+)", line)
         node_pid = int(found.group(1)) if found else node_pid
         if "replaying the bag" in line:
             break
-    assert node_pid is not None, "the demo never started its node"
+    assert node_pid is not None, "the demo never started its node:\n" + "".join(seen)
     time.sleep(2.0)  # mid-replay
     demo.send_signal(signal.SIGTERM)
     stderr = demo.stderr.read()
