@@ -11,7 +11,7 @@ What a run writes to ``train.out_dir``:
   ``best.pt``        the weights of the best validation hole RMSE so far (model selection)
   ``model.pt``       the trained weights with their config and training metadata (what
                      ``evaluate.py``, ``export_onnx.py`` and the node load)
-  ``history.json``   per-step loss and learning rate, periodic validation metrics
+  ``history.json``   per-step loss and learning rate, periodic validation metrics (with last.pt)
   ``loss_curve.png`` the curves, drawn at the end; ``tensorboard/`` the same, live
 
 Config overrides use dotted keys with YAML values: ``optim.lr=1e-3 data.batch_size=8``.
@@ -433,12 +433,14 @@ class Trainer:
         """``last.pt``: a model checkpoint (``load_checkpoint`` reads it, so evaluate.py and
         ``init=`` take it) with the training state under an extra top-level key. The state is
         not checkpoint meta because optimizer state is keyed by parameter index (int keys),
-        which ``save_checkpoint`` refuses for meta."""
+        which ``save_checkpoint`` refuses for meta. ``history.json`` is rewritten with it, so a
+        run that is killed (not stopped) still leaves its curves' data."""
         path = self.out_dir / "last.pt"
         payload = {"config": self.model.config.to_dict(), "state_dict": self.model.state_dict(),
                    "meta": {"steps": self.step}, TRAINING_STATE_KEY: self.state()}
         with atomic_output(path) as tmp:
             torch.save(payload, tmp)
+        write_json(self.out_dir / "history.json", self.history)
         return path
 
     def resume(self, path: str | os.PathLike) -> None:
