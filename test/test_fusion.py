@@ -46,6 +46,34 @@ def write_sequence(root: Path, samples: list[SyntheticSample], poses: bool = Tru
     return root
 
 
+def quaternion_xyzw(rotation: np.ndarray) -> list[float]:
+    """Unit quaternion (x, y, z, w) of a rotation matrix (TUM's order); w > 0 branch suffices here."""
+    w = np.sqrt(max(1.0 + np.trace(rotation), 1e-12)) / 2
+    x = (rotation[2, 1] - rotation[1, 2]) / (4 * w)
+    y = (rotation[0, 2] - rotation[2, 0]) / (4 * w)
+    z = (rotation[1, 0] - rotation[0, 1]) / (4 * w)
+    return [x, y, z, w]
+
+
+def write_tum_sequence(root: Path, samples: list[SyntheticSample]) -> Path:
+    """The synthetic frames as a TUM RGB-D recording: 1/5000 m depth, timestamps, groundtruth.txt."""
+    (root / "depth").mkdir(parents=True)
+    (root / "rgb").mkdir()
+    np.savetxt(root / "camera-intrinsics.txt", samples[0].intrinsics.K)
+    lists = {"depth": [], "rgb": [], "groundtruth": []}
+    for index, sample in enumerate(samples):
+        stamp = f"{1000 + index / 4:.6f}"
+        write_depth(root / "depth" / f"{stamp}.png", sample.raw, scale=5000.0)
+        write_color(root / "rgb" / f"{stamp}.png", sample.rgb)
+        lists["depth"].append(f"{stamp} depth/{stamp}.png")
+        lists["rgb"].append(f"{stamp} rgb/{stamp}.png")
+        pose = [*sample.pose[:3, 3], *quaternion_xyzw(sample.pose[:3, :3])]
+        lists["groundtruth"].append(" ".join([stamp, *(f"{v:.9f}" for v in pose)]))
+    for name, lines in lists.items():
+        (root / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
 def hole_errors(frames, samples: list[SyntheticSample], depth_max: float) -> tuple[np.ndarray, float]:
     """|reference - ground truth| in the sensor's holes, and the share of those holes referenced.
 
@@ -87,6 +115,15 @@ def test_fused_reference_matches_synthetic_ground_truth_in_holes(tmp_path, sampl
     assert stats["summary"]["rejected"] == 0 and len(stats["frames"]) == FRAMES
     assert stats["summary"]["median_of_frame_medians_m"] < 0.015
     assert report.summary()["integrated"] == FRAMES // options.stride
+
+
+def test_tum_sequence(tmp_path, samples):
+    sequence = write_tum_sequence(tmp_path / "tum", samples)
+    fuse_sequence(sequence, tmp_path / "out", progress=False)
+    frames = discover_frames(tmp_path / "out")
+    assert len(frames) == FRAMES and frames[0].depth.parent == sequence / "depth" and frames[0].depth_scale == 5000
+    errors, coverage = hole_errors(frames, samples, FusionOptions().depth_max)
+    assert coverage > HOLE_COVERAGE and np.median(errors) < HOLE_MEDIAN_M
 
 
 def test_frame_range_in_place_and_rerun(tmp_path, samples):
