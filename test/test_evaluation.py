@@ -1,4 +1,4 @@
-"""Evaluation protocols on the real data: gt (Matterport3D) and hidden regions (7-Scenes)."""
+"""Evaluation protocols on generated frames: gt (Matterport3D layout) and hidden regions (7-Scenes layout)."""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,8 @@ from depth_completion_ros.evaluation import evaluate, prepare_inputs, resolve_pr
 METHODS = {"classical": lambda d, rgb: classical_fill(d, rgb), "nearest": lambda d, rgb: nearest_fill(d)}
 
 
-def test_gt_protocol_on_matterport(matterport_root, tmp_path):
-    frames = discover_frames(matterport_root)
+def test_gt_protocol_on_matterport(generated_matterport, tmp_path):
+    frames = discover_frames(generated_matterport)
     report = evaluate(frames, METHODS, panels_dir=tmp_path / "panels", progress=False)
     assert report.protocol == "gt" and report.frames == 3
     for name in METHODS:
@@ -28,8 +28,8 @@ def test_gt_protocol_on_matterport(matterport_root, tmp_path):
     assert saved["metrics"]["classical"]["hole/count"] == report.metrics["classical"]["hole/count"]
 
 
-def test_hidden_protocol_scores_only_hidden_measured_pixels(redkitchen_root):
-    frames = discover_frames(redkitchen_root)[:2]
+def test_hidden_protocol_scores_only_hidden_measured_pixels(generated_kitchen):
+    frames = discover_frames(generated_kitchen)[:2]
     assert resolve_protocol(frames, "auto") == "hidden"
     sample = load_frame(frames[0])
     input_depth, reference = prepare_inputs(sample, "hidden", seed=3, index=0)
@@ -43,8 +43,8 @@ def test_hidden_protocol_scores_only_hidden_measured_pixels(redkitchen_root):
     assert report.metrics["classical"]["hole/count"] == report.metrics["classical"]["count"] > 0
 
 
-def test_protocol_errors(redkitchen_root):
-    frames = discover_frames(redkitchen_root)[:1]
+def test_protocol_errors(generated_kitchen):
+    frames = discover_frames(generated_kitchen)[:1]
     with pytest.raises(ValueError, match="needs reference depth"):
         resolve_protocol(frames, "gt")
     with pytest.raises(ValueError, match="unknown protocol"):
