@@ -36,7 +36,15 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.depth_io import DEFAULT_MAX_DEPTH
-from depth_completion_ros.diagnostics import Counters, LatencyWindow, RateMeter
+from depth_completion_ros.diagnostics import (
+    CompletionReport,
+    Counters,
+    InputReport,
+    LatencyWindow,
+    NodeDiagnostics,
+    RateMeter,
+    WarningThrottle,
+)
 from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.model import build_model, save_checkpoint
 from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, ParameterError
@@ -100,6 +108,43 @@ def test_points_refuse_intrinsics_of_another_size():
 )
 def test_reliability_follows_the_mode_and_the_publishers(mode, publishers, expected):
     assert reliability_for(mode, publishers) == expected
+
+
+def test_node_diagnostics_report_what_changed_since_the_last_report():
+    now = [100.0]
+    diagnostics = NodeDiagnostics("dc", "/ns/dc", ["depth"], ["empty_depth"], clock=lambda: now[0])
+    inputs = {"depth": InputReport("/ns/depth/image_raw", "RELIABLE (auto)", lost=0)}
+    for _ in range(31):
+        diagnostics.received("depth")
+        now[0] += 1 / 30
+    diagnostics.published(0.012)
+    diagnostics.reject("empty_depth")
+    first = diagnostics.input_status(inputs, [])
+    values = {kv.key: kv.value for kv in first.values}
+    assert first.level == DiagnosticStatus.WARN and "1 empty_depth" in first.message
+    assert float(values["depth rate (Hz)"]) == pytest.approx(30.0, rel=0.05) and values["rejected: empty_depth"] == "1"
+    second = diagnostics.input_status(inputs, [])  # nothing new since the previous report
+    assert second.level == DiagnosticStatus.OK and second.message == "receiving"
+    now[0] += 7.0
+    assert diagnostics.silent_for("depth") == pytest.approx(7.0, abs=0.05)
+    assert "2 depth" in diagnostics.recent_losses({"depth": 2}) and diagnostics.recent_losses({"depth": 2}) == ""
+    completion = diagnostics.completion_status(CompletionReport("model", "classical", "method=classical",
+                                                                "model could not be loaded", {"stale": 3}))
+    values = {kv.key: kv.value for kv in completion.values}
+    assert completion.level == DiagnosticStatus.WARN and completion.message == "model could not be loaded"
+    assert values["frames published"] == "1" and values["latency median (ms)"] == "12.00"
+    assert values["dropped: stale"] == "3"
+
+
+def test_warnings_are_throttled_per_kind():
+    now, logged = [0.0], []
+    warn = WarningThrottle(logged.append, period_s=5.0, clock=lambda: now[0])
+    warn("a", "first a")
+    warn("a", "second a")  # within the period: dropped
+    warn("b", "first b")
+    now[0] += 5.0
+    warn("a", "third a")
+    assert logged == ["first a", "first b", "third a"]
 
 
 def test_rate_latency_and_counters():
