@@ -117,6 +117,18 @@ def test_fused_reference_matches_synthetic_ground_truth_in_holes(tmp_path, sampl
     assert report.summary()["integrated"] == FRAMES // options.stride
 
 
+def test_frame_with_a_wrong_pose_is_rejected(tmp_path, samples):
+    sequence = write_sequence(tmp_path / "seq", samples[:6])
+    wrong = samples[3].pose.copy()
+    wrong[:3, 3] += wrong[:3, 2] * 0.2  # 20 cm along the optical axis: a failed tracker's pose
+    np.savetxt(sequence / "frame-000003.pose.txt", wrong)  # frame 3 is not integrated (stride 2)
+    report = fuse_sequence(sequence, tmp_path / "out", progress=False)
+    rejected = {f.name: f.rejected for f in report.frames if f.rejected}
+    assert list(rejected) == ["frame-000003"] and "median disagreement" in rejected["frame-000003"]
+    assert "frame-000003: median disagreement" in report.summary_markdown()
+    assert [f.name for f in discover_frames(tmp_path / "out")] == [f"frame-{i:06d}" for i in (0, 1, 2, 4, 5)]
+
+
 def test_tum_sequence(tmp_path, samples):
     sequence = write_tum_sequence(tmp_path / "tum", samples)
     fuse_sequence(sequence, tmp_path / "out", progress=False)
