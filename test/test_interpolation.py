@@ -256,14 +256,14 @@ def test_per_pixel_reference_takes_single_numpy_images_only():
         per_pixel_loop_fill(torch.zeros((8, 8)))
 
 
-def _redkitchen_frames(root: Path) -> list[Path]:
+def _sequence_frames(root: Path) -> list[Path]:
     frames = sorted(root.glob("frame-*.depth.png"))
     assert frames, f"no depth frames in {root}"
     return frames[:: max(1, len(frames) // 3)][:3]
 
 
-def test_real_frames(redkitchen_root):
-    for path in _redkitchen_frames(redkitchen_root):
+def test_kinect_like_frames(generated_kitchen):
+    for path in _sequence_frames(generated_kitchen):
         depth = read_depth(path, scale=1000.0)
         valid = depth > 0
         ours = midpoint_fill(depth)
@@ -282,7 +282,7 @@ def test_real_frames(redkitchen_root):
         np.testing.assert_allclose(crop_ours, definition_fill(crop), rtol=1e-6)
         assert not ((crop_ours > 0) & ~(crop_loop > 0)).any()
 
-    raw = read_depth_raw(_redkitchen_frames(redkitchen_root)[0])
+    raw = read_depth_raw(_sequence_frames(generated_kitchen)[0])
     raw[raw == 65535] = 0
     np.testing.assert_array_equal(midpoint_fill(raw), np.rint(midpoint_fill(raw.astype(np.float32))).astype(np.uint16))
 
