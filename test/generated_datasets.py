@@ -126,8 +126,8 @@ def kitchen_samples() -> tuple[SyntheticSample, ...]:
 def matterport_scenes() -> dict[str, list[SyntheticSample]]:
     width, height = MATTERPORT_SIZE
     return {
-        "GenScene0001": [generate_sample(seed, width, height) for seed in (21, 26)],
-        "GenScene0002": [generate_sample(23, width, height)],
+        "GenScene0001": [generate_sample(seed, width, height) for seed in (26, 36)],
+        "GenScene0002": [generate_sample(49, width, height)],
     }
 
 

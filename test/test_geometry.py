@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from generated_datasets import cleargrasp_samples, kitchen_samples
 
 from depth_completion_ros.geometry import CameraIntrinsics, crop, fit_box, read_intrinsics, resize_color, resize_depth
 
@@ -73,16 +74,18 @@ def test_crop_and_resize_color():
     assert resize_color(rgb, 3, 2).shape == (2, 3, 3)
 
 
-def test_read_intrinsics_formats(tmp_path, redkitchen_root, cleargrasp_root):
-    kitchen = read_intrinsics(redkitchen_root / "camera-intrinsics.txt", 640, 480)
-    assert (kitchen.fx, kitchen.cx, kitchen.cy, kitchen.width) == (585.0, 320.0, 240.0, 640)
-    clear = read_intrinsics(cleargrasp_root / "camera_intrinsics.yaml")
-    assert (clear.fx, clear.cx, clear.width, clear.height) == (921.0, 642.0, 1280, 720)
+def test_read_intrinsics_formats(tmp_path, generated_kitchen, generated_cleargrasp):
+    # A 3x3 text matrix (7-Scenes) needs the image size; a flat YAML (ClearGrasp) carries it.
+    kitchen = read_intrinsics(generated_kitchen / "camera-intrinsics.txt", 640, 480)
+    assert kitchen == kitchen_samples()[0].intrinsics
+    clear = read_intrinsics(generated_cleargrasp / "camera_intrinsics.yaml")
+    assert clear == cleargrasp_samples()[0].intrinsics
     ros = tmp_path / "camera.yaml"
-    ros.write_text("image_width: 640\nimage_height: 480\ncamera_matrix:\n  rows: 3\n  cols: 3\n  data: [500, 0, 319.5, 0, 501, 239.5, 0, 0, 1]\n")
+    ros.write_text("image_width: 640\nimage_height: 480\n"
+                   "camera_matrix:\n  rows: 3\n  cols: 3\n  data: [500, 0, 319.5, 0, 501, 239.5, 0, 0, 1]\n")
     assert read_intrinsics(ros) == CameraIntrinsics(500.0, 501.0, 319.5, 239.5, 640, 480)
     with pytest.raises(ValueError, match="image size unknown"):
-        read_intrinsics(redkitchen_root / "camera-intrinsics.txt")
+        read_intrinsics(generated_kitchen / "camera-intrinsics.txt")
     (tmp_path / "bad.txt").write_text("1 2 3\n")
     with pytest.raises(ValueError, match="3x3"):
         read_intrinsics(tmp_path / "bad.txt", 4, 4)
