@@ -24,9 +24,9 @@ def plate_in_front_of_wall(
 
 
 @pytest.fixture(scope="module")
-def kitchen_frame(redkitchen_root: Path) -> tuple[np.ndarray, np.ndarray]:
-    depth = read_depth(redkitchen_root / "frame-000000.depth.png", scale=1000.0)
-    rgb = read_color(redkitchen_root / "frame-000000.color.jpg")
+def kitchen_frame(generated_kitchen: Path) -> tuple[np.ndarray, np.ndarray]:
+    depth = read_depth(generated_kitchen / "frame-000000.depth.png", scale=1000.0)
+    rgb = read_color(generated_kitchen / "frame-000000.color.jpg")
     return depth, rgb
 
 
