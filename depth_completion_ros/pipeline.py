@@ -35,6 +35,7 @@ from .classical import ClassicalOptions, classical_fill
 from .depth_io import sanitize_depth
 from .geometry import Box, fit_box, resize_color, resize_depth
 from .interpolation import midpoint_fill
+from .model import refine_usable_frames
 from .options import FITS, LOW_CONFIDENCE, METHODS, CompleterOptions
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -126,7 +127,8 @@ class DepthCompleter:
         options = self.options
         parts = [f"method={options.method}", f"interpolation={'on' if options.interpolate else 'off'}"]
         if self.backend is not None:
-            parts += [f"fit={options.fit}", f"backend={self.backend.describe()}"]
+            fit = "working resolution from the frame size" if self.backend.refines_prior else options.fit
+            parts += [f"fit={fit}", f"backend={self.backend.describe()}"]
             if options.confidence_threshold > 0:
                 parts.append(f"confidence_threshold={options.confidence_threshold} (below: {options.low_confidence})")
             if self.backend.selection_reasons:
@@ -220,6 +222,8 @@ class DepthCompleter:
         A backend that takes tensors gets the whole stage on its device; the ONNX Runtime CPU
         backend gets numpy and OpenCV, several times faster than torch's CPU kernels here.
         """
+        if backend.refines_prior:
+            return self._refine_classical(backend, prefilled, colors, stopwatch)
         with stopwatch.stage("fit"):
             depth, rgb = _as_kind(prefilled, backend), _as_kind(colors, backend)
             height, width = depth.shape[-2:]
@@ -245,6 +249,19 @@ class DepthCompleter:
             filled[:, y : y + box_h, x : x + box_w] = predicted
             outside_confidence[:, y : y + box_h, x : x + box_w] = confidence
         return filled, outside_confidence, classical
+
+    def _refine_classical(
+        self, backend: CompletionBackend, prefilled: FrameBatch, colors: FrameBatch, stopwatch: _Stopwatch
+    ) -> tuple[FrameBatch, FrameBatch, FrameBatch]:
+        """A prior-anchored model refines the classical fill, computed once: it is the network's
+        prior and the fallback (low confidence, frames without any depth). ``fit`` does not apply:
+        the model runs at a working resolution chosen from the frame size and its correction is
+        upsampled edge-aware to the frame (:func:`model.refine_frames`)."""
+        with stopwatch.stage("classical"):
+            classical = classical_fill(prefilled, colors, options=self.classical_options)
+        with stopwatch.stage("infer"):
+            refined, confidence = refine_usable_frames(backend.infer, backend.config, colors, prefilled, classical)
+        return _as_kind(refined, backend), _as_kind(confidence, backend), _as_kind(classical, backend)
 
     def _fit_to_model(self, backend: CompletionBackend, depth: ArrayT, rgb: ArrayT) -> tuple[Box, ArrayT, ArrayT]:
         """The frame region the network sees (x, y, w, h) and the network's (N, C, h, w) inputs."""

@@ -211,3 +211,22 @@ def test_backends_take_the_prior_and_match_pytorch(tmp_path, redkitchen_root) ->
         backend.infer(*working)
     with pytest.raises(InferenceInputError, match="takes no prior"):
         TorchBackend(build_model("costdcnet_cpu")).infer(*working, working[1])
+
+
+def test_depth_completer_runs_the_prior_model_on_its_classical_fill(untrained, redkitchen_root) -> None:
+    """Through the one DepthCompleter path: the untrained model is the classical method exactly;
+    a trained-looking one changes holes only, and a blank frame in the batch stays blank."""
+    from depth_completion_ros.backends import TorchBackend
+    from depth_completion_ros.pipeline import DepthCompleter
+
+    sample = load_frame(discover_frames(redkitchen_root)[280])
+    classical = DepthCompleter(method="classical").complete(sample.depth, sample.rgb).depth
+    untouched = DepthCompleter(method="model", backend=TorchBackend(untrained)).complete(sample.depth, sample.rgb)
+    assert np.array_equal(untouched.depth, classical)
+    completer = DepthCompleter(method="model", backend=TorchBackend(trained_looking(seed=5)))
+    assert "working resolution" in completer.describe()
+    batch = completer.complete(np.stack([sample.depth, np.zeros_like(sample.depth)]), np.stack([sample.rgb] * 2))
+    observed = sample.depth > 0
+    assert np.array_equal(batch.depth[0][observed], sample.depth[observed])
+    assert (batch.depth[0][~observed] != classical[~observed]).mean() > 0.05
+    assert (batch.depth[1] == 0).all() and (batch.confidence[1] == 0).all()
