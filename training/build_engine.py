@@ -158,8 +158,8 @@ def build_engine(
 
 def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity]:
     """Run the engine (TensorRT) and the ONNX file (ONNX Runtime, CPU) on the same inputs."""
-    engine = TensorRTBackend(engine_path)
     reference = OnnxRuntimeBackend(onnx_path)
+    engine = TensorRTBackend(engine_path, config=reference.config)
     width, height = engine.input_size or engine.model_size
     network = build_model(reference.config or ModelConfig())  # only chooses the kind of inputs
     inputs = parity_inputs(network, height, width) or _random_inputs(network, height, width, 1)
