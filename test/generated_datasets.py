@@ -120,7 +120,7 @@ def write_depth_folder(root: Path, samples: Iterable[SyntheticSample]) -> Path:
 def kitchen_samples() -> tuple[SyntheticSample, ...]:
     """The Kinect-like room sequence (a camera walking at 6 Hz, so consecutive frames differ)."""
     width, height = KITCHEN_SIZE
-    return tuple(render_sequence(seed=11, num_frames=KITCHEN_FRAMES, width=width, height=height, fps=6.0))
+    return tuple(render_sequence(seed=17, num_frames=KITCHEN_FRAMES, width=width, height=height, fps=6.0))
 
 
 def matterport_scenes() -> dict[str, list[SyntheticSample]]:

@@ -1,4 +1,4 @@
-"""classical_fill and the nearest/inpainting baselines on real RGB-D frames and hand-made cases."""
+"""classical_fill and the nearest/inpainting baselines on generated and real RGB-D frames and hand-made cases."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,9 +31,14 @@ def matterport_samples(matterport_root):
 
 
 @pytest.fixture(scope="module")
-def kitchen_depth(redkitchen_root):
-    """Three real 640x480 Kinect frames (B, H, W) with their own holes."""
-    frames = discover_frames(redkitchen_root, layout="frames")[::100]
+def generated_matterport_samples(generated_matterport):
+    return [load_frame(frame) for frame in discover_frames(generated_matterport, layout="matterport")]
+
+
+@pytest.fixture(scope="module")
+def kitchen_depth(generated_kitchen):
+    """Three generated 640x480 Kinect-like frames (B, H, W) with their own holes."""
+    frames = discover_frames(generated_kitchen, layout="frames")[::2]
     return np.stack([load_frame(frame, with_rgb=False).depth for frame in frames])
 
 
@@ -67,8 +72,8 @@ def test_classical_fill_beats_nearest_fill_in_real_matterport_holes(matterport_s
         assert classical["hole/rmse"] <= nearest["hole/rmse"], sample.name
 
 
-def test_rgb_guidance_changes_only_hole_pixels(matterport_samples):
-    sample = matterport_samples[0]
+def test_rgb_guidance_changes_only_hole_pixels(generated_matterport_samples):
+    sample = generated_matterport_samples[0]
     plain = classical_fill(sample.depth)
     guided = classical_fill(sample.depth, sample.rgb, rgb_guidance=True)
     holes = sample.depth == 0
