@@ -83,3 +83,23 @@ def test_prior_model_profile_covers_every_working_size():
     for width, height in ((320, 256), (640, 480), (1280, 720), (1920, 1080), (480, 640), (720, 1280), (64, 64)):
         padded_w, padded_h = padded_size(*working_size(width, height, config.working_area), config.total_stride)
         assert smallest[2] <= padded_h <= largest[2] and smallest[3] <= padded_w <= largest[3], (width, height)
+
+
+@pytest.mark.skipif(not (HAS_TENSORRT and torch.cuda.is_available()), reason="needs TensorRT 10 and a CUDA GPU")
+def test_prior_model_engine_runs_every_working_size(tmp_path):
+    """The prior model's dynamic export builds into one engine that takes the prior and runs
+    frames of several aspect ratios, matching ONNX Runtime (fp32)."""
+    torch.manual_seed(0)
+    model = build_model("costdcnet_prior_cpu")
+    torch.nn.init.normal_(model.cost_volume.head.weight, std=0.5)
+    onnx_path = export_onnx(model, tmp_path / "prior.onnx", dynamic=True)
+    engine_path = build_engine(onnx_path, "fp32", tmp_path)
+    engine = TensorRTBackend.from_onnx(onnx_path, "fp32", tmp_path)
+    assert engine_path.is_file() and engine.refines_prior and engine.config == model.config
+    reference = OnnxRuntimeBackend(onnx_path)
+    for width, height in ((352, 256), (384, 224), (256, 352)):
+        rgb, prior = torch.rand(1, 3, height, width), torch.rand(1, 1, height, width) * 3 + 0.3
+        depth = torch.where(torch.rand_like(prior) < 0.3, torch.zeros_like(prior), prior * 1.02)
+        expected, _ = reference.infer(rgb.numpy(), depth.numpy(), prior.numpy())
+        actual, _ = engine.infer(rgb.cuda(), depth.cuda(), prior.cuda())
+        assert abs(actual.cpu().numpy() - expected).max() <= 1e-3
