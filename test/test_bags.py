@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
+from conftest import shared_data_root
 
 from depth_completion_ros import cli
 from depth_completion_ros.bags import (
@@ -565,3 +567,54 @@ def test_record_and_play_name_a_malformed_topic_in_one_line(kitchen_bag, tmp_pat
     error = cli_error(capsys, "bag", "play", str(kitchen_bag), "--remap", f"{CameraTopics().depth}:=bad topic")
     assert "'bad topic' is not a valid ROS topic name" in error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_from_frames_reads_a_tum_recording_in_its_units(kitchen_frames, tmp_path, capsys):
+    """A TUM RGB-D / ORB-SLAM2 folder (rgb.txt, depth.txt, 1/5000 m) made from real frames: from-frames
+    finds it, pairs colour and depth by timestamp, and writes the depth in metres."""
+    root = tmp_path / "tum"
+    (root / "rgb").mkdir(parents=True)
+    (root / "depth").mkdir()
+    depth_lines, rgb_lines = [], []
+    for index, frame in enumerate(kitchen_frames[:3]):
+        stamp = 1305031102.0 + index / 30
+        millimetres = read_depth_raw(frame.depth)
+        tum_units = np.where(millimetres == UINT16_SENTINEL, 0, millimetres).astype(np.uint32) * 5
+        cv2.imwrite(str(root / "depth" / f"{stamp:.6f}.png"), tum_units.astype(np.uint16))
+        bgr = cv2.cvtColor(read_color(frame.color), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(root / "rgb" / f"{stamp + 0.004:.6f}.png"), bgr)
+        depth_lines.append(f"{stamp:.6f} depth/{stamp:.6f}.png")
+        rgb_lines.append(f"{stamp + 0.004:.6f} rgb/{stamp + 0.004:.6f}.png")
+    (root / "depth.txt").write_text("# depth maps\n" + "\n".join(depth_lines) + "\n")
+    (root / "rgb.txt").write_text("# color images\n" + "\n".join(rgb_lines) + "\n")
+    intrinsics = str(kitchen_frames[0].intrinsics_file)
+    assert cli.main(["bag", "from-frames", str(root), str(tmp_path / "bag"), "--intrinsics", intrinsics, "-q"]) == 0
+    capsys.readouterr()
+    topics = CameraTopics()
+    depth_msgs, color_msgs = read_topic(tmp_path / "bag", topics.depth), read_topic(tmp_path / "bag", topics.color)
+    assert len(depth_msgs) == len(color_msgs) == 3
+    for frame, depth, color in zip(kitchen_frames[:3], depth_msgs, color_msgs, strict=True):
+        assert depth.encoding == "32FC1"
+        np.testing.assert_allclose(depth_from_msg(depth), load_frame(frame).depth, rtol=1e-6)
+        np.testing.assert_array_equal(color_from_msg(color), read_color(frame.color))
+
+
+def test_from_frames_reads_the_color_depth_folder_pair(tmp_path, capsys):
+    """../shared/data/cup_sequence: color/NNNNN.jpg + depth/NNNNN.png, millimetres, no intrinsics published."""
+    root = shared_data_root() / "cup_sequence"
+    if not root.is_dir():
+        pytest.skip(f"real data not found at {root} (set DC_SHARED_DATA to the shared data folder)")
+    intrinsics = tmp_path / "assumed.yaml"  # the sequence ships none: a nominal 640x360 pinhole
+    intrinsics.write_text("fx: 460.0\nfy: 460.0\ncx: 319.5\ncy: 179.5\nwidth: 640\nheight: 360\n")
+    bag = tmp_path / "cup"
+    assert cli.main(["bag", "from-frames", str(root), str(bag), "--limit", "3", "--intrinsics", str(intrinsics),
+                     "-q"]) == 0
+    capsys.readouterr()
+    depth_msgs = read_topic(bag, CameraTopics().depth)
+    color_msgs = read_topic(bag, CameraTopics().color)
+    frames = discover_frames(root)[:3]
+    assert [m.encoding for m in depth_msgs] == ["16UC1"] * 3 and len(color_msgs) == 3
+    for frame, depth, color in zip(frames, depth_msgs, color_msgs, strict=True):
+        raw = read_depth_raw(frame.depth)
+        np.testing.assert_array_equal(np.frombuffer(depth.data, "<u2").reshape(raw.shape), raw)
+        np.testing.assert_array_equal(color_from_msg(color), read_color(frame.color))
