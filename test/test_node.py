@@ -1,6 +1,6 @@
 """The depth completion node over real DDS (rclpy + Fast DDS on loopback), and its helper modules.
 
-Every node test publishes real 7-Scenes frames from a driver node in the same namespace and
+Every node test publishes generated Kinect-like frames (7-Scenes layout) from a driver node in the same namespace and
 checks what comes out on the node's topics; the node runs the fast ``classical`` method.
 """
 from __future__ import annotations
@@ -180,9 +180,9 @@ def ros():
 
 
 @pytest.fixture(scope="module")
-def kitchen(redkitchen_root):
-    """Three real 640x480 Kinect frames (depth with holes, colour, intrinsics)."""
-    return [load_frame(frame) for frame in discover_frames(redkitchen_root)[:3]]
+def kitchen(generated_kitchen):
+    """Three generated 640x480 Kinect-like frames (depth with holes, colour, intrinsics)."""
+    return [load_frame(frame) for frame in discover_frames(generated_kitchen)[:3]]
 
 
 class Rig:
