@@ -208,7 +208,7 @@ def test_frame_ranges_are_disjoint_and_checked():
 
 
 def test_build_dataset_rejects_unknown_keys(redkitchen_root):
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match=r"unknown self_supervised dataset keys \['colour'\]"):
         build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "frames": "0:2", "colour": 1})
     with pytest.raises(ValueError, match="kind must be one of"):
         build_dataset({"kind": "kitti"})

@@ -38,7 +38,8 @@ import torch
 from torch.utils.data import Dataset
 
 from depth_completion_ros.classical import classical_fill
-from depth_completion_ros.datasets import Frame, discover_frames, load_frame
+from depth_completion_ros.config_keys import reject_unknown_keys
+from depth_completion_ros.datasets import Frame, discover_frames, load_frame, parse_frame_range
 from depth_completion_ros.geometry import crop, fit_box, resize_color, resize_depth
 from depth_completion_ros.holes import PRESETS, HoleSimulator, hide_regions
 from depth_completion_ros.interpolation import midpoint_fill
@@ -76,27 +77,6 @@ def select_frames(frames: Sequence[Frame], names: Sequence[str]) -> list[Frame]:
     if missing:
         raise ValueError(f"split names not found in the dataset: {', '.join(missing[:5])}"
                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
-    return selected
-
-
-def parse_frame_range(spec: str | None, count: int) -> range:
-    """Indices of a Python-style ``start:stop`` range over ``count`` frames (``None`` = all).
-
-    Used to keep self-supervised training and evaluation frames disjoint, e.g. ``0:200`` and
-    ``220:300`` of a 300-frame sequence.
-    """
-    if spec is None or str(spec).strip() in ("", ":"):
-        return range(count)
-    parts = str(spec).split(":")
-    if len(parts) != 2:
-        raise ValueError(f"frame range {spec!r} must look like START:STOP (e.g. 0:200)")
-    try:
-        start, stop = (int(p) if p.strip() else None for p in parts)
-    except ValueError as exc:
-        raise ValueError(f"frame range {spec!r} must hold integers") from exc
-    selected = range(count)[slice(start, stop)]
-    if len(selected) == 0:
-        raise ValueError(f"frame range {spec!r} selects no frames out of {count}")
     return selected
 
 
@@ -160,10 +140,7 @@ class Augmentation:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> Augmentation:
         """From a config mapping: ``flip``, ``extra_holes``, ``holes`` (preset name or mapping), ``crop``."""
-        known = {"flip", "extra_holes", "holes", "crop"}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown augmentation keys {unknown}; known keys: {sorted(known)}")
+        reject_unknown_keys(config, ("flip", "extra_holes", "holes", "crop"), "augmentation")
         options = dict(config)
         if "holes" in options:
             options["holes"] = hole_simulator(options["holes"])
@@ -433,7 +410,19 @@ class MixtureDataset(Dataset):
             dataset.set_epoch(epoch)
 
 
-DATASET_KINDS = ("synthetic", "matterport", "ground_truth", "self_supervised", "mixture")
+#: Keys every dataset spec but a mixture may hold, and the keys of each kind (a misspelt key is
+#: an error, not a silent default).
+COMMON_DATASET_KEYS = ("kind", "size", "max_depth", "interpolate", "with_prior", "augmentation")
+BAG_KEYS = ("bag", "cache_dir", "depth_topic", "color_topic", "info_topic")
+DATASET_KEYS = {
+    "synthetic": (*COMMON_DATASET_KEYS, "length", "base_seed", "scene", "renew"),
+    "matterport": (*COMMON_DATASET_KEYS, "seed", "root", "split"),
+    "ground_truth": (*COMMON_DATASET_KEYS, "seed", "root", "layout", "frames"),
+    "self_supervised": (*COMMON_DATASET_KEYS, "seed", "root", "layout", "frames", "hide_fraction", "holes",
+                        "supervise_observed", *BAG_KEYS),
+    "mixture": ("kind", "parts", "shared"),
+}
+DATASET_KINDS = tuple(DATASET_KEYS)
 
 
 def frames_from_bag(
@@ -468,12 +457,13 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     ``ground_truth``: ``root``, ``layout``, ``frames`` (START:STOP); ``self_supervised``: ``root``
     (a frame folder) or ``bag`` + ``depth_topic`` [+ ``color_topic``, ``info_topic``] +
     ``cache_dir`` (see :func:`frames_from_bag`), ``layout``, ``frames``, ``hide_fraction``,
-    ``holes``, ``supervise_observed``.
+    ``holes``, ``supervise_observed`` (:data:`DATASET_KEYS`; any other key is an error).
     """
     options = dict(spec)
     kind = options.pop("kind", None)
     if kind not in DATASET_KINDS:
         raise ValueError(f"dataset kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    reject_unknown_keys(spec, DATASET_KEYS[kind], f"{kind} dataset")
     if kind == "mixture":
         return mixture_dataset(options)
     common: dict[str, Any] = {
@@ -496,8 +486,7 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
         if kind == "self_supervised" and options.get("bag") is not None:
             if root is not None:
                 raise ValueError("give either 'root' (a frame folder) or 'bag', not both")
-            bag_keys = ("bag", "cache_dir", "depth_topic", "color_topic", "info_topic")
-            bag_options = {key: options.pop(key, None) for key in bag_keys}
+            bag_options = {key: options.pop(key, None) for key in BAG_KEYS}
             for key in ("cache_dir", "depth_topic"):
                 if bag_options[key] is None:
                     raise ValueError(f"a self-supervised dataset from a bag needs '{key}'")
@@ -516,18 +505,13 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
                     if key in options:
                         common[key] = options.pop(key)
                 dataset = SelfSupervisedDataset(frames, **common)
-    if options:
-        raise ValueError(f"unknown keys for a {kind} dataset: {sorted(options)}")
     return dataset
 
 
 def mixture_dataset(options: Mapping[str, Any]) -> MixtureDataset:
     """``kind: mixture``: ``parts`` (dataset specs, each with an optional ``repeat``, default 1)
     and ``shared`` (keys every part gets unless it sets them, e.g. ``with_prior``, ``augmentation``)."""
-    options = dict(options)
-    parts, shared = options.pop("parts", None), dict(options.pop("shared", None) or {})
-    if options:
-        raise ValueError(f"unknown keys for a mixture dataset: {sorted(options)} (use parts and shared)")
+    parts, shared = options.get("parts"), dict(options.get("shared") or {})
     if not parts:
         raise ValueError("a mixture dataset needs a non-empty 'parts' list")
     datasets, repeats = [], []

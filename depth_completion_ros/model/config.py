@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 import yaml
+
+from ..config_keys import reject_unknown_keys
 
 #: Folder of the packaged model configurations (``<name>.yaml``).
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -150,10 +152,7 @@ class ModelConfig:
         """Build from a mapping, naming any key that is not a config field."""
         if not isinstance(values, Mapping):
             raise ModelConfigError(f"a model config must be a mapping, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ModelConfigError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
+        reject_unknown_keys(values, (f.name for f in dataclasses.fields(cls)), "model config", ModelConfigError)
         try:
             return cls(**values)
         except TypeError as exc:
