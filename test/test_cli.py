@@ -1,4 +1,4 @@
-"""The offline CLI end to end on temporary folders built from the real frames."""
+"""The offline CLI end to end on temporary folders built from generated frames."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from generated_datasets import KITCHEN_FRAMES
 
 from depth_completion_ros import cli
 from depth_completion_ros.cli import main
@@ -47,15 +48,15 @@ def _run_cli(argv: list[str], honour_permissions: bool = False) -> tuple[int, st
 
 
 @pytest.fixture
-def kitchen_folder(redkitchen_root, tmp_path):
-    """Three real 7-Scenes frames in a scratch folder (copied to /tmp, never into the repo)."""
+def kitchen_folder(generated_kitchen, tmp_path):
+    """Three generated Kinect-like frames in a scratch folder, numbered 0, 100 and 200 like a sparse
+    pick from a long 7-Scenes sequence."""
     folder = tmp_path / "frames"
     folder.mkdir()
-    for index in (0, 100, 200):
+    for source, index in enumerate((0, 100, 200)):
         for kind in ("color.jpg", "depth.png"):
-            name = f"frame-{index:06d}.{kind}"
-            shutil.copy(redkitchen_root / name, folder / name)
-    shutil.copy(redkitchen_root / "camera-intrinsics.txt", folder)
+            shutil.copy(generated_kitchen / f"frame-{source:06d}.{kind}", folder / f"frame-{index:06d}.{kind}")
+    shutil.copy(generated_kitchen / "camera-intrinsics.txt", folder)
     return folder
 
 
@@ -85,18 +86,18 @@ def test_complete_reports_a_corrupt_frame_and_finishes_the_rest(kitchen_folder, 
     assert len(list((out / "panels").glob("*.png"))) == 2
 
 
-def test_complete_on_matterport_keeps_its_units(matterport_root, tmp_path):
+def test_complete_on_matterport_keeps_its_units(generated_matterport, tmp_path):
     out = tmp_path / "mp"
-    assert main(["complete", str(matterport_root), str(out), "--method", "classical", "-q"]) == 0
+    assert main(["complete", str(generated_matterport), str(out), "--method", "classical", "-q"]) == 0
     written = sorted(out.rglob("*.png"))
     assert len(written) == 3
     depth = read_depth(written[0], scale=4000.0)
     assert 0.2 < np.median(depth) < 10.0  # 1/4000 m units, like the input
 
 
-def test_evaluate_prints_the_metrics_table(matterport_root, tmp_path, capsys):
+def test_evaluate_prints_the_metrics_table(generated_matterport, tmp_path, capsys):
     json_path = tmp_path / "m.json"
-    assert main(["evaluate", str(matterport_root), "--method", "classical", "-q", "--json", str(json_path)]) == 0
+    assert main(["evaluate", str(generated_matterport), "--method", "classical", "-q", "--json", str(json_path)]) == 0
     out = capsys.readouterr().out
     assert "**hole**" in out and "| classical |" in out
     assert json_path.is_file()
@@ -130,11 +131,11 @@ def test_limit_processes_only_the_first_frames(kitchen_folder, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["frame-000000.png", "frame-000100.png"]
 
 
-def test_frames_are_loaded_a_few_ahead_not_all_at_once(redkitchen_root, monkeypatch):
+def test_frames_are_loaded_a_few_ahead_not_all_at_once(generated_kitchen, monkeypatch):
     from depth_completion_ros.cli import complete
     from depth_completion_ros.datasets import discover_frames
 
-    frames = discover_frames(redkitchen_root)[:40]
+    frames = (discover_frames(generated_kitchen) * 7)[:40]  # a long recording
     loaded = []
 
     def counting_load(frame, with_rgb=True):
@@ -280,14 +281,15 @@ def test_partials_of_a_killed_run_are_named_and_removed(kitchen_folder, tmp_path
     assert not stale.exists() and live.exists()
 
 
-def test_sigterm_at_any_moment_stops_cleanly_and_leaves_no_partial_file(redkitchen_root, tmp_path):
+def test_sigterm_at_any_moment_stops_cleanly_and_leaves_no_partial_file(generated_kitchen, tmp_path):
     """SIGTERM (one, or two in a row) at random moments of real runs: exit 130 or a finished run,
     never a traceback, never a hidden temporary file."""
     frames = tmp_path / "frames"
     frames.mkdir()
-    for index in range(0, 240, 20):
+    for number, index in enumerate(range(0, 240, 20)):
         for kind in ("color.jpg", "depth.png"):
-            shutil.copy(redkitchen_root / f"frame-{index:06d}.{kind}", frames)
+            source = generated_kitchen / f"frame-{number % KITCHEN_FRAMES:06d}.{kind}"
+            shutil.copy(source, frames / f"frame-{index:06d}.{kind}")
     randomness = random.Random(10)
     outcomes = []
     for attempt in range(4):
@@ -355,12 +357,12 @@ def test_bad_range_and_scale_are_usage_errors(tmp_path, capsys, argv):
     assert argv[0] in capsys.readouterr().err
 
 
-def test_evaluate_checks_its_outputs_before_the_run(matterport_root, tmp_path, capsys):
+def test_evaluate_checks_its_outputs_before_the_run(generated_matterport, tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.write_text("a file")
-    assert main(["evaluate", str(matterport_root), "-q", "--panels", str(taken)]) == 2
+    assert main(["evaluate", str(generated_matterport), "-q", "--panels", str(taken)]) == 2
     assert f"{taken}: exists and is not a folder" in _one_error_line(capsys.readouterr().err)
-    assert main(["evaluate", str(matterport_root), "-q", "--json", str(taken / "sub" / "m.json")]) == 2
+    assert main(["evaluate", str(generated_matterport), "-q", "--json", str(taken / "sub" / "m.json")]) == 2
     assert f"{taken / 'sub'}: cannot be created: {taken} is a file" in _one_error_line(capsys.readouterr().err)
 
 
