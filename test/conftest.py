@@ -14,6 +14,7 @@ import torch
 from generated_datasets import (
     KITCHEN_SENTINEL_FRAMES,
     cleargrasp_samples,
+    cup_samples,
     kitchen_samples,
     matterport_scenes,
     tabletop_samples,
@@ -85,8 +86,9 @@ def generated_tabletop(generated_root) -> Path:
 
 @pytest.fixture(scope="session")
 def generated_color_depth(generated_root) -> Path:
-    """``color/`` + ``depth/`` folders with matching numbers, no intrinsics (a user's own recording)."""
-    return write_color_depth(generated_root / "color_depth", kitchen_samples()[:3])
+    """``color/`` + ``depth/`` folders with matching numbers, no intrinsics (a user's own recording
+    of a tabletop at 640x360)."""
+    return write_color_depth(generated_root / "color_depth", cup_samples())
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ so the same code paths read them.
 from __future__ import annotations
 
 import functools
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -121,6 +122,25 @@ def kitchen_samples() -> tuple[SyntheticSample, ...]:
     """The Kinect-like room sequence (a camera walking at 6 Hz, so consecutive frames differ)."""
     width, height = KITCHEN_SIZE
     return tuple(render_sequence(seed=17, num_frames=KITCHEN_FRAMES, width=width, height=height, fps=6.0))
+
+
+@functools.cache
+def cup_samples() -> tuple[SyntheticSample, ...]:
+    """A RealSense-like camera circling a table at 640x360 (like ../shared's cup_sequence)."""
+    return tuple(render_sequence(seed=5, num_frames=4, width=640, height=360, fps=10.0, kind="tabletop"))
+
+
+def repeat_frames(sequence: Path, folder: Path, count: int) -> Path:
+    """A ``count``-frame recording in the 7-Scenes layout made by cycling through ``sequence``'s frames
+    (for tests that need a run long enough to interrupt)."""
+    sources = sorted(sequence.glob("frame-*.depth.png"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        source = sources[index % len(sources)].name[: -len(".depth.png")]
+        for kind in (".depth.png", ".color.jpg", ".pose.txt"):
+            shutil.copy(sequence / (source + kind), folder / f"frame-{index:06d}{kind}")
+    shutil.copy(sequence / "camera-intrinsics.txt", folder)
+    return folder
 
 
 def matterport_scenes() -> dict[str, list[SyntheticSample]]:

@@ -1,7 +1,9 @@
-"""DepthCompleter on real frames: observed pixels kept, every pixel filled, sizes, batches, types, masking."""
+"""DepthCompleter on generated Kinect-like frames: observed pixels kept, every pixel filled, sizes,
+batches, types, masking."""
 from __future__ import annotations
 
 import copy
+
 import numpy as np
 import pytest
 import torch
@@ -33,9 +35,9 @@ def torch_backend(network) -> TorchBackend:
 
 
 @pytest.fixture(scope="module")
-def kitchen(redkitchen_root) -> tuple[np.ndarray, np.ndarray]:
-    """Two real 640x480 Kinect frames: depth (2, H, W) metres, rgb (2, H, W, 3)."""
-    samples = [load_frame(frame) for frame in discover_frames(redkitchen_root)[:2]]
+def kitchen(generated_kitchen) -> tuple[np.ndarray, np.ndarray]:
+    """Two generated 640x480 Kinect-like frames: depth (2, H, W) metres, rgb (2, H, W, 3)."""
+    samples = [load_frame(frame) for frame in discover_frames(generated_kitchen)[:2]]
     return np.stack([s.depth for s in samples]), np.stack([s.rgb for s in samples])
 
 
