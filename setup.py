@@ -55,7 +55,7 @@ setup(
         "torch>=2.1",
         "onnx>=1.15",
         "onnxruntime>=1.17",
-        "rosbags>=0.10",
+        "rosbags>=0.11.9,<0.12",  # bag record/repair use its MCAP and SQLite writer internals
         "imageio>=2.30",
         "matplotlib>=3.7",
         "tensorboard>=2.14",
