@@ -1,4 +1,4 @@
-"""rosbag2 tools on real frames: conversion round trips, info, errors, evaluation, play -> record over DDS."""
+"""rosbag2 tools on generated frames: conversion round trips, info, errors, evaluation, play -> record over DDS."""
 from __future__ import annotations
 
 import contextlib
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_data_root
+from generated_datasets import repeat_frames
 
 from depth_completion_ros import cli
 from depth_completion_ros.bags import (
@@ -33,16 +33,17 @@ from depth_completion_ros.geometry import CameraIntrinsics, read_intrinsics
 from depth_completion_ros.ros_image import color_from_msg, depth_from_msg
 from depth_completion_ros.sync import stamp_to_ns
 
-#: 7-Scenes frames used throughout: the first four and frame 33, which holds 65535 sentinels.
-FRAME_INDICES = (0, 1, 2, 3, 33)
+#: Generated 7-Scenes-layout frames used throughout: the first four and frame 4, which stores
+#: 65535 sentinels as Kinect recordings do.
+FRAME_INDICES = (0, 1, 2, 3, 4)
 MATTERPORT_INTRINSICS = CameraIntrinsics(fx=256.0, fy=256.0, cx=159.5, cy=127.5, width=320, height=256)
 #: `depth-completion` in a subprocess (the console script need not be installed).
 CLI = [sys.executable, "-m", "depth_completion_ros.cli"]
 
 
 @pytest.fixture(scope="module")
-def kitchen_frames(redkitchen_root):
-    frames = discover_frames(redkitchen_root)
+def kitchen_frames(generated_kitchen):
+    frames = discover_frames(generated_kitchen)
     return [frames[i] for i in FRAME_INDICES]
 
 
@@ -88,7 +89,7 @@ def test_frames_to_bag_is_bit_exact(kitchen_frames, tmp_path, storage):
         stamps = {stamp_to_ns(m.header.stamp) for m in (depth, color, info)}
         assert stamps == {frame_stamp(index, 15.0)}
         assert depth.header.frame_id == "camera_color_optical_frame"
-    assert (np.frombuffer(depth_msgs[-1].data, "<u2") == UINT16_SENTINEL).any()  # frame 33 really has sentinels
+    assert (np.frombuffer(depth_msgs[-1].data, "<u2") == UINT16_SENTINEL).any()  # frame 4 really has sentinels
     info = bag_info(bag)
     assert info.storage == storage and info.message_count == 4 * len(kitchen_frames)
     assert bag_to_frames(bag, tmp_path / "frames", depth_topic=topics.depth, color_topic=topics.color,
@@ -96,14 +97,14 @@ def test_frames_to_bag_is_bit_exact(kitchen_frames, tmp_path, storage):
     assert_frames_round_trip(kitchen_frames, tmp_path / "frames")
 
 
-def test_matterport_needs_intrinsics_and_keeps_values_as_32fc1(matterport_root, tmp_path):
+def test_matterport_needs_intrinsics_and_keeps_values_as_32fc1(generated_matterport, tmp_path):
     with pytest.raises(BagError, match="--intrinsics"):
-        frames_to_bag(matterport_root, tmp_path / "no_intrinsics", progress=False)
+        frames_to_bag(generated_matterport, tmp_path / "no_intrinsics", progress=False)
     assert not (tmp_path / "no_intrinsics").exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # no staging folder left behind
-    bag = frames_to_bag(matterport_root, tmp_path / "bag", intrinsics=MATTERPORT_INTRINSICS, progress=False)
+    bag = frames_to_bag(generated_matterport, tmp_path / "bag", intrinsics=MATTERPORT_INTRINSICS, progress=False)
     topics = CameraTopics()
-    samples = [load_frame(frame) for frame in discover_frames(matterport_root)]
+    samples = [load_frame(frame) for frame in discover_frames(generated_matterport)]
     depth_msgs, gt_msgs = read_topic(bag, topics.depth), read_topic(bag, topics.ground_truth)
     assert [m.encoding for m in depth_msgs + gt_msgs] == ["32FC1"] * 6
     for sample, depth, gt in zip(samples, depth_msgs, gt_msgs, strict=True):
@@ -126,12 +127,12 @@ def test_failed_conversion_leaves_no_bag(kitchen_frames, tmp_path):
         frames_to_bag(kitchen_frames, broken, progress=False)
 
 
-def test_from_frames_cli_converts_only_the_first_limit_frames(redkitchen_root, tmp_path, capsys):
+def test_from_frames_cli_converts_only_the_first_limit_frames(generated_kitchen, tmp_path, capsys):
     bag = tmp_path / "bag"
-    assert cli.main(["bag", "from-frames", str(redkitchen_root), str(bag), "--limit", "2", "-q"]) == 0
+    assert cli.main(["bag", "from-frames", str(generated_kitchen), str(bag), "--limit", "2", "-q"]) == 0
     assert bag_info(bag).message_count == 8  # 2 frames x (depth, colour and their camera_info)
     with pytest.raises(SystemExit):
-        cli.main(["bag", "from-frames", str(redkitchen_root), str(tmp_path / "other"), "--limit", "0"])
+        cli.main(["bag", "from-frames", str(generated_kitchen), str(tmp_path / "other"), "--limit", "0"])
     assert "must be a positive integer" in capsys.readouterr().err
 
 
@@ -226,23 +227,23 @@ def test_match_by_stamp_pairs_topics_and_keeps_incomplete_required_groups():
     assert [(stamp, sorted(group)) for stamp, group in groups] == [(1, ["c", "d"]), (3, ["d"]), (4, ["c", "d"])]
 
 
-def test_evaluate_against_ground_truth_topic_and_folder(matterport_root, tmp_path):
+def test_evaluate_against_ground_truth_topic_and_folder(generated_matterport, tmp_path):
     from depth_completion_ros.bags.evaluate import evaluate_against_reference
     from depth_completion_ros.metrics import aggregate_metrics, depth_metrics
 
-    bag = frames_to_bag(matterport_root, tmp_path / "bag", intrinsics=MATTERPORT_INTRINSICS, progress=False)
+    bag = frames_to_bag(generated_matterport, tmp_path / "bag", intrinsics=MATTERPORT_INTRINSICS, progress=False)
     topics = CameraTopics()
-    samples = [load_frame(frame) for frame in discover_frames(matterport_root)]
+    samples = [load_frame(frame) for frame in discover_frames(generated_matterport)]
     expected = aggregate_metrics(depth_metrics(s.depth, s.gt, raw=s.depth) for s in samples)
     # The raw depth stands in for a completed topic: the numbers are known independently.
     by_topic = evaluate_against_reference(bag, topics.depth, topics.ground_truth, raw_topic=topics.depth,
                                           progress=False)
-    by_folder = evaluate_against_reference(bag, topics.depth, matterport_root, progress=False)
+    by_folder = evaluate_against_reference(bag, topics.depth, generated_matterport, progress=False)
     for evaluation in by_topic, by_folder:
         assert evaluation.report.frames == 3 and evaluation.unscored == 0
         assert evaluation.report.metrics[topics.depth] == pytest.approx(expected, nan_ok=True)
     with pytest.raises(BagError, match="no frame could be scored"):
-        evaluate_against_reference(bag, topics.depth, matterport_root, start_s=5.0, progress=False)
+        evaluate_against_reference(bag, topics.depth, generated_matterport, start_s=5.0, progress=False)
 
 
 def test_evaluate_hidden_regions_matches_the_folder_protocol(kitchen_frames, kitchen_bag):
@@ -401,10 +402,11 @@ def test_recorder_killed_with_sigkill_loses_at_most_the_last_checkpoint_and_is_r
     assert partial.is_dir()  # named, never deleted: it may be the only copy of a recording
 
 
-def test_sigterm_during_from_frames_leaves_nothing_behind(redkitchen_root, tmp_path):
+def test_sigterm_during_from_frames_leaves_nothing_behind(generated_kitchen, tmp_path, tmp_path_factory):
     """`kill` (SIGTERM) stops a real conversion as Ctrl-C does: exit 130, no bag, no hidden partial folder."""
+    recording = repeat_frames(generated_kitchen, tmp_path_factory.mktemp("recording"), 300)  # 7-Scenes' length
     output = tmp_path / "kitchen"
-    converter = subprocess.Popen([*CLI, "bag", "from-frames", str(redkitchen_root), str(output), "-q"],
+    converter = subprocess.Popen([*CLI, "bag", "from-frames", str(recording), str(output), "-q"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -570,7 +572,7 @@ def test_record_and_play_name_a_malformed_topic_in_one_line(kitchen_bag, tmp_pat
 
 
 def test_from_frames_reads_a_tum_recording_in_its_units(kitchen_frames, tmp_path, capsys):
-    """A TUM RGB-D / ORB-SLAM2 folder (rgb.txt, depth.txt, 1/5000 m) made from real frames: from-frames
+    """A TUM RGB-D / ORB-SLAM2 folder (rgb.txt, depth.txt, 1/5000 m) made from generated frames: from-frames
     finds it, pairs colour and depth by timestamp, and writes the depth in metres."""
     root = tmp_path / "tum"
     (root / "rgb").mkdir(parents=True)
@@ -599,11 +601,10 @@ def test_from_frames_reads_a_tum_recording_in_its_units(kitchen_frames, tmp_path
         np.testing.assert_array_equal(color_from_msg(color), read_color(frame.color))
 
 
-def test_from_frames_reads_the_color_depth_folder_pair(tmp_path, capsys):
-    """../shared/data/cup_sequence: color/NNNNN.jpg + depth/NNNNN.png, millimetres, no intrinsics published."""
-    root = shared_data_root() / "cup_sequence"
-    if not root.is_dir():
-        pytest.skip(f"real data not found at {root} (set DC_SHARED_DATA to the shared data folder)")
+def test_from_frames_reads_the_color_depth_folder_pair(generated_color_depth, tmp_path, capsys):
+    """A user's recording like ../shared/data/cup_sequence: color/NNNNN.jpg + depth/NNNNN.png, millimetres,
+    no intrinsics published."""
+    root = generated_color_depth
     intrinsics = tmp_path / "assumed.yaml"  # the sequence ships none: a nominal 640x360 pinhole
     intrinsics.write_text("fx: 460.0\nfy: 460.0\ncx: 319.5\ncy: 179.5\nwidth: 640\nheight: 360\n")
     bag = tmp_path / "cup"
