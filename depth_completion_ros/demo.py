@@ -211,11 +211,12 @@ def _synthetic_input(bag: Path, topics: CameraTopics, frames: int, width: int, h
     samples_to_bag([first, *sequence], bag, count=frames, intrinsics=first.intrinsics, namespace=topics.namespace)
 
 
-def _recording_input(bag: Path, topics: CameraTopics, recording: Path, frames: int, depth_scale: float | None) -> int:
+def _recording_input(bag: Path, topics: CameraTopics, recording: Path, frames: int, depth_scale: float | None,
+                     intrinsics: Path | None) -> int:
     """A user's frame folder (any layout ``discover_frames`` reads) -> the input bag; returns its frame count."""
     selected = discover_frames(recording, depth_scale=depth_scale)[:frames]
     LOG.info("converting %d frames of %s into a bag", len(selected), recording)
-    frames_to_bag(selected, bag, namespace=topics.namespace)
+    frames_to_bag(selected, bag, namespace=topics.namespace, intrinsics=intrinsics)
     return len(selected)
 
 
@@ -230,14 +231,16 @@ def run_demo(
     node_parameters: list[str] | None = None,
     recording: Path | None = None,
     depth_scale: float | None = None,
+    intrinsics: Path | None = None,
     color_range: tuple[float, float] | None = None,
 ) -> DemoResult:
     """Run the whole demo into ``output`` and return what it measured (see the module docstring).
 
     With ``recording`` (a frame folder such as data0929) the user's own frames are
     replayed instead of the synthetic sequence; without ground truth they are scored with the
-    hidden-region protocol, offline, by the same completion settings. ``depth_scale``: the
-    recording's 16-bit units per metre where its layout does not say. The panels and the GIF
+    hidden-region protocol, offline, by the same completion settings. ``depth_scale`` and
+    ``intrinsics`` (a file): the recording's 16-bit units per metre and its camera where its
+    layout does not say. The panels and the GIF
     share one depth colour scale: ``color_range``, by default the robust range of the whole
     sequence (so a depth keeps its colour from frame to frame).
     """
@@ -257,7 +260,7 @@ def run_demo(
     if recording is None:
         _synthetic_input(input_bag, topics, frames, width, height, seed)
     else:
-        frames = _recording_input(input_bag, topics, recording, frames, depth_scale)
+        frames = _recording_input(input_bag, topics, recording, frames, depth_scale, intrinsics)
     with open_bag(input_bag) as reader:
         has_reference = topics.ground_truth in reader.topics
     result = DemoResult(output=output, method=method, frames_in=frames)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import json
 import os
 import random
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data_root
 from generated_datasets import KITCHEN_FRAMES
 
 from depth_completion_ros import cli
@@ -382,3 +384,26 @@ def test_depth_scale_sets_the_units_of_the_recording(kitchen_folder, tmp_path):
         np.testing.assert_array_equal(completed[kept], raw[kept])  # written back in the input's units
         if scale is None:
             assert (completed[beyond_2m] != raw[beyond_2m]).mean() > 0.9  # beyond the limit: holes, refilled
+
+
+def test_complete_and_evaluate_read_a_color_depth_recording_in_the_given_units(generated_color_depth, tmp_path):
+    out = tmp_path / "out"
+    assert main(["complete", str(generated_color_depth), str(out), "--method", "model", "--depth-scale", "1000",
+                 "--panels", "-q"]) == 0
+    names = sorted(p.name for p in (generated_color_depth / "depth").iterdir())
+    assert sorted(p.name for p in out.glob("*.png")) == names and len(list((out / "panels").iterdir())) == len(names)
+    raw, completed = (read_depth_raw(folder / names[0]) for folder in (generated_color_depth / "depth", out))
+    measured = raw > 0
+    np.testing.assert_array_equal(completed[measured], raw[measured])
+    json_path = tmp_path / "metrics.json"
+    assert main(["evaluate", str(generated_color_depth), "--layout", "color_depth", "--depth-scale", "1000",
+                 "--method", "classical", "-q", "--json", str(json_path)]) == 0
+    assert json.loads(json_path.read_text())["protocol"] == "hidden"  # no ground truth in a user's recording
+
+
+def test_evaluate_on_the_shared_cup_sequence(tmp_path, capsys):
+    cup = shared_data_root() / "cup_sequence"
+    if not cup.is_dir():
+        pytest.skip(f"real data not found at {cup} (set DC_SHARED_DATA to the shared data folder)")
+    assert main(["evaluate", str(cup), "--depth-scale", "1000", "--limit", "3", "--method", "classical", "-q"]) == 0
+    assert "| classical |" in capsys.readouterr().out

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from generated_datasets import cup_samples
 
 pytest.importorskip("rclpy", reason="the streaming demo needs rclpy (ROS 2 Kilted wheels)")
 
@@ -56,6 +57,20 @@ def test_demo_reports_a_failed_recording_and_stops_the_node(tmp_path, monkeypatc
     assert time.monotonic() - started < NODE_READY_TIMEOUT_S
     log = (tmp_path / "demo" / "node.log").read_text()
     assert "Traceback" not in log  # the node was stopped with SIGINT and shut down cleanly
+
+
+def test_demo_replays_a_color_depth_recording_with_its_depth_scale(generated_color_depth, tmp_path):
+    """A user's own color/ + depth/ folders, with their units and camera given on the command line."""
+    output = tmp_path / "cup"
+    camera = cup_samples()[0].intrinsics
+    intrinsics = tmp_path / "intrinsics.txt"  # such recordings ship without them
+    intrinsics.write_text(f"{camera.fx} 0 {camera.cx}\n0 {camera.fy} {camera.cy}\n0 0 1\n")
+    assert cli.main(["demo", "--output", str(output), "--recording", str(generated_color_depth), "--depth-scale",
+                     "1000", "--intrinsics", str(intrinsics), "--color-range", "0.3", "1.5",
+                     "--method", "classical"]) == 0
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["frames_in"] == len(list((generated_color_depth / "depth").iterdir()))
+    assert metrics["protocol"] == "hidden" and (output / "demo.gif").is_file()
 
 
 def test_demo_replays_a_users_recording_folder(redkitchen_root, tmp_path):

@@ -119,6 +119,13 @@ def add_depth_scale_argument(parser: argparse.ArgumentParser) -> None:
                              "5000 TUM)")
 
 
+def add_intrinsics_argument(parser: argparse.ArgumentParser) -> None:
+    """``--intrinsics FILE``, for recordings that ship without their camera's intrinsics."""
+    parser.add_argument("--intrinsics", type=Path, default=None,
+                        help="intrinsics file (3x3 matrix text, YAML fx/fy/cx/cy, ROS camera_info YAML); "
+                             "default: the dataset's camera-intrinsics.txt / camera_intrinsics.yaml")
+
+
 class _DepthRangeAction(argparse.Action):
     """``MIN MAX`` in metres with 0 <= MIN < MAX, checked while parsing."""
 

@@ -9,6 +9,7 @@ from ..options import METHODS
 from .common import (
     add_color_range_argument,
     add_depth_scale_argument,
+    add_intrinsics_argument,
     positive_float,
     positive_int,
     prepare_output_folder,
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         extra += ["-p", assignment]
     result = run_demo(args.output, frames=args.frames, width=args.width, height=args.height, method=args.method,
                       seed=args.seed, rate=args.rate, node_parameters=extra, recording=args.recording,
-                      depth_scale=args.depth_scale, color_range=args.color_range)
+                      depth_scale=args.depth_scale, intrinsics=args.intrinsics, color_range=args.color_range)
     print(result.summary())
     return 0
 
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="replay your own frame folder (any layout 'complete' reads, e.g. frame-XXXXXX "
                              "color/depth pairs) instead of the synthetic sequence")
     add_depth_scale_argument(parser)
+    add_intrinsics_argument(parser)
     parser.add_argument("--frames", type=positive_int, default=120, help="frames to replay (30 Hz)")
     parser.add_argument("--width", type=positive_int, default=640)
     parser.add_argument("--height", type=positive_int, default=480)
