@@ -1,4 +1,4 @@
-"""Training code: losses, schedules, datasets on the real data folders, a short run that resumes."""
+"""Training code: losses, schedules, datasets on generated data folders, a short run that resumes."""
 from __future__ import annotations
 
 import itertools
@@ -123,8 +123,8 @@ def test_warmup_cosine():
 # ----------------------------------------------------------------------------- datasets
 
 
-def test_matterport_dataset(matterport_root, tmp_path):
-    dataset = matterport_dataset(matterport_root)
+def test_matterport_dataset(generated_matterport, tmp_path):
+    dataset = matterport_dataset(generated_matterport)
     assert len(dataset) == 3
     item = dataset[0]
     assert item["rgb"].shape == (3, 256, 320) and item["depth"].shape == item["target"].shape == (1, 256, 320)
@@ -134,7 +134,7 @@ def test_matterport_dataset(matterport_root, tmp_path):
     assert item["target"][item["target"] > 0].min() > MIN_GT_DEPTH
 
     # Nearest-neighbour resizing: every value of the smaller input is a value of the original.
-    small = matterport_dataset(matterport_root, size=(160, 128), interpolate=False)[0]
+    small = matterport_dataset(generated_matterport, size=(160, 128), interpolate=False)[0]
     original = load_frame(dataset.frames[0]).depth
     assert small["depth"].shape == (1, 128, 160)
     assert np.isin(small["depth"].numpy(), original).all()
@@ -144,17 +144,17 @@ def test_matterport_dataset(matterport_root, tmp_path):
     scene = dataset.frames[0].name.split("/")[0]
     split = tmp_path / "split.txt"
     split.write_text(f"# one scene\n{scene}\n")
-    selected = matterport_dataset(matterport_root, split=split)
+    selected = matterport_dataset(generated_matterport, split=split)
     assert 0 < len(selected) < 3 and all(f.name.startswith(scene + "/") for f in selected.frames)
     split.write_text("no_such_scene\n")
     with pytest.raises(ValueError, match="no_such_scene"):
-        matterport_dataset(matterport_root, split=split)
+        matterport_dataset(generated_matterport, split=split)
 
 
-def test_large_hole_augmentation_is_seeded_per_epoch(matterport_root):
+def test_large_hole_augmentation_is_seeded_per_epoch(generated_matterport):
     augmentation = Augmentation(flip=False, extra_holes=1.0)
-    dataset = matterport_dataset(matterport_root, augmentation=augmentation, interpolate=False)
-    plain = matterport_dataset(matterport_root, interpolate=False)[1]
+    dataset = matterport_dataset(generated_matterport, augmentation=augmentation, interpolate=False)
+    plain = matterport_dataset(generated_matterport, interpolate=False)[1]
     first, again = dataset[1], dataset[1]
     assert torch.equal(first["depth"], again["depth"]) and torch.equal(first["target"], plain["target"])
     # extra holes only remove input depth, never change a kept value
@@ -165,9 +165,9 @@ def test_large_hole_augmentation_is_seeded_per_epoch(matterport_root):
     assert not torch.equal(dataset[1]["depth"], first["depth"])
 
 
-def test_self_supervised_dataset_hides_and_targets_raw(redkitchen_root):
-    frames = discover_frames(redkitchen_root)
-    train_frames = [frames[i] for i in parse_frame_range("0:200", len(frames))]
+def test_self_supervised_dataset_hides_and_targets_raw(generated_kitchen):
+    frames = discover_frames(generated_kitchen)
+    train_frames = [frames[i] for i in parse_frame_range("0:4", len(frames))]
     train = SelfSupervisedDataset(train_frames, hide_fraction=(0.2, 0.2), interpolate=False)
     item = train[3]
     # With observed pixels supervised too, the target is the whole fitted raw frame.
@@ -182,8 +182,8 @@ def test_self_supervised_dataset_hides_and_targets_raw(redkitchen_root):
     assert (raw["target"] > 0).sum() == hidden.sum() + visible.sum()
 
 
-def test_self_supervised_dataset_from_a_rosbag(redkitchen_root, tmp_path):
-    frames = discover_frames(redkitchen_root)[:3]
+def test_self_supervised_dataset_from_a_rosbag(generated_kitchen, tmp_path):
+    frames = discover_frames(generated_kitchen)[:3]
     frames_to_bag(frames, tmp_path / "bag", progress=False)
     topics = CameraTopics()
     spec = {"kind": "self_supervised", "bag": str(tmp_path / "bag"), "cache_dir": str(tmp_path / "frames"),
@@ -207,9 +207,9 @@ def test_frame_ranges_are_disjoint_and_checked():
             parse_frame_range(bad, 8)
 
 
-def test_build_dataset_rejects_unknown_keys(redkitchen_root):
+def test_build_dataset_rejects_unknown_keys(generated_kitchen):
     with pytest.raises(ValueError, match=r"unknown self_supervised dataset keys \['colour'\]"):
-        build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "frames": "0:2", "colour": 1})
+        build_dataset({"kind": "self_supervised", "root": str(generated_kitchen), "frames": "0:2", "colour": 1})
     with pytest.raises(ValueError, match="kind must be one of"):
         build_dataset({"kind": "kitti"})
 
@@ -348,16 +348,16 @@ def test_log_l1_and_plane_targets_on_log_spaced_bins():
     assert two_hot[0, 0, 0, 2] == 1.0 and (two_hot > 0).sum(dim=1).max() == 2
 
 
-def test_prior_items_carry_the_pipelines_classical_fill(redkitchen_root):
+def test_prior_items_carry_the_pipelines_classical_fill(generated_kitchen):
     from depth_completion_ros.classical import classical_fill
 
     options = {"frames": "0:2", "hide_fraction": [0.2, 0.2], "seed": 5}
-    full = build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "with_prior": True, **options})
+    full = build_dataset({"kind": "self_supervised", "root": str(generated_kitchen), "with_prior": True, **options})
     item = full[1]
     assert item["prior"].shape == item["depth"].shape == (1, 480, 640)  # native resolution, no fit
     rgb = (item["rgb"] * 255).round().byte().permute(1, 2, 0).numpy()
     assert torch.equal(item["prior"][0], torch.from_numpy(classical_fill(item["depth"][0].numpy(), rgb)))
-    cropped = build_dataset({"kind": "self_supervised", "root": str(redkitchen_root), "with_prior": True,
+    cropped = build_dataset({"kind": "self_supervised", "root": str(generated_kitchen), "with_prior": True,
                              "augmentation": {"crop": [160, 128], "flip": False}, **options})[1]
     assert cropped["prior"].shape == cropped["depth"].shape == (1, 128, 160)
 
