@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from generated_datasets import cup_samples
 
@@ -17,6 +18,7 @@ pytest.importorskip("rclpy", reason="the streaming demo needs rclpy (ROS 2 Kilte
 
 from depth_completion_ros import cli
 from depth_completion_ros.demo import NODE_READY_TIMEOUT_S, run_demo
+from depth_completion_ros.depth_io import read_color
 
 pytestmark = pytest.mark.ros
 
@@ -33,7 +35,12 @@ def test_demo_streams_scores_and_cleans_up(tmp_path):
     assert float(result.node_figures["frames published"]) >= result.frames_out
     for name in ("demo.gif", "summary.md", "node.log"):
         assert (output / name).is_file(), name
-    assert len(list((output / "panels").glob("*.png"))) >= 1
+    panels = sorted((output / "panels").glob("*.png"))
+    assert len(panels) >= 2
+    # One colour scale for the whole sequence: the labelled colour bars at the bottom are identical.
+    first, last = (read_color(panel) for panel in (panels[0], panels[-1]))
+    np.testing.assert_array_equal(first[-12:], last[-12:])
+    assert not np.array_equal(first, last)
     assert "latency median" in result.summary()
 
 
