@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 
-from ..resources import source_root
 from .base import EngineNotBuiltError, resolve_device
 from .runtimes import import_tensorrt
 
@@ -110,10 +109,9 @@ def find_cached_engine(
 def build_engine_command(
     onnx_path: str | os.PathLike[str], precision: str = "fp16", cache_dir: str | os.PathLike[str] | None = None
 ) -> str:
-    """The shell command that builds the engine :func:`find_cached_engine` looks for."""
-    checkout = source_root()
-    script = checkout / "training" / "build_engine.py" if checkout else Path("training/build_engine.py")
-    command = ["python", str(script), str(Path(onnx_path).resolve()), "--precision", precision]
+    """The shell command that builds the engine :func:`find_cached_engine` looks for: the
+    ``depth-completion build-engine`` console script, there after pip install and colcon build alike."""
+    command = ["depth-completion", "build-engine", str(Path(onnx_path).resolve()), "--precision", precision]
     if cache_dir is not None:
         command += ["--cache-dir", str(cache_dir)]
     return shlex.join(command)

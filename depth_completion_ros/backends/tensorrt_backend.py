@@ -57,7 +57,8 @@ class TensorRTBackend(CompletionBackend):
             if self._engine is None:
                 raise ModelFileError(
                     f"{path}: TensorRT {trt.__version__} cannot deserialize this engine (corrupt, or built by "
-                    f"another TensorRT version or for another GPU); rebuild it with training/build_engine.py"
+                    f"another TensorRT version or for another GPU); rebuild it with: "
+                    f"depth-completion build-engine <model.onnx>"
                 )
             self._context = self._engine.create_execution_context()
             self._stream = torch.cuda.Stream(resolved)
