@@ -5,7 +5,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import shared_data_root
 
 from depth_completion_ros.classical import classical_fill
 from depth_completion_ros.datasets import discover_frames, load_frame
@@ -40,8 +39,8 @@ def find_block(panel: np.ndarray, block: np.ndarray, left: int) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def matterport_sample(matterport_root):
-    return load_frame(discover_frames(matterport_root, layout="matterport")[0])
+def matterport_sample(generated_matterport):
+    return load_frame(discover_frames(generated_matterport, layout="matterport")[0])
 
 
 def test_colorize_depth_is_uint8_rgb_with_black_holes():
@@ -136,12 +135,9 @@ def test_robust_range_edge_cases():
 
 
 @pytest.fixture(scope="module")
-def realsense_frame():
-    """A RealSense D4xx tabletop frame (0.6-1.2 m objects on a desk, a wall behind at ~3 m)."""
-    folder = shared_data_root() / "realsense_tabletop" / "unseen_object_clustering"
-    if not folder.is_dir():
-        pytest.skip(f"real data not found at {folder} (set DC_SHARED_DATA to the shared data folder)")
-    return load_frame(discover_frames(folder)[0])
+def realsense_frame(generated_tabletop):
+    """A generated RealSense-like tabletop frame (objects on a table 0.4-1.2 m away, the room behind)."""
+    return load_frame(discover_frames(generated_tabletop)[0])
 
 
 def test_a_few_far_noisy_pixels_do_not_wash_out_the_near_scene(realsense_frame):
