@@ -145,10 +145,10 @@ def test_bad_prior_gives_a_clear_error(untrained, prior, message) -> None:
                       depth[:, 0].numpy(), numpy_prior)
 
 
-def test_refine_frames_is_predict_full(redkitchen_root) -> None:
+def test_refine_frames_is_predict_full(generated_kitchen) -> None:
     """The library's frame path around any backend computes what training computes."""
     model = trained_looking(seed=2)
-    sample = load_frame(discover_frames(redkitchen_root)[260])
+    sample = load_frame(discover_frames(generated_kitchen)[2])
     rgb, depth, prior = frame_tensors(sample.rgb, sample.depth)
     with torch.no_grad():
         expected = model.predict_full(rgb, depth, prior)
@@ -190,16 +190,16 @@ def test_frames_without_a_usable_prior_keep_it_with_zero_confidence() -> None:
     assert (refined[1] == 0).all() and (confidence[1] == 0).all()
 
 
-def test_backends_take_the_prior_and_match_pytorch(tmp_path, redkitchen_root) -> None:
+def test_backends_take_the_prior_and_match_pytorch(tmp_path, generated_kitchen) -> None:
     """The ONNX Runtime backend runs the exported graph inside refine_frames: the frame's depth
     agrees with PyTorch's predict_full within 1 mm; a backend is told clearly what it lacks."""
     from depth_completion_ros.backends import InferenceInputError, OnnxRuntimeBackend, TorchBackend
-    from training.export_onnx import export_onnx
+    from depth_completion_ros.export import export_onnx
 
     model = trained_looking(seed=4)
     backend = OnnxRuntimeBackend(export_onnx(model, tmp_path / "prior.onnx", dynamic=True))
     assert backend.refines_prior and backend.config == model.config
-    sample = load_frame(discover_frames(redkitchen_root)[270])
+    sample = load_frame(discover_frames(generated_kitchen)[3])
     rgb, depth, prior = frame_tensors(sample.rgb, sample.depth)
     with torch.no_grad():
         expected = model.predict_full(rgb, depth, prior).depth[:, 0]
