@@ -142,11 +142,11 @@ def test_bad_encoder_inputs(depth):
         color_to_buffer(depth)
 
 
-def test_real_rclpy_message_round_trip(redkitchen_root):
+def test_real_rclpy_message_round_trip(generated_kitchen):
     sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="sensor_msgs (ROS 2) not installed")
     from depth_completion_ros.depth_io import read_depth
 
-    depth = read_depth(redkitchen_root / "frame-000000.depth.png", scale=1000.0)
+    depth = read_depth(generated_kitchen / "frame-000000.depth.png", scale=1000.0)
     msg = fill_image_msg(sensor_msgs.Image(), depth_to_buffer(depth, "16UC1"))
     assert (msg.height, msg.width, msg.step) == (480, 640, 1280)
     np.testing.assert_allclose(depth_from_msg(msg), depth, atol=5e-4)
@@ -161,10 +161,11 @@ def test_float_images_keep_zero():
         float_to_buffer(confidence[None])
 
 
-def test_units_keep_every_stored_value(redkitchen_root):
-    from depth_completion_ros.depth_io import read_depth_raw
+def test_units_keep_every_stored_value(generated_kitchen):
+    from depth_completion_ros.depth_io import UINT16_SENTINEL, read_depth_raw
 
-    raw = read_depth_raw(redkitchen_root / "frame-000000.depth.png")
+    raw = read_depth_raw(generated_kitchen / "frame-000004.depth.png")  # a frame storing 65535 sentinels
+    assert (raw == UINT16_SENTINEL).any()
     back = np.frombuffer(units_to_buffer(raw).data, np.uint16).reshape(raw.shape)
     np.testing.assert_array_equal(back, raw)  # sentinels and all, bit for bit
     with pytest.raises(ImageEncodingError, match="uint16"):
