@@ -30,7 +30,7 @@ if not __package__:  # run as a script: make the repository root importable
 import onnxruntime as ort  # noqa: E402
 
 from depth_completion_ros.model import CostDCNet, ModelConfig, build_model, load_model_config  # noqa: E402
-from training.export_onnx import export_onnx, fitted_frames  # noqa: E402
+from depth_completion_ros.export import export_onnx, fitted_frames  # noqa: E402
 
 DEFAULT_CONFIGS = ("costdcnet_naive", "costdcnet_faithful", "costdcnet_cpu")
 Clock = Callable[[], float]

@@ -33,7 +33,7 @@ from depth_completion_ros.geometry import resize_color, resize_depth  # noqa: E4
 from depth_completion_ros.interpolation import midpoint_fill  # noqa: E402
 from depth_completion_ros.model import ModelConfig  # noqa: E402
 from depth_completion_ros.model.resolution import apply_correction, to_working_resolution, working_size  # noqa: E402
-from training.export_onnx import read_onnx_metadata  # noqa: E402
+from depth_completion_ros.export import read_onnx_metadata  # noqa: E402
 
 SIZES = ((320, 256), (640, 480), (1280, 720), (1920, 1080))
 SHARED_DATA = Path(os.environ.get("DC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -33,7 +33,7 @@ from depth_completion_ros.backends import (
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.geometry import resize_color, resize_depth
 from depth_completion_ros.model import build_model, save_checkpoint
-from training.export_onnx import export_onnx
+from depth_completion_ros.export import export_onnx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Network input used throughout: small enough for a 2-core CPU, a multiple of the stride (32).
@@ -346,7 +346,7 @@ def test_onnxruntime_cuda_binds_torch_tensors(model_files):
 @needs_cuda
 def test_tensorrt_engine_matches_onnxruntime(model_files, tmp_path):
     pytest.importorskip("tensorrt", reason="TensorRT 10 Python package not installed")
-    from training.build_engine import build_engine
+    from depth_completion_ros.export import build_engine
 
     engine_path = build_engine(model_files.static, "fp32", cache_dir=tmp_path)
     assert engine_path == find_cached_engine(model_files.static, "fp32", tmp_path)

@@ -1,4 +1,4 @@
-"""training/build_engine.py: the script's behaviour where TensorRT is missing, and a real build where it is not."""
+"""``depth-completion build-engine``: its behaviour where TensorRT is missing, and a real build where it is not."""
 from __future__ import annotations
 
 import importlib.util
@@ -12,10 +12,8 @@ import torch
 from depth_completion_ros.backends import BackendError, OnnxRuntimeBackend, TensorRTBackend, find_cached_engine
 from depth_completion_ros.model import build_model, load_model_config
 from depth_completion_ros.model.resolution import padded_size, working_size
-from training.build_engine import EXIT_UNAVAILABLE, build_engine, working_profile_shapes
-from training.export_onnx import export_onnx
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from depth_completion_ros.cli.export import EXIT_UNAVAILABLE
+from depth_completion_ros.export import build_engine, export_onnx, working_profile_shapes
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 
@@ -25,15 +23,15 @@ def onnx_model(tmp_path_factory) -> Path:
     return export_onnx(build_model("costdcnet_cpu"), tmp_path_factory.mktemp("onnx") / "net.onnx", 64, 96)
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    """Run the script the way the docs say: ``python training/build_engine.py`` from the repo root."""
-    return subprocess.run([sys.executable, "training/build_engine.py", *args], cwd=REPO_ROOT,
+def run_command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``depth-completion build-engine ARGS`` as the installed command runs, outside the checkout."""
+    return subprocess.run([sys.executable, "-m", "depth_completion_ros.cli", "build-engine", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed here: the missing-TensorRT path cannot be exercised")
-def test_without_tensorrt_the_script_explains_and_exits_2(onnx_model):
-    result = run_script(str(onnx_model), "--precision", "fp16")
+def test_without_tensorrt_the_command_explains_and_exits_2(onnx_model):
+    result = run_command(str(onnx_model), "--precision", "fp16", cwd=onnx_model.parent)
     assert result.returncode == EXIT_UNAVAILABLE == 2
     assert "cannot build a TensorRT engine on this machine: TensorRT is not importable" in result.stderr
     assert "Traceback" not in result.stderr
@@ -47,10 +45,10 @@ def test_without_tensorrt_the_function_raises_backend_error(onnx_model):
 
 
 def test_missing_onnx_and_bad_options_fail_clearly(tmp_path):
-    result = run_script(str(tmp_path / "absent.onnx"))
-    assert result.returncode == 1
+    result = run_command(str(tmp_path / "absent.onnx"), cwd=tmp_path)
+    assert result.returncode == 2
     assert "absent.onnx: ONNX model not found" in result.stderr and "Traceback" not in result.stderr
-    result = run_script(str(tmp_path / "absent.onnx"), "--width", "320")
+    result = run_command(str(tmp_path / "absent.onnx"), "--width", "320", cwd=tmp_path)
     assert result.returncode != 0 and "give both --width and --height" in result.stderr
     with pytest.raises(ValueError, match="unknown precision 'int8'"):
         build_engine(tmp_path / "absent.onnx", "int8")
@@ -58,17 +56,17 @@ def test_missing_onnx_and_bad_options_fail_clearly(tmp_path):
 
 @pytest.mark.skipif(not (HAS_TENSORRT and torch.cuda.is_available()), reason="needs TensorRT 10 and a CUDA GPU")
 def test_build_caches_a_parity_checked_engine(onnx_model, tmp_path):
-    result = run_script(str(onnx_model), "--precision", "fp16", "--cache-dir", str(tmp_path))
+    result = run_command(str(onnx_model), "--precision", "fp16", "--cache-dir", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     engine_path = Path(result.stdout.strip().splitlines()[-1])
     assert engine_path == find_cached_engine(onnx_model, "fp16", tmp_path)
-    assert "parity vs ONNX Runtime" in result.stdout and "max |depth diff|" in result.stdout
+    assert "parity vs ONNX Runtime" in result.stderr and "max |depth diff|" in result.stderr
     assert not [p for p in tmp_path.iterdir() if p != engine_path], "only the engine, no temporary files"
     engine = TensorRTBackend(engine_path)
     assert engine.input_size == (96, 64) == OnnxRuntimeBackend(onnx_model).input_size
     # A tolerance nothing can meet: the engine is built but not installed.
-    rejected = run_script(str(onnx_model), "--precision", "fp32", "--cache-dir", str(tmp_path / "strict"),
-                          "--tolerance", "0")
+    rejected = run_command(str(onnx_model), "--precision", "fp32", "--cache-dir", str(tmp_path / "strict"),
+                           "--tolerance", "0", cwd=tmp_path)
     assert rejected.returncode == 1 and "not installed" in rejected.stderr
     assert not list((tmp_path / "strict").glob("*.engine"))
 

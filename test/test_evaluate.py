@@ -11,7 +11,7 @@ from depth_completion_ros.depth_io import read_color
 from depth_completion_ros.model import build_model, load_checkpoint, save_checkpoint
 from training.evaluate import main as evaluate_main
 from training.evaluate import panel_indices, parse_model_argument
-from training.export_onnx import export_onnx
+from depth_completion_ros.export import export_onnx
 from training.protocol_audit import VARIANTS, audit
 
 

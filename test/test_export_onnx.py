@@ -11,18 +11,17 @@ import onnx
 import pytest
 import torch
 
-from depth_completion_ros.model import ModelConfig, PriorCostDCNet, build_model, save_checkpoint
-from training.export_onnx import (
+from depth_completion_ros.cli import main
+from depth_completion_ros.export import (
     OUTPUT_NAMES,
     PARITY_TOLERANCE_M,
     check_parity,
     export_onnx,
-    main,
     parity_inputs,
     read_onnx_metadata,
 )
+from depth_completion_ros.model import ModelConfig, PriorCostDCNet, build_model, save_checkpoint
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Operators TensorRT 10's ONNX parser supports; the export must not need anything else.
 STANDARD_OPS = {
     "Add", "And", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
@@ -151,15 +150,24 @@ def test_prior_model_parity_on_real_frames(tmp_path, prior_model, redkitchen_roo
 def test_cli_exports_checkpoint_and_reports_parity(tmp_path, capsys, cpu_model) -> None:
     checkpoint = save_checkpoint(tmp_path / "model.pt", cpu_model, epoch=1)
     output = tmp_path / "model.onnx"
-    assert main(["--checkpoint", str(checkpoint), "--output", str(output), "--height", "64", "--width", "64"]) == 0
+    assert main(["export-onnx", "--checkpoint", str(checkpoint), "--output", str(output),
+                 "--height", "64", "--width", "64"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {output}" in printed and "Parity ONNX Runtime vs PyTorch" in printed
     assert "| NO |" not in printed and output.is_file()
 
 
-def test_script_runs_from_repo_root() -> None:
-    result = subprocess.run(
-        [sys.executable, "training/export_onnx.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
+def test_cli_without_real_frames_says_parity_is_on_random_input(tmp_path, capsys) -> None:
+    output = tmp_path / "untrained.onnx"
+    assert main(["export-onnx", "--config", "costdcnet_cpu", "--output", str(output), "--height", "64",
+                 "--width", "64", "--parity-data", str(tmp_path / "no_data")]) == 0
+    printed = capsys.readouterr().out
+    assert "parity on RANDOM input only" in printed and "| random input |" in printed and "| NO |" not in printed
+
+
+def test_installed_command_runs_outside_the_checkout(tmp_path) -> None:
+    """``depth-completion export-onnx`` needs no repository on the path (a pip or colcon install)."""
+    result = subprocess.run([sys.executable, "-m", "depth_completion_ros.cli", "export-onnx", "--help"],
+                            cwd=tmp_path, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "--checkpoint" in result.stdout and "--dynamic" in result.stdout

@@ -17,9 +17,10 @@ from ..depth_io import DepthIOError
 from .common import describe_os_error, sigterm_as_keyboard_interrupt
 
 #: Command-group modules of this package, in the order ``--help`` lists them.
-COMMAND_MODULES = ("complete", "evaluate", "bag", "demo", "fuse", "synthetic")
+COMMAND_MODULES = ("complete", "evaluate", "bag", "demo", "fuse", "synthetic", "export")
 
-DESCRIPTION = "Depth completion tools: complete and score frame folders, convert and play bags, run the demo."
+DESCRIPTION = ("Depth completion tools: complete and score frame folders, convert and play bags, run the demo, "
+               "export models to ONNX and TensorRT.")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,42 +1,32 @@
-"""Build the TensorRT engine of an exported CostDCNet, on the machine that will run it.
-
-    python training/build_engine.py models/costdcnet_cpu.onnx --precision fp16
+"""Build the TensorRT engine of an exported model, on the machine that will run it.
 
 An engine only runs with the TensorRT version and the GPU model it was built with, so it is
 built on the robot (once, a few minutes) and cached under a name made of the ONNX stem, the
 precision, the TensorRT version, the GPU name and a hash of the ONNX file — the name the
-``tensorrt`` backend looks for (``depth_completion_ros.backends.engine_file_name``). The cache
-is beside the ONNX file, or ``~/.cache/depth_completion_ros/engines`` when that folder is
-read-only, or ``--cache-dir``. Before the engine is moved into the cache it is compared with
-ONNX Runtime (CPU) on the real Matterport frames (random input when the shared data is
-absent); an engine that disagrees by more than the tolerance is not installed.
+``tensorrt`` backend looks for (:func:`~depth_completion_ros.backends.engine_file_name`). The
+cache is beside the ONNX file, or ``~/.cache/depth_completion_ros/engines`` when that folder is
+read-only, or ``cache_dir``. Before the engine is moved into the cache it is compared with ONNX
+Runtime (CPU) on real frames (:mod:`.parity`; random input when there are none); an engine that
+disagrees by more than the tolerance is not installed.
 
-A prior-anchored model (inputs ``rgb``, ``depth``, ``prior``; ``costdcnet_prior_cpu``) runs at a
-working resolution that follows each frame's aspect ratio, so its dynamic-size export gets one
-optimisation profile over every working size (32x32 up to the padded working size of a 2:1
-frame, optimised for 640x480 cameras) instead of one fixed size, and its parity check runs
-Matterport3D, 7-Scenes and ClearGrasp frames at their own working resolutions.
+A prior-anchored model (inputs ``rgb``, ``depth``, ``prior``) runs at a working resolution that
+follows each frame's aspect ratio, so its dynamic-size export gets one optimisation profile
+over every working size (one stride up to the padded working size of a 2:1 frame, optimised
+for 640x480 cameras) instead of one fixed size.
 
-Exit status: 0 built, 1 build or parity failure, 2 TensorRT or a CUDA GPU is not available here.
+TensorRT 10's Python API, imported only when an engine is built (an optional dependency).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-if not __package__:  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from depth_completion_ros.backends import (  # noqa: E402
+from ..backends import (
     ENGINE_PRECISIONS,
-    BackendError,
     OnnxRuntimeBackend,
     TensorRTBackend,
     engine_cache_path,
@@ -44,15 +34,13 @@ from depth_completion_ros.backends import (  # noqa: E402
     import_tensorrt,
     resolve_device,
 )
-from depth_completion_ros.depth_io import atomic_output  # noqa: E402
-from depth_completion_ros.model import ModelConfig, build_model  # noqa: E402
-from depth_completion_ros.model.resolution import padded_size, working_size  # noqa: E402
-from training.export_onnx import _random_inputs, parity_inputs  # noqa: E402
+from ..depth_io import atomic_output
+from ..model import ModelConfig, build_model
+from ..model.resolution import padded_size, working_size
+from .parity import ParityResult, parity_inputs, random_inputs
 
-LOG = logging.getLogger("build_engine")
+LOG = logging.getLogger(__name__)
 
-EXIT_FAILED = 1
-EXIT_UNAVAILABLE = 2
 #: Largest tolerated |TensorRT - ONNX Runtime| depth difference (metres), per precision. FP32
 #: matches the export check; FP16 rounds logits to ~3 significant digits, which moves the
 #: soft-argmax depth by centimetres where the plane distribution is flat.
@@ -62,24 +50,17 @@ MAX_ASPECT = 2.0
 #: The frame size a prior model's engine is optimised for (the common RGB-D camera mode).
 TYPICAL_FRAME = (640, 480)
 
+Shape = tuple[int, ...]
+
 
 class EngineBuildError(RuntimeError):
     """TensorRT could not parse or build the network, or the engine failed its parity check."""
 
 
-@dataclass(frozen=True)
-class EngineParity:
-    """Largest TensorRT vs ONNX Runtime difference on one input."""
-
-    name: str
-    depth_max_abs_m: float
-    confidence_max_abs: float
-
-
 def build_engine(
-    onnx_path: str | os.PathLike,
+    onnx_path: str | os.PathLike[str],
     precision: str = "fp16",
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     workspace_gb: float = 2.0,
     size: tuple[int, int] | None = None,
     max_batch: int = 1,
@@ -89,8 +70,9 @@ def build_engine(
 
     ``size`` (W, H) and ``max_batch`` only matter for an ONNX file exported with dynamic axes:
     the engine gets one fixed image size (default: the size recorded in the ONNX metadata, else
-    the training size) and batches from 1 to ``max_batch``. Raises BackendError when TensorRT or
-    a CUDA device is missing, EngineBuildError when the build or the parity check fails.
+    the training size; a prior-anchored model: every working size) and batches from 1 to
+    ``max_batch``. Raises BackendError when TensorRT or a CUDA device is missing,
+    EngineBuildError when the build or the parity check fails.
     """
     if precision not in ENGINE_PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {list(ENGINE_PRECISIONS)}")
@@ -106,7 +88,7 @@ def build_engine(
     target = engine_cache_path(onnx_path, precision, cache_dir)
     reference = OnnxRuntimeBackend(onnx_path)
     width, height = size or reference.model_size
-    prior_model = reference.config is not None and reference.config.anchor == "prior"
+    prior_config = reference.config if reference.config is not None and reference.config.anchor == "prior" else None
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -126,8 +108,8 @@ def build_engine(
     if any(dim < 0 for tensor in inputs for dim in tensor.shape):
         profile = builder.create_optimization_profile()
         for tensor in inputs:
-            if prior_model and size is None:
-                shapes = working_profile_shapes(tuple(tensor.shape), reference.config, max_batch)
+            if prior_config is not None and size is None:
+                shapes = working_profile_shapes(tuple(tensor.shape), prior_config, max_batch)
             else:
                 smallest, largest = _profile_shapes(tuple(tensor.shape), width, height, max_batch)
                 shapes = (smallest, smallest, largest)
@@ -156,13 +138,13 @@ def build_engine(
     return target
 
 
-def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity]:
+def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[ParityResult]:
     """Run the engine (TensorRT) and the ONNX file (ONNX Runtime, CPU) on the same inputs."""
     reference = OnnxRuntimeBackend(onnx_path)
     engine = TensorRTBackend(engine_path, config=reference.config)
     width, height = engine.input_size or engine.model_size
     network = build_model(reference.config or ModelConfig())  # only chooses the kind of inputs
-    inputs = parity_inputs(network, height, width) or _random_inputs(network, height, width, 1)
+    inputs = parity_inputs(network, height, width) or random_inputs(network, height, width, 1)
     results = []
     for name, named in inputs:
         arrays = list(named.values())
@@ -172,14 +154,12 @@ def check_engine_parity(engine_path: Path, onnx_path: Path) -> list[EngineParity
             float(np.max(np.abs(confidence_out.cpu().numpy() - expected_confidence)))
             if confidence_out is not None and expected_confidence is not None else float("nan")
         )
-        results.append(EngineParity(name, float(np.max(np.abs(depth_out.cpu().numpy() - expected_depth))),
+        results.append(ParityResult(name, float(np.max(np.abs(depth_out.cpu().numpy() - expected_depth))),
                                     confidence_diff))
     return results
 
 
-def working_profile_shapes(
-    shape: tuple[int, ...], config: ModelConfig, max_batch: int
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def working_profile_shapes(shape: Shape, config: ModelConfig, max_batch: int) -> tuple[Shape, Shape, Shape]:
     """(min, opt, max) shapes of an (N, C, H, W) input of a prior-anchored model: every padded
     working size, from one stride up to that of a ``MAX_ASPECT`` frame either way, optimised
     for a ``TYPICAL_FRAME`` camera."""
@@ -193,9 +173,7 @@ def working_profile_shapes(
     return (1, channels, stride, stride), (1, channels, opt_h, opt_w), (max_batch, channels, largest_side, largest_side)
 
 
-def _profile_shapes(
-    shape: tuple[int, ...], width: int, height: int, max_batch: int
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _profile_shapes(shape: Shape, width: int, height: int, max_batch: int) -> tuple[Shape, Shape]:
     """(min, max) shapes of an (N, C, H, W) input: dynamic dims get the chosen size and 1…max_batch."""
     if len(shape) != 4:
         raise EngineBuildError(f"expected 4-D (N, C, H, W) inputs, got shape {shape}")
@@ -204,39 +182,3 @@ def _profile_shapes(
     smallest = (batch if batch > 0 else 1, channels, *fixed)
     largest = (batch if batch > 0 else max_batch, channels, *fixed)
     return smallest, largest
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("onnx", type=Path, help="exported model (training/export_onnx.py)")
-    parser.add_argument("--precision", choices=ENGINE_PRECISIONS, default="fp16")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="engine folder (default: beside the ONNX, else ~/.cache/depth_completion_ros/engines)")
-    parser.add_argument("--workspace-gb", type=float, default=2.0, help="TensorRT builder workspace limit")
-    parser.add_argument("--width", type=int, default=None, help="input width for a dynamic-size ONNX")
-    parser.add_argument("--height", type=int, default=None, help="input height for a dynamic-size ONNX")
-    parser.add_argument("--max-batch", type=int, default=1, help="largest batch for a dynamic-batch ONNX")
-    parser.add_argument("--tolerance", type=float, default=None,
-                        help=f"parity tolerance in metres (default: {DEFAULT_TOLERANCE_M})")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    if (args.width is None) != (args.height is None):
-        parser.error("give both --width and --height, or neither")
-    size = (args.width, args.height) if args.width is not None else None
-
-    try:
-        path = build_engine(args.onnx, args.precision, args.cache_dir, args.workspace_gb, size, args.max_batch,
-                            args.tolerance)
-    except BackendError as exc:
-        print(f"error: cannot build a TensorRT engine on this machine: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except (EngineBuildError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
