@@ -76,7 +76,7 @@ def default_model_path(config_name: str = "costdcnet_cpu", kind: str = "onnx") -
     where = ", ".join(str(p) for p in looked) or _describe_roots()
     raise ModelNotFoundError(
         f"shipped model {filename!r} not found; looked in: {where}. Export one with "
-        f"training/export_onnx.py or pass an explicit model path."
+        f"depth-completion export-onnx or pass an explicit model path."
     )
 
 

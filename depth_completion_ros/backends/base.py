@@ -22,7 +22,7 @@ from ..model import ModelConfig
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
-#: Tensor names of the exported network (training/export_onnx.py).
+#: Tensor names of the exported network (:func:`depth_completion_ros.export.export_onnx`).
 INPUT_NAMES = ("rgb", "depth")
 #: Input names of a prior-anchored network (``PriorCostDCNet``): the classical fill as third input.
 PRIOR_INPUT_NAMES = ("rgb", "depth", "prior")

@@ -77,7 +77,7 @@ def engine_cache_path(
     trt_version: str | None = None,
     gpu: str | None = None,
 ) -> Path:
-    """Where :func:`training.build_engine.build_engine` writes the engine: the first writable cache dir."""
+    """Where :func:`depth_completion_ros.export.build_engine` writes the engine: the first writable cache dir."""
     name = engine_file_name(onnx_path, precision, trt_version=trt_version, gpu=gpu)
     dirs = engine_cache_dirs(onnx_path, cache_dir)
     for folder in dirs:

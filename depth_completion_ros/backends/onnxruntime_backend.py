@@ -25,7 +25,7 @@ from .base import (
 from .model_files import existing_file
 from .runtimes import import_onnxruntime
 
-#: ONNX metadata key that holds the model config as JSON (training/export_onnx.py writes it).
+#: ONNX metadata key that holds the model config as JSON (:func:`~depth_completion_ros.export.export_onnx` writes it).
 CONFIG_METADATA_KEY = "model_config"
 
 
@@ -155,7 +155,7 @@ def onnx_model_config(onnx_path: str | os.PathLike[str]) -> ModelConfig | None:
 
 
 def _config_from_metadata(metadata: Mapping[str, str], path: Path) -> ModelConfig | None:
-    """The model config stored by training/export_onnx.py, or None for a foreign ONNX file."""
+    """The model config stored by :func:`~depth_completion_ros.export.export_onnx`, or None for a foreign ONNX file."""
     text = metadata.get(CONFIG_METADATA_KEY)
     if text is None:
         return None
