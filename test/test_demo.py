@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from generated_datasets import cup_samples
+from generated_datasets import cup_samples, repeat_frames
 
 pytest.importorskip("rclpy", reason="the streaming demo needs rclpy (ROS 2 Kilted wheels)")
 
@@ -80,10 +80,11 @@ def test_demo_replays_a_color_depth_recording_with_its_depth_scale(generated_col
     assert metrics["protocol"] == "hidden" and (output / "demo.gif").is_file()
 
 
-def test_demo_replays_a_users_recording_folder(redkitchen_root, tmp_path):
+def test_demo_replays_a_users_recording_folder(generated_kitchen, tmp_path):
     """The data0929 path: a frame folder without ground truth, scored with hidden regions."""
     output = tmp_path / "recording"
-    result = run_demo(output, frames=12, method="classical", recording=redkitchen_root)
+    recording = repeat_frames(generated_kitchen, tmp_path / "frames", 12)
+    result = run_demo(output, frames=12, method="classical", recording=recording)
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["protocol"] == "hidden" and metrics["frames_in"] == 12
     scored = metrics["metrics"]["classical (hidden-region protocol)"]
@@ -99,12 +100,13 @@ def test_demo_rejects_sizes_counts_and_rates_that_are_not_positive(tmp_path, cap
     assert not (tmp_path / "demo").exists()
 
 
-def test_sigterm_stops_the_demo_like_ctrl_c_and_leaves_no_node_behind(redkitchen_root, tmp_path):
+def test_sigterm_stops_the_demo_like_ctrl_c_and_leaves_no_node_behind(generated_kitchen, tmp_path):
     """``kill``/``timeout`` send SIGTERM: the demo stops its node and recorder and exits 130."""
     output = tmp_path / "demo"
+    recording = repeat_frames(generated_kitchen, tmp_path / "frames", 300)  # as long as a 7-Scenes sequence
     demo = subprocess.Popen(
         [sys.executable, "-m", "depth_completion_ros.cli", "demo", "--output", str(output), "--frames", "600",
-         "--method", "classical", "--recording", str(redkitchen_root), "--depth-scale", "1000", "--rate", "0.5"],
+         "--method", "classical", "--recording", str(recording), "--depth-scale", "1000", "--rate", "0.5"],
         cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
     node_pid, seen = None, []
     for line in demo.stderr:
