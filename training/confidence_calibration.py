@@ -8,7 +8,7 @@ confidence band, and what thresholding does: the share of fills kept above each 
 their RMSE. A calibrated confidence gives lower error in higher bands, so thresholding removes
 the worst fills. It also draws the curves and one real frame's panel with the confidence map.
 
-    python training/confidence_calibration.py [--model models/costdcnet_cpu.onnx] [--data ../shared/data]
+    python -m training.confidence_calibration [--model models/costdcnet_cpu.onnx] [--data ../shared/data]
         [--out docs/images] [--kitchen-frames 220:300 --kitchen-step 8]
 """
 from __future__ import annotations
@@ -17,10 +17,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as a script (python training/confidence_calibration.py): make the repository importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib
 

@@ -1,7 +1,7 @@
 """Training curves as PNG: one run (train.py draws ``loss_curve.png`` at the end) or several
 runs on shared axes, to compare schedules, losses or augmentations without TensorBoard.
 
-    python training/curves.py cosine=runs/study_cosine step=runs/study_step --out curves.png
+    python -m training.curves cosine=runs/study_cosine step=runs/study_step --out curves.png
 
 Each run is a ``history.json`` written by train.py (or the folder holding it). Panels: the
 training loss (a running mean over ``window`` logged points, the raw values faint for a single
@@ -15,10 +15,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-if not __package__:
-    # Run as a script (python training/curves.py): make the repository importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Evaluate trained models against the classical baselines on a real dataset, in one run.
 
-    python training/evaluate.py --model models/costdcnet_cpu.onnx --data ../shared/data/matterport3d --out eval/mp
+    python -m training.evaluate --model models/costdcnet_cpu.onnx --data ../shared/data/matterport3d --out eval/mp
 
 Every model (``--model``, repeatable: a ``.pt`` checkpoint, ``.onnx`` or ``.engine``, optionally
 ``NAME=PATH``) runs through :class:`~depth_completion_ros.pipeline.DepthCompleter` - the node's
@@ -33,20 +33,16 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-if not __package__:
-    # Run as a script (python training/evaluate.py): make the repository importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 from tqdm import tqdm
 
 from depth_completion_ros.classical import inpaint_fill, nearest_fill
-from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, load_frame
+from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, load_frame, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output, write_color
 from depth_completion_ros.evaluation import EvaluationReport, Method, evaluate, prepare_inputs, resolve_protocol
 from depth_completion_ros.pipeline import FITS, DepthCompleter
 from depth_completion_ros.visualization import make_panel, robust_depth_range
-from training.datasets import MIN_GT_DEPTH, parse_frame_range
+from training.datasets import MIN_GT_DEPTH
 
 LOG = logging.getLogger("evaluate")
 BASELINES = ("classical", "nearest", "inpaint")
@@ -166,7 +162,7 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
         "hybrid_thresholds": args.hybrid,
         "min_gt": args.min_gt,
         "wall_seconds": round(time.perf_counter() - started, 1),
-        # The exact selection, to redo any frame as scored (training/win_loss.py).
+        # The exact selection, to redo any frame as scored (training.win_loss).
         "selection": {"protocol": protocol, "seed": args.seed, "frames": args.frames},
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """How much evaluation choices alone move RMSE and REL (the seed's "RMSE 0.8952, REL 0.6498").
 
-    python training/protocol_audit.py --data ../shared/data/matterport3d [--model models/costdcnet_cpu.onnx]
+    python -m training.protocol_audit --data ../shared/data/matterport3d [--model models/costdcnet_cpu.onnx]
 
 The same predictions (one method, the same frames) are scored under protocol variants that
 published and home-made depth-completion evaluations differ in, one change at a time:
@@ -22,10 +22,6 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-if not __package__:
-    # Run as a script (python training/protocol_audit.py): make the repository importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2
 import numpy as np

@@ -1,8 +1,8 @@
-"""Train CostDCNet: ``python training/train.py --config training/configs/<name>.yaml [key=value ...]``.
+"""Train CostDCNet: ``python -m training.train --config training/configs/<name>.yaml [key=value ...]``.
 
 One script for every setting: synthetic pre-training, Matterport3D, self-supervised fine-tuning
 on a user's own recordings; one process on a CPU or GPU, or several GPUs with
-``torchrun --nproc_per_node=N training/train.py ...`` (DDP; ``--backend gloo`` on CPUs).
+``torchrun --nproc_per_node=N -m training.train ...`` (DDP; ``--backend gloo`` on CPUs).
 
 What a run writes to ``train.out_dir``:
   ``last.pt``        full training state (model, optimizer, scheduler, AMP scaler, step, RNG,
@@ -30,10 +30,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-if not __package__:
-    # Run as a script (python training/train.py): make the repository importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import torch

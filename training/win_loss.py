@@ -1,9 +1,9 @@
 """Where a model wins and where it loses against a baseline: one picture per evaluation.
 
-    python training/win_loss.py eval/prior/7scenes --model prior=models/costdcnet_prior_cpu.onnx \
+    python -m training.win_loss eval/prior/7scenes --model prior=models/costdcnet_prior_cpu.onnx \
         --against classical --out docs/images/prior_win_loss_7scenes.png
 
-Reads the per-frame hole RMSE that ``training/evaluate.py`` wrote (``OUT/metrics.json``), picks
+Reads the per-frame hole RMSE that ``training.evaluate`` wrote (``OUT/metrics.json``), picks
 the frame where ``--model`` gains most over ``--against`` and the frame where it loses most,
 completes both again exactly as the evaluation did (same frames, same hidden regions) and
 draws, per frame: colour, input depth, the baseline's and the model's absolute error on the
@@ -17,17 +17,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-if not __package__:
-    # Run as a script (python training/win_loss.py): make the repository importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 
-from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.datasets import discover_frames, load_frame, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.evaluation import prepare_inputs
 from depth_completion_ros.metrics import metric_key
-from training.datasets import parse_frame_range
 from training.evaluate import BASELINES, build_methods, parse_model_argument
 
 #: Absolute errors are drawn on 0 … this quantile of both methods' errors in the frame.
