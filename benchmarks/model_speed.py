@@ -3,6 +3,9 @@
     python benchmarks/model_speed.py                      # all three configs, ~3 min on 2 cores
     python benchmarks/model_speed.py --configs costdcnet_cpu --threads 4
 
+A plain script against the installed library (``pip install -e .``, the README's venv): no
+path set-up, run from anywhere.
+
 Prints a Markdown table: parameters, PyTorch CPU and ONNX Runtime CPU ms per 320x256 frame
 (batch 1), one training step (batch 4, forward + backward + Adam), ratios against the naive
 config, and PyTorch CUDA FP16 ms per frame when a GPU is present. Also prints how far the
@@ -22,15 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
-if not __package__:  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import onnxruntime as ort  # noqa: E402
-
-from depth_completion_ros.model import CostDCNet, ModelConfig, build_model, load_model_config  # noqa: E402
-from depth_completion_ros.export import export_onnx, fitted_frames  # noqa: E402
+from depth_completion_ros.export import export_onnx, fitted_frames
+from depth_completion_ros.model import CostDCNet, ModelConfig, build_model, load_model_config
 
 DEFAULT_CONFIGS = ("costdcnet_naive", "costdcnet_faithful", "costdcnet_cpu")
 Clock = Callable[[], float]

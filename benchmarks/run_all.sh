@@ -2,6 +2,8 @@
 # Re-run every benchmark behind docs/benchmarks.md, one after the other (never in parallel:
 # they time each other otherwise), logging each to OUT/<name>.md. Takes ~15 minutes on 2 cores.
 # Usage: benchmarks/run_all.sh [OUT]   (default output/benchmarks)
+# Each benchmark is a plain script (python benchmarks/<name>.py) that imports the installed
+# library (pip install -e ., which scripts/venv.sh does): no path set-up.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/venv.sh"
