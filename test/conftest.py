@@ -17,6 +17,7 @@ from generated_datasets import (
     cup_samples,
     kitchen_samples,
     matterport_scenes,
+    repeat_frames,
     tabletop_samples,
     write_cleargrasp,
     write_color_depth,
@@ -95,6 +96,18 @@ def generated_color_depth(generated_root) -> Path:
 def generated_depth_folder(generated_root) -> Path:
     """A plain folder of millimetre depth PNGs."""
     return write_depth_folder(generated_root / "depth_folder", kitchen_samples()[:3])
+
+
+@pytest.fixture(scope="session")
+def generated_shared_data(generated_root, generated_matterport, generated_kitchen, generated_cleargrasp) -> Path:
+    """The generated datasets under the folder names of ``../shared/data`` (a 300-frame kitchen, as
+    7-Scenes has), for code that takes the shared data folder itself."""
+    root = generated_root / "shared_data"
+    root.mkdir()
+    (root / "matterport3d").symlink_to(generated_matterport)
+    (root / "cleargrasp_d435").symlink_to(generated_cleargrasp)
+    repeat_frames(generated_kitchen, root / "7scenes_redkitchen", 300)
+    return root
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ so the same code paths read them.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -132,13 +133,13 @@ def cup_samples() -> tuple[SyntheticSample, ...]:
 
 def repeat_frames(sequence: Path, folder: Path, count: int) -> Path:
     """A ``count``-frame recording in the 7-Scenes layout made by cycling through ``sequence``'s frames
-    (for tests that need a run long enough to interrupt)."""
+    (for runs long enough to interrupt, or a sequence as long as a real one); files are hard links."""
     sources = sorted(sequence.glob("frame-*.depth.png"))
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(count):
         source = sources[index % len(sources)].name[: -len(".depth.png")]
         for kind in (".depth.png", ".color.jpg", ".pose.txt"):
-            shutil.copy(sequence / (source + kind), folder / f"frame-{index:06d}{kind}")
+            os.link(sequence / (source + kind), folder / f"frame-{index:06d}{kind}")
     shutil.copy(sequence / "camera-intrinsics.txt", folder)
     return folder
 

@@ -105,10 +105,10 @@ def test_export_rejects_bad_arguments(tmp_path, cpu_model) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_real_frames_for_parity(matterport_root, cpu_model) -> None:
-    inputs = parity_inputs(cpu_model, 64, 96, data_root=matterport_root.parent)
+def test_dataset_frames_for_parity(generated_shared_data, cpu_model) -> None:
+    inputs = parity_inputs(cpu_model, 64, 96, data_root=generated_shared_data)
     assert len(inputs) == 3
-    name, named = inputs[0]
+    _, named = inputs[0]
     rgb, depth = named["rgb"], named["depth"]
     assert rgb.shape == (1, 3, 64, 96) and depth.shape == (1, 1, 64, 96)
     assert 0.0 <= rgb.min() and rgb.max() <= 1.0 and (depth > 0).mean() > 0.3
@@ -134,10 +134,11 @@ def test_prior_model_export_must_be_dynamic(tmp_path, prior_model) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_prior_model_parity_on_real_frames(tmp_path, prior_model, redkitchen_root) -> None:
-    """Matterport3D, 7-Scenes and ClearGrasp frames, each at its own working resolution, as the library feeds them."""
+def test_prior_model_parity_on_dataset_frames(tmp_path, prior_model, generated_shared_data) -> None:
+    """Matterport3D, 7-Scenes and ClearGrasp layout frames, each at its own working resolution, as the
+    library feeds them."""
     path = export_onnx(prior_model, tmp_path / "prior.onnx", dynamic=True)
-    inputs = parity_inputs(prior_model, 256, 320, data_root=redkitchen_root.parent)
+    inputs = parity_inputs(prior_model, 256, 320, data_root=generated_shared_data)
     assert len(inputs) >= 2
     shapes = {named["prior"].shape for _, named in inputs}
     assert len(shapes) >= 2  # several working resolutions
