@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -123,7 +122,8 @@ def test_prior_model_graph_has_three_inputs_and_dynamic_size(tmp_path, prior_mod
     metadata = read_onnx_metadata(path)
     assert ModelConfig.from_dict(json.loads(metadata["model_config"])) == prior_model.config
     assert metadata["input_height"] == "dynamic" and "prior" in metadata["inputs"]
-    sizes = [("64x96", random_batch(1, 64, 96, seed=3, prior=True)), ("batch 2 at 96x32", random_batch(2, 96, 32, seed=4, prior=True))]
+    sizes = [("64x96", random_batch(1, 64, 96, seed=3, prior=True)),
+             ("batch 2 at 96x32", random_batch(2, 96, 32, seed=4, prior=True))]
     for result in check_parity(prior_model, path, sizes):
         assert result.ok and result.confidence_max_abs < 1e-4, result
 
