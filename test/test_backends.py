@@ -63,16 +63,16 @@ def synthetic_batch(batch: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return rgb, depth
 
 
-def real_batch(root: Path, count: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Real frames resized to the test input size (nearest for depth, never blending holes)."""
+def frame_batch(root: Path, count: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Dataset frames resized to the test input size (nearest for depth, never blending holes)."""
     samples = [load_frame(frame) for frame in discover_frames(root)[:count]]
     rgb = np.stack([resize_color(s.rgb, WIDTH, HEIGHT) for s in samples]).transpose(0, 3, 1, 2) / np.float32(255)
     depth = np.stack([resize_depth(s.depth, WIDTH, HEIGHT) for s in samples])[:, None]
     return np.ascontiguousarray(rgb, dtype=np.float32), depth
 
 
-def test_torch_and_onnxruntime_agree_on_real_frames(model_files, redkitchen_root):
-    rgb, depth = real_batch(redkitchen_root)
+def test_torch_and_onnxruntime_agree_on_kinect_like_frames(model_files, generated_kitchen):
+    rgb, depth = frame_batch(generated_kitchen)
     assert 0.05 < np.mean(depth == 0) < 0.9, "the frames should have holes and measurements"
     torch_depth, torch_confidence = TorchBackend.from_checkpoint(model_files.checkpoint, "cpu").infer(rgb, depth)
     ort_depth, ort_confidence = OnnxRuntimeBackend(model_files.dynamic).infer(rgb, depth)

@@ -342,9 +342,9 @@ def test_integer_depth_is_rejected() -> None:
         build_model(TINY)(torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32, dtype=torch.int32))
 
 
-def test_real_frame_runs(matterport_root) -> None:
-    """A real Matterport frame (320x256, depth with real holes) goes through the CPU model."""
-    sample = load_frame(discover_frames(matterport_root, layout="matterport")[0])
+def test_dataset_frame_runs(generated_matterport) -> None:
+    """A Matterport3D-layout frame (320x256, depth with sensor-like holes) goes through the CPU model."""
+    sample = load_frame(discover_frames(generated_matterport, layout="matterport")[0])
     rgb = torch.from_numpy(sample.rgb).permute(2, 0, 1)[None].float() / 255
     depth = torch.from_numpy(sample.depth)[None, None]
     torch.manual_seed(0)
