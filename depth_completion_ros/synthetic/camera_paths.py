@@ -74,22 +74,17 @@ class Trajectory:
     def pose(self, time_s: float) -> np.ndarray:
         """4x4 camera-to-world pose (camera x right, y down, z forward; world z up)."""
         angle = self.start_angle + self.angular_speed * time_s
-        amplitude, frequency, phase = self.yaw_sweep
-        yaw = angle + np.pi + amplitude * math.sin(2 * np.pi * frequency * time_s + phase)
-        mean, amplitude, frequency, phase = self.pitch
-        pitch = mean + amplitude * math.sin(2 * np.pi * frequency * time_s + phase)
-        amplitude, frequency, phase = self.roll
-        roll = amplitude * math.sin(2 * np.pi * frequency * time_s + phase)
-        amplitude, frequency, phase = self.bob
+        yaw = angle + np.pi + _wave(self.yaw_sweep, time_s)
+        pitch = self.pitch[0] + _wave(self.pitch[1:], time_s)
         position = np.array(
             [
                 self.center_xy[0] + self.radii[0] * math.cos(angle),
                 self.center_xy[1] + self.radii[1] * math.sin(angle),
-                self.height_m + amplitude * math.sin(2 * np.pi * frequency * time_s + phase),
+                self.height_m + _wave(self.bob, time_s),
             ]
         )
         forward = np.array([math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw), math.sin(pitch)])
-        return camera_pose(position, forward, roll)
+        return camera_pose(position, forward, _wave(self.roll, time_s))
 
 
 @dataclass(frozen=True)
