@@ -75,10 +75,7 @@ def sanitize_depth(
         valid = np.isfinite(metres) & (metres > 0)
     else:
         raise DepthIOError(f"unsupported depth dtype {depth.dtype}")
-    if min_depth > 0:
-        valid &= metres >= min_depth
-    if math.isfinite(max_depth):
-        valid &= metres <= max_depth
+    valid = _within_range(valid, metres, min_depth, max_depth)
     metres[~valid] = 0.0
     return metres
 
@@ -97,11 +94,17 @@ def _sanitize_tensor(depth: torch.Tensor, scale: float | None, min_depth: float,
         metres = units.to(torch.float32) * metres_per_unit
     else:
         raise DepthIOError(f"unsupported depth dtype {depth.dtype}")
+    valid = _within_range(valid, metres, min_depth, max_depth)
+    return torch.where(valid, metres, 0.0)
+
+
+def _within_range(valid: DepthT, metres: DepthT, min_depth: float, max_depth: float) -> DepthT:
+    """``valid`` narrowed to depths in ``[min_depth, max_depth]``: one range rule for arrays and tensors."""
     if min_depth > 0:
         valid &= metres >= min_depth
     if math.isfinite(max_depth):
         valid &= metres <= max_depth
-    return torch.where(valid, metres, 0.0)
+    return valid
 
 
 def _units_per_metre(dtype: object, scale: float | None) -> float:
