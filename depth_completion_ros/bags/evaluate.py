@@ -92,8 +92,10 @@ def evaluate_against_reference(
         require_topics(reader, topics, bag, msgtype=IMAGE_TYPE)
         required = [t for t in (completed_topic, reference_topic) if t]
         groups = match_by_stamp(iter_messages(reader, topics), topics, required=required)
+        scored: Iterator[dict[str, float] | None]
         if reference_topic is not None:
-            scored = (_score(group[completed_topic], group[reference_topic], group.get(raw_topic), min_gt)
+            scored = (_score(group[completed_topic], group[reference_topic],
+                             group[raw_topic] if raw_topic in group else None, min_gt)
                       for _, group in groups)
         else:
             frames = discover_frames(reference, layout=layout, depth_scale=depth_scale)
@@ -133,6 +135,7 @@ def _score_against_folder(
             yield None
             continue
         sample = load_frame(frame, with_rgb=False)
+        assert sample.gt is not None  # frame.gt is set, so load_frame read it
         raw = depth_from_msg(group[raw_topic]) if raw_topic in group else sample.depth
         yield depth_metrics(depth_from_msg(group[completed_topic]), sample.gt, raw=raw, min_gt=min_gt)
 

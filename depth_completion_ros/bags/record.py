@@ -118,13 +118,13 @@ class _BagWriterThread(threading.Thread):
             with Writer(self._path, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS[self._storage]) as writer:
                 checkpoint_due: float | None = None  # monotonic time by which written messages go to the OS
                 while (item := self._next(checkpoint_due)) is not _DONE:
-                    if item is not None:
+                    if isinstance(item, _Received):
                         self._write(writer, item)
                         checkpoint_due = checkpoint_due or time.monotonic() + CHECKPOINT_PERIOD_S
                     if checkpoint_due is not None and time.monotonic() >= checkpoint_due:
                         checkpoint(writer)
                         checkpoint_due = None
-        except Exception as exc:  # reported to the main thread, which stops recording
+        except Exception as exc:  # noqa: BLE001 - reported to the main thread, which stops recording
             self.error = exc
 
     def _next(self, checkpoint_due: float | None) -> _Received | object | None:
@@ -146,7 +146,8 @@ class _BagWriterThread(threading.Thread):
 
     def _log_time(self, item: _Received) -> int:
         if self._stamp == "header" and _has_header(item.msgtype):
-            return stamp_to_ns(TYPESTORE.deserialize_cdr(item.data, item.msgtype).header.stamp)
+            message: Any = TYPESTORE.deserialize_cdr(item.data, item.msgtype)  # a class built from the bag's definition
+            return stamp_to_ns(message.header.stamp)
         return item.receive_ns
 
     def finish(self) -> None:

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rosbags.interfaces import Connection, Qos
 from rosbags.rosbag2 import ReaderError, Writer
@@ -196,7 +196,7 @@ class _Fields:
         self._body = body
         self._offset = 0
 
-    def unpack(self, layout: struct.Struct) -> tuple:
+    def unpack(self, layout: struct.Struct) -> tuple[Any, ...]:
         values = layout.unpack_from(self._body, self._offset)
         self._offset += layout.size
         return values

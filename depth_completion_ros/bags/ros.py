@@ -48,7 +48,7 @@ def ros_node(name: str, stop: threading.Event | None = None) -> Iterator[tuple[N
     stop = stop or threading.Event()
     context = Context()
     rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in _STOP_SIGNALS:
             previous[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
@@ -93,7 +93,8 @@ def message_class(msgtype: str) -> type:
             f"install it (ros-{package.replace('_', '-')} from PyPI, or source a ROS 2 install that has it)"
         )
     msg_class = getattr(importlib.import_module(f"{package}.msg"), name, None)
-    if not hasattr(type(msg_class), "__import_type_support__"):  # what every rosidl message class has
+    # What every rosidl message class has: a metaclass with __import_type_support__.
+    if not isinstance(msg_class, type) or not hasattr(type(msg_class), "__import_type_support__"):
         raise BagError(f"message type {msgtype}: the installed {package} has no message {name}")
     return msg_class
 
