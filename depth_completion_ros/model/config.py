@@ -7,6 +7,7 @@ mapping, so a model can always be rebuilt from the file alone.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,13 +117,15 @@ class ModelConfig:
         if self.anchor == "planes":
             return [] if not self.offsets else ["offsets are only used with anchor: prior"]
         problems = []
-        if not self.offsets or self.offsets[0] <= 0 or any(b <= a for a, b in zip(self.offsets, self.offsets[1:])):
+        if not self.offsets or self.offsets[0] <= 0 or any(b <= a for a, b in itertools.pairwise(self.offsets)):
             problems.append(f"offsets must be positive and strictly increasing, got {list(self.offsets)}")
         if self.num_planes != 2 * len(self.offsets):
             problems.append(f"num_planes ({self.num_planes}) must be 2 x len(offsets) ({len(self.offsets)}): "
                             "the hypotheses are the offsets and their negatives")
         if self.working_area < self.total_stride**2:
-            problems.append(f"working_area ({self.working_area}) must be at least total_stride^2 ({self.total_stride**2})")
+            problems.append(
+                f"working_area ({self.working_area}) must be at least total_stride^2 ({self.total_stride**2})"
+            )
         for name in ("guide_sigma_depth", "guide_sigma_color", "init_logit_decay"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
@@ -131,7 +134,7 @@ class ModelConfig:
     @property
     def volume_pool(self) -> int:
         """How much the U-Net shrinks the volume along every axis at its coarsest level."""
-        return 2 ** (len(self.unet_widths) - 1)
+        return 1 << (len(self.unet_widths) - 1)
 
     @property
     def total_stride(self) -> int:
@@ -145,7 +148,9 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping (lists, not tuples) for YAML, JSON, checkpoints and ONNX metadata."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}
+        return {
+            key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
@@ -180,7 +185,9 @@ def load_model_config(name_or_path: str | os.PathLike[str]) -> ModelConfig:
     else:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
-            raise ModelConfigError(f"no model config named {str(name_or_path)!r}; packaged configs: {available_configs()}")
+            raise ModelConfigError(
+                f"no model config named {str(name_or_path)!r}; packaged configs: {available_configs()}"
+            )
     if not path.is_file():
         raise ModelConfigError(f"{path}: model config file not found")
     try:

@@ -63,12 +63,14 @@ class RenderBuffers:
 
 def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-pixel dot product of two (3, ...) vector planes."""
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    product: np.ndarray = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    return product
 
 
 def norm(a: np.ndarray) -> np.ndarray:
     """Per-pixel length of a (3, ...) vector plane."""
-    return np.sqrt(dot(a, a))
+    length: np.ndarray = np.sqrt(dot(a, a))
+    return length
 
 
 def planes(vector: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -43,12 +43,14 @@ def noise_texture() -> np.ndarray:
 
 def cell_hash(table: np.ndarray, i: np.ndarray, j: np.ndarray | int = 0) -> np.ndarray:
     """A random value in [0, 1) per integer cell (plank, tile, book), stable across frames."""
-    return table[(i.astype(np.int64) * 92821 + np.asarray(j, np.int64) * 68917) & (HASH_SIZE - 1)]
+    hashed: np.ndarray = table[(i.astype(np.int64) * 92821 + np.asarray(j, np.int64) * 68917) & (HASH_SIZE - 1)]
+    return hashed
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Per-pixel blend of colours ``a`` and ``b`` ((N, 3) or (1, 3)) by ``weight`` (N,)."""
-    return a + (b - a) * weight[:, None]
+    blend: np.ndarray = a + (b - a) * weight[:, None]
+    return blend
 
 
 class Texels(NamedTuple):
@@ -100,7 +102,7 @@ def _books(m: Material, t: Texels) -> np.ndarray:
     """A row of spines ``period`` tall: random colours and heights, the dark shelf back above."""
     spine = np.floor(t.u / 0.035)
     hue = np.stack([cell_hash(t.table, spine, k) for k in (11, 23, 37)], axis=1)
-    albedo = (0.12 + 0.6 * hue * hue) * (1.0 + 0.05 * t.fine)[:, None]
+    albedo: np.ndarray = (0.12 + 0.6 * hue * hue) * (1.0 + 0.05 * t.fine)[:, None]
     albedo[t.v / m.period_m > 0.7 + 0.3 * cell_hash(t.table, spine, 51)] = _colour(m.accent) * 0.3
     return albedo
 
@@ -108,7 +110,8 @@ def _books(m: Material, t: Texels) -> np.ndarray:
 def _art(m: Material, t: Texels) -> np.ndarray:
     """Colourful smooth blotches between the two colours (paintings, foliage)."""
     weights = np.stack([0.5 + 0.5 * np.sin(3.0 * t.coarse + phase) for phase in (0.0, 2.1, 4.2)], axis=1)
-    return _colour(m.color) + (_colour(m.accent) - _colour(m.color)) * weights
+    albedo: np.ndarray = _colour(m.color) + (_colour(m.accent) - _colour(m.color)) * weights
+    return albedo
 
 
 def _metal(m: Material, t: Texels) -> np.ndarray:
