@@ -8,6 +8,7 @@ Sensors and datasets disagree on everything else (millimetres, 1/4000 m, 1/5000 
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 import re
@@ -126,7 +127,8 @@ def depth_to_units(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
     return units.astype(np.uint16)
 
 
-#: Marks the temporary names of :func:`atomic_output`: ``.<name>.<pid>.<random>.partial<suffix>``.
+#: Marks the temporary names of :func:`atomic_output` (``.<name>.<pid>.<random>.partial<suffix>``)
+#: and of the staging folders of ``bags.storage.atomic_directory`` (``.<name>.<pid>.<random>.partial``).
 PARTIAL_MARK = ".partial"
 _PARTIAL_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9A-Za-z_]+\.partial(\.[^.]*)?$")
 
@@ -153,19 +155,22 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def stale_partials(folder: str | os.PathLike[str]) -> list[Path]:
+def stale_partials(folder: str | os.PathLike[str], target: str | None = None) -> list[Path]:
     """Partial outputs in ``folder`` whose writer is gone: left by a run killed mid-write (SIGKILL, power loss).
 
-    A live writer's partial names its pid and is not listed, so two runs side by side never
-    report (or remove) each other's files.
+    Files and staging folders alike (see :data:`PARTIAL_MARK`); what to do with them is the
+    caller's choice. ``target``: only the partials of the output with that name, not those of
+    names that extend it (``bag.v2`` for ``bag``). A live writer's partial names its pid and is
+    not listed, so two runs side by side never report (or remove) each other's outputs.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    prefix = "." if target is None else f".{glob.escape(target)}."
     stale = []
-    for candidate in sorted(folder.glob(".*" + PARTIAL_MARK + "*")):
+    for candidate in sorted(folder.glob(prefix + "*" + PARTIAL_MARK + "*")):
         match = _PARTIAL_NAME.match(candidate.name)
-        if match and not process_alive(int(match["pid"])):
+        if match and (target is None or match["target"] == target) and not process_alive(int(match["pid"])):
             stale.append(candidate)
     return stale
 

@@ -28,7 +28,7 @@ from depth_completion_ros.bags import (
 )
 from depth_completion_ros.bags.storage import BAG_VERSION, STORAGE_PLUGINS, TYPESTORE, iter_messages, match_by_stamp
 from depth_completion_ros.datasets import discover_frames, load_frame
-from depth_completion_ros.depth_io import UINT16_SENTINEL, read_color, read_depth_raw
+from depth_completion_ros.depth_io import UINT16_SENTINEL, read_color, read_depth_raw, stale_partials
 from depth_completion_ros.geometry import CameraIntrinsics, read_intrinsics
 from depth_completion_ros.ros_image import color_from_msg, depth_from_msg
 from depth_completion_ros.sync import stamp_to_ns
@@ -510,8 +510,6 @@ def test_repair_errors_name_the_problem(kitchen_frames, tmp_path, capsys):
 
 
 def test_stale_partials_are_named_only_when_their_run_is_gone(kitchen_frames, tmp_path, caplog):
-    from depth_completion_ros.bags.storage import stale_partials
-
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # reaped: its pid belongs to no process now
     killed = tmp_path / f".bag.{gone.pid}.abc.partial"
@@ -519,7 +517,7 @@ def test_stale_partials_are_named_only_when_their_run_is_gone(kitchen_frames, tm
     other_output = tmp_path / f".bag.v2.{gone.pid}.ghi.partial"  # killed, but a run writing bag.v2
     for folder in killed, running, other_output:
         folder.mkdir()
-    assert stale_partials(tmp_path / "bag") == [killed]
+    assert stale_partials(tmp_path, "bag") == [killed]
     frames_to_bag(kitchen_frames[:1], tmp_path / "bag", progress=False)
     assert str(killed) in caplog.text and str(running) not in caplog.text and str(other_output) not in caplog.text
     assert killed.is_dir() and running.is_dir() and other_output.is_dir()

@@ -164,6 +164,8 @@ def test_partials_of_killed_writers_are_found_and_live_ones_are_not(tmp_path):
     (tmp_path / "frame.png").write_bytes(b"finished")
     assert live.name.startswith(".frame.png.") and live.suffix == ".png"  # writers pick the format from it
     assert stale_partials(tmp_path) == [dead]
+    assert stale_partials(tmp_path, "frame.png") == [dead]
+    assert stale_partials(tmp_path, "frame") == []  # another output's partial
     assert stale_partials(tmp_path / "missing") == []
 
 

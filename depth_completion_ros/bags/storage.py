@@ -9,11 +9,9 @@ atomic creation of a bag directory, and the summary behind ``bag info``.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import math
 import os
-import re
 import shutil
 import sqlite3
 import struct
@@ -22,14 +20,25 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import apsw
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime, TopicInfo
+from rosbags.interfaces import (
+    Connection,
+    ConnectionExtRosbag2,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+    TopicInfo,
+)
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin
 from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 
+from ..depth_io import PARTIAL_MARK, stale_partials
 from ..sync import NANOSECONDS, stamp_to_ns
 
 LOG = logging.getLogger(__name__)
@@ -47,7 +56,7 @@ STAMP_MODES = ("receive", "header")
 #: (``record.checkpoint``): a recorder killed with SIGKILL loses at most this much of its recording.
 CHECKPOINT_PERIOD_S = 1.0
 #: rosbag2 metadata version written by ``rosbags`` for Jazzy and later.
-BAG_VERSION = 9
+BAG_VERSION: Final = 9
 #: rmw's "infinite" duration, as ``ros2 bag record`` stores it for deadline, lifespan and lease.
 _INFINITE = QosTime(sec=9223372036, nsec=854775807)
 #: What a camera driver offers (rclcpp's default publisher profile); recorded into converted bags
@@ -162,36 +171,6 @@ def match_by_stamp(
             yield stamp, group
 
 
-#: Staging folders are ``.<name>.<pid>.<random>.partial`` beside the output (see :func:`atomic_directory`).
-PARTIAL_SUFFIX = ".partial"
-
-
-def _owner_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
-
-
-def stale_partials(path: str | os.PathLike[str]) -> list[Path]:
-    """Staging folders of ``path`` whose process is gone: left by a run that was killed (SIGKILL, power loss).
-
-    A live run's staging folder carries its pid and is not listed, so two runs side by side do
-    not report each other (nor do outputs whose names extend this one's, such as ``bag.v2``).
-    """
-    path = Path(path)
-    staging_name = re.compile(rf"\.{re.escape(path.name)}\.(?P<pid>\d+)\.[^.]+{re.escape(PARTIAL_SUFFIX)}")
-    stale = []
-    for candidate in sorted(path.parent.glob(f"{glob.escape(f'.{path.name}.')}*{PARTIAL_SUFFIX}")):
-        match = staging_name.fullmatch(candidate.name)
-        if match and candidate.is_dir() and not _owner_alive(int(match["pid"])):
-            stale.append(candidate)
-    return stale
-
-
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a path in a hidden staging folder beside ``path``; move it to ``path`` only on success.
@@ -209,13 +188,15 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise BagError(f"{path}: already exists; choose a new output name (bags are never overwritten)")
     if path.parent.exists() and not path.parent.is_dir():
         raise BagError(f"{path.parent}: not a folder, cannot create {path.name} in it")
-    for stale in stale_partials(path):
+    for stale in stale_partials(path.parent, path.name):
+        if not stale.is_dir():  # a file's partial: not a staging folder of this output
+            continue
         LOG.warning(f"{stale}: left behind by an earlier run that was killed before it finished; "
                     f"recover a killed recording with 'depth-completion bag repair {stale} NEW_BAG', "
                     "otherwise delete it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX,
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=PARTIAL_MARK,
                                         dir=path.parent))
     except OSError as exc:
         raise BagError(f"{path}: cannot create the output ({exc.strerror or exc})") from exc
@@ -295,8 +276,13 @@ def _format_size(size: int) -> str:
     return f"{size / 1024**exponent:.1f} {_SIZE_UNITS[exponent]}"
 
 
+def offered_qos(connection: Connection) -> list[Qos]:
+    """The QoS profiles the recorded publishers offered on a rosbag2 connection (none for ROS 1 bags)."""
+    return connection.ext.offered_qos_profiles if isinstance(connection.ext, ConnectionExtRosbag2) else []
+
+
 def _topic_summary(name: str, info: TopicInfo) -> TopicSummary:
-    offers = [qos for connection in info.connections for qos in connection.ext.offered_qos_profiles]
+    offers = [qos for connection in info.connections for qos in offered_qos(connection)]
 
     def policy(field: str) -> str:
         return ",".join(sorted({getattr(qos, field).name.lower() for qos in offers})) or "unknown"

@@ -165,7 +165,8 @@ def prepare_output_folder(folder: Path, *, inside: Path | None = None) -> Path:
     ``inside``: the folder ``folder`` must stay in (a ``panels`` symlink in the output folder
     could otherwise send writes anywhere). Partial files that a killed run left here (see
     :func:`depth_io.stale_partials`) are removed, each named in a warning: they are temporary
-    names of files that were never finished, and the finished files are never touched.
+    names of files that were never finished, and the finished files are never touched. A killed
+    bag tool's staging folder stays: ``bag repair`` may recover a recording from it.
     """
     if inside is not None and not folder.resolve().is_relative_to(inside.resolve()):
         raise OutputFolderError(f"{folder}: leads out of {inside} (to {folder.resolve()}); "
@@ -181,6 +182,8 @@ def prepare_output_folder(folder: Path, *, inside: Path | None = None) -> Path:
     except OSError as exc:
         raise OutputFolderError(f"{folder}: cannot write output here ({exc.strerror or exc})") from exc
     for partial in stale_partials(folder):
+        if partial.is_dir():
+            continue
         LOG.warning("removing %s: a partial file left by an earlier run that was killed mid-write", partial)
         partial.unlink(missing_ok=True)
     return folder
