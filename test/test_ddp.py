@@ -9,7 +9,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from training.train import Trainer, init_distributed, load_config
+from training.config import TrainingConfig, load_training_config
+from training.train import Trainer, init_distributed
 
 
 def _free_port() -> int:
@@ -18,8 +19,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _config(out_dir: Path) -> dict:
-    return load_config(None, [
+def _config(out_dir: Path) -> TrainingConfig:
+    return load_training_config(None, [
         "model=costdcnet_cpu",
         "data={kind: synthetic, length: 8, size: [64, 64], batch_size: 2, num_workers: 0, augmentation: {extra_holes: 0.5}}",
         "train.max_steps=2", "train.log_every=1", "train.checkpoint_every=2", "train.threads=1",

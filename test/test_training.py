@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
 from depth_completion_ros.model import load_checkpoint, read_checkpoint
+from training.config import TrainingConfig, load_training_config
 from training.curves import main as curves_main
 from training.curves import running_mean
 from training.datasets import (
@@ -25,8 +27,8 @@ from training.datasets import (
     parse_frame_range,
 )
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
-from training.schedules import StepDecay, WarmupCosine, build_scheduler
-from training.train import TRAINING_STATE_KEY, apply_overrides, load_config
+from training.schedules import ScheduleConfig, StepDecay, WarmupCosine, build_scheduler
+from training.train import TRAINING_STATE_KEY, stored_training_config
 from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
@@ -101,7 +103,8 @@ def test_step_schedule_halves_every_twenty_epochs():
     decay = StepDecay(period_steps=20 * 10, gamma=0.5)
     assert [decay(s) for s in (0, 199, 200, 399, 400)] == [1.0, 1.0, 0.5, 0.5, 0.25]
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = build_scheduler(optimizer, {"kind": "step", "step_epochs": 2, "gamma": 0.5}, steps_per_epoch=3, total_steps=12)
+    scheduler = build_scheduler(optimizer, ScheduleConfig(kind="step", step_epochs=2, gamma=0.5), steps_per_epoch=3,
+                                total_steps=12)
     lrs = []
     for _ in range(12):
         lrs.append(optimizer.param_groups[0]["lr"])
@@ -117,7 +120,7 @@ def test_warmup_cosine():
     values = [schedule(s) for s in range(4, 105)]
     assert all(a >= b for a, b in itertools.pairwise(values))
     with pytest.raises(ValueError, match="unknown schedule"):
-        build_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), {"kind": "poly"}, 1, 1)
+        ScheduleConfig(kind="poly")
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -239,11 +242,39 @@ def test_synthetic_dataset_is_deterministic():
 # ----------------------------------------------------------------------------- the trainer
 
 
-def test_overrides():
-    config = apply_overrides(load_config(None), ["optim.lr=2e-4", "data.size=[64, 64]", "val=null"])
-    assert config["optim"]["lr"] == 2e-4 and config["data"]["size"] == [64, 64] and config["val"] is None
-    with pytest.raises(ValueError, match=r"section\.key=value"):
-        apply_overrides(config, ["lr"])
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "training" / "configs").glob("*.yaml")),
+                         ids=lambda path: path.stem)
+def test_shipped_configs_load_typed_and_round_trip(path):
+    config = load_training_config(path)
+    assert isinstance(config.optim.lr, float) and isinstance(config.train.seed, int)
+    assert config.data.dataset["kind"] in ("synthetic", "matterport", "self_supervised", "mixture")
+    # What checkpoints store loads back to the same config.
+    assert TrainingConfig.from_mapping(config.to_dict()) == config
+
+
+def test_overrides_are_typed_and_checked_like_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"data": {"kind": "synthetic", "length": 8},
+                                    "val": {"kind": "synthetic", "length": 2}, "optim": {"lr": 1e-3}}))
+    config = load_training_config(path, ["optim.lr=2e-4", "data.size=[64, 64]", "val=null", "train.max_steps=1e3",
+                                         "train.working_scale=[1, 4]"])
+    assert config.optim.lr == 2e-4 and config.data.dataset["size"] == [64, 64] and config.val is None
+    assert config.train.max_steps == 1000 and config.train.working_scale == (1.0, 4.0)
+    assert config.loss.kind == "l1" and config.data.batch_size == 4  # absent sections and keys: defaults
+    for overrides, message in ((["lr"], r"section\.key=value"),
+                               (["optim.lrr=1"], r"unknown optim keys \['lrr'\]"),
+                               (["optimizer.lr=1"], r"unknown training config keys \['optimizer'\]"),
+                               (["train.amp=maybe"], r"train\.amp must be bool, got 'maybe'"),
+                               (["train.seed=0.5"], r"train\.seed must be int"),
+                               (["optim.betas=[0.9]"], r"optim\.betas must be a list of 2 values"),
+                               (["data.colour=1"], r"data: unknown synthetic dataset keys \['colour'\]"),
+                               (["optim.name=sgd"], "unknown optimizer 'sgd'")):
+        with pytest.raises(ValueError, match=message) as raised:
+            load_training_config(path, overrides)
+        assert str(path) in str(raised.value) or overrides == ["lr"]
+    with pytest.raises(ValueError, match=r"mixture part 1 \(synthetic\): unknown synthetic dataset keys \['root'\]"):
+        load_training_config(path, ["data={kind: mixture, parts: [{kind: synthetic, length: 2}, "
+                                    "{kind: synthetic, length: 2, root: x}]}"])
 
 
 def _tiny_config(tmp_path, out: str) -> list[str]:
@@ -258,7 +289,7 @@ def _tiny_config(tmp_path, out: str) -> list[str]:
     }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
-    return ["--config", str(path), f"train.out_dir={tmp_path / out}"]
+    return ["--config", str(path), "--set", f"train.out_dir={tmp_path / out}"]
 
 
 def test_two_steps_checkpoint_and_bit_exact_resume(tmp_path):
@@ -280,6 +311,9 @@ def test_two_steps_checkpoint_and_bit_exact_resume(tmp_path):
         assert torch.equal(tensor, expected[name]), name
     with pytest.raises(ValueError, match="no training state"):
         train_main([*_tiny_config(tmp_path, "again"), "--resume", str(straight / "model.pt")])
+    # The checkpoint carries its config: --resume alone continues the run it came from.
+    assert stored_training_config(straight / "last.pt") == load_training_config(tmp_path / "tiny.yaml",
+                                                                                [f"train.out_dir={straight}"])
 
     # Both runs on one figure; the split run's history continued where it stopped.
     history = json.loads((tmp_path / "split" / "history.json").read_text())
@@ -294,7 +328,7 @@ def test_running_mean():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_amp_training_on_cuda(tmp_path):
-    assert train_main([*_tiny_config(tmp_path, "cuda"), "--device", "cuda", "train.amp=true"]) == 0
+    assert train_main([*_tiny_config(tmp_path, "cuda"), "train.amp=true", "--device", "cuda"]) == 0
     state = read_checkpoint(tmp_path / "cuda" / "last.pt")[TRAINING_STATE_KEY]
     assert state["scaler"]["scale"] > 0  # the GradScaler ran
     model, meta = load_checkpoint(tmp_path / "cuda" / "model.pt")
@@ -306,7 +340,7 @@ def test_logged_loss_after_resume_averages_only_the_steps_it_ran(tmp_path):
     assert train_main(_tiny_config(tmp_path, "each")) == 0
     each = json.loads((tmp_path / "each" / "history.json").read_text())
     # log_every=2, stopped after step 1 and resumed: the step-2 entry covers step 2 alone.
-    split = [*_tiny_config(tmp_path, "split"), "train.log_every=2"]
+    split = [*_tiny_config(tmp_path, "split"), "train.log_every=2"]  # a second --set value
     assert train_main([*split, "--stop-after", "1"]) == 0
     assert train_main([*split, "--resume", str(tmp_path / "split" / "last.pt")]) == 0
     history = json.loads((tmp_path / "split" / "history.json").read_text())
@@ -395,15 +429,15 @@ def test_prior_model_trains_and_resumes(tmp_path):
     path = tmp_path / "prior.yaml"
     path.write_text(yaml.safe_dump(config))
     arguments = ["--config", str(path)]
-    assert train_main([*arguments, f"train.out_dir={tmp_path / 'straight'}"]) == 0
+    assert train_main([*arguments, "--set", f"train.out_dir={tmp_path / 'straight'}"]) == 0
     history = json.loads((tmp_path / "straight" / "history.json").read_text())
     assert {"hole_rmse", "prior_hole_rmse"} <= set(history["val"][-1])
     assert (tmp_path / "straight" / "best.pt").is_file()
     model, _ = load_checkpoint(tmp_path / "straight" / "model.pt")
     assert model.config.anchor == "prior" and model.cost_volume.head.weight.abs().sum() > 0  # it learned
-    split = [*arguments, f"train.out_dir={tmp_path / 'split'}"]
-    assert train_main([*split, "--stop-after", "1"]) == 0
-    assert train_main([*split, "--resume", str(tmp_path / "split" / "last.pt")]) == 0
+    assert train_main([*arguments, "--set", f"train.out_dir={tmp_path / 'split'}", "--stop-after", "1"]) == 0
+    # Resumed with the config the checkpoint stores (no --config).
+    assert train_main(["--resume", str(tmp_path / "split" / "last.pt")]) == 0
     resumed, _ = load_checkpoint(tmp_path / "split" / "model.pt")
     for name, tensor in resumed.state_dict().items():
         assert torch.equal(tensor, model.state_dict()[name]), name

@@ -447,23 +447,42 @@ def frames_from_bag(
     return cache_dir
 
 
+def check_dataset_spec(spec: Mapping[str, Any]) -> None:
+    """ValueError for a spec with an unknown ``kind`` or a key its kind does not read
+    (:data:`DATASET_KEYS`; a mixture's parts too), without building anything: a training config
+    is checked when it is loaded, not when the data loader first needs the set."""
+    kind = spec.get("kind")
+    if kind not in DATASET_KINDS:
+        raise ValueError(f"dataset kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    reject_unknown_keys(spec, DATASET_KEYS[kind], f"{kind} dataset")
+    if kind == "mixture":
+        shared = spec.get("shared") or {}
+        for index, part in enumerate(spec.get("parts") or ()):
+            if not isinstance(part, Mapping):
+                raise ValueError(f"mixture part {index} must be a dataset spec (a mapping), got {part!r}")
+            merged = {key: value for key, value in {**shared, **part}.items() if key != "repeat"}
+            try:
+                check_dataset_spec(merged)
+            except ValueError as exc:
+                raise ValueError(f"mixture part {index} ({merged.get('kind')}): {exc}") from exc
+
+
 def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     """A dataset from a config mapping (the ``data``/``val`` sections of a training config).
 
     Common keys: ``kind`` (one of :data:`DATASET_KINDS`), ``size`` [W, H], ``augmentation``
     (:meth:`Augmentation.from_dict`), ``max_depth``, ``seed``, ``interpolate`` (midpoint pre-pass,
     default on like the pipeline). Per kind:
-    ``synthetic``: ``length``, ``base_seed``, ``scene`` (room | tabletop), ``renew``; ``matterport``: ``root``, ``split``;
+    ``synthetic``: ``length``, ``base_seed``, ``scene`` (room | tabletop), ``renew``;
+    ``matterport``: ``root``, ``split``;
     ``ground_truth``: ``root``, ``layout``, ``frames`` (START:STOP); ``self_supervised``: ``root``
     (a frame folder) or ``bag`` + ``depth_topic`` [+ ``color_topic``, ``info_topic``] +
     ``cache_dir`` (see :func:`frames_from_bag`), ``layout``, ``frames``, ``hide_fraction``,
     ``holes``, ``supervise_observed`` (:data:`DATASET_KEYS`; any other key is an error).
     """
+    check_dataset_spec(spec)
     options = dict(spec)
-    kind = options.pop("kind", None)
-    if kind not in DATASET_KINDS:
-        raise ValueError(f"dataset kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
-    reject_unknown_keys(spec, DATASET_KEYS[kind], f"{kind} dataset")
+    kind = options.pop("kind")
     if kind == "mixture":
         return mixture_dataset(options)
     common: dict[str, Any] = {

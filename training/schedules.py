@@ -9,11 +9,29 @@ The multipliers are small picklable classes, so ``LambdaLR.state_dict()`` captur
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
 SCHEDULE_KINDS = ("step", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The ``schedule`` section of a training config. ``kind``: step | cosine | constant;
+    step: ``step_epochs``, ``gamma``; cosine: ``warmup_steps`` (else ``warmup_epochs``),
+    ``min_lr_ratio``. Epoch counts may be fractional."""
+
+    kind: str = "step"
+    step_epochs: float = 20.0
+    gamma: float = 0.5
+    warmup_epochs: float = 1.0
+    warmup_steps: int | None = None
+    min_lr_ratio: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULE_KINDS:
+            raise ValueError(f"unknown schedule kind {self.kind!r} (use one of {', '.join(SCHEDULE_KINDS)})")
 
 
 class StepDecay:
@@ -50,25 +68,17 @@ class WarmupCosine:
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, config: dict[str, Any], steps_per_epoch: int, total_steps: int
+    optimizer: torch.optim.Optimizer, config: ScheduleConfig, steps_per_epoch: int, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-step scheduler from the ``schedule`` section of a training config.
-
-    Keys: ``kind`` (step | cosine | constant); step: ``step_epochs`` (20), ``gamma`` (0.5);
-    cosine: ``warmup_epochs`` (or ``warmup_steps``), ``min_lr_ratio`` (0.01).
-    """
-    kind = config.get("kind", "step")
-    if kind == "step":
-        multiplier: Any = StepDecay(
-            max(1, round(float(config.get("step_epochs", 20)) * steps_per_epoch)), float(config.get("gamma", 0.5))
-        )
-    elif kind == "cosine":
-        warmup = config.get("warmup_steps")
+    """A per-step scheduler from the ``schedule`` section of a training config."""
+    multiplier: StepDecay | WarmupCosine
+    if config.kind == "step":
+        multiplier = StepDecay(max(1, round(config.step_epochs * steps_per_epoch)), config.gamma)
+    elif config.kind == "cosine":
+        warmup = config.warmup_steps
         if warmup is None:
-            warmup = round(float(config.get("warmup_epochs", 1)) * steps_per_epoch)
-        multiplier = WarmupCosine(int(warmup), total_steps, float(config.get("min_lr_ratio", 0.01)))
-    elif kind == "constant":
-        multiplier = StepDecay(total_steps + 1, 1.0)
+            warmup = round(config.warmup_epochs * steps_per_epoch)
+        multiplier = WarmupCosine(warmup, total_steps, config.min_lr_ratio)
     else:
-        raise ValueError(f"unknown schedule kind {kind!r} (use one of {', '.join(SCHEDULE_KINDS)})")
+        multiplier = StepDecay(total_steps + 1, 1.0)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)

@@ -1,4 +1,4 @@
-"""Train CostDCNet: ``python -m training.train --config training/configs/<name>.yaml [key=value ...]``.
+"""Train CostDCNet: ``python -m training.train --config training/configs/<name>.yaml [--set key=value ...]``.
 
 One script for every setting: synthetic pre-training, Matterport3D, self-supervised fine-tuning
 on a user's own recordings; one process on a CPU or GPU, or several GPUs with
@@ -14,7 +14,9 @@ What a run writes to ``train.out_dir``:
   ``history.json``   per-step loss and learning rate, periodic validation metrics (with last.pt)
   ``loss_curve.png`` the curves, drawn at the end; ``tensorboard/`` the same, live
 
-Config overrides use dotted keys with YAML values: ``optim.lr=1e-3 data.batch_size=8``.
+The config (:mod:`training.config`) is typed and checked when it is loaded; overrides use dotted
+keys with YAML values: ``--set optim.lr=1e-3 data.batch_size=8``. ``--resume last.pt`` without
+``--config`` continues with the config stored in the checkpoint.
 """
 from __future__ import annotations
 
@@ -34,8 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F  # noqa: N812 - the conventional alias
-import yaml
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
@@ -50,99 +51,15 @@ from depth_completion_ros.model import (
     read_checkpoint,
     save_checkpoint,
 )
+from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
 from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, build_dataset
-from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
+from training.losses import masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
 
 LOG = logging.getLogger("train")
 #: Key of the optimizer/scheduler/RNG state in ``last.pt``, next to the model checkpoint's keys.
 TRAINING_STATE_KEY = "training_state"
-
-#: Every config key the trainer understands, with its default (sections are merged key by key).
-DEFAULTS: dict[str, Any] = {
-    "model": "costdcnet_cpu",
-    "init": None,
-    "data": {"batch_size": 4, "num_workers": 1},
-    "val": None,
-    "loss": {"kind": "l1", "hole_weight": 1.0, "observed_weight": 1.0, "beta": 0.1, "plane_weight": 0.0},
-    "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "betas": [0.9, 0.999], "grad_clip": 1.0},
-    "schedule": {"kind": "step", "step_epochs": 20, "gamma": 0.5},
-    "train": {
-        "epochs": 50,
-        "max_steps": None,
-        "seed": 0,
-        "amp": True,
-        "checkpoint_every": 500,
-        "log_every": 10,
-        "out_dir": "runs/costdcnet",
-        "threads": None,
-        "working_scale": None,
-    },
-}
-
-
-# ----------------------------------------------------------------------------- configuration
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: mappings merge key by key, anything else replaces."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` strings; values are parsed as YAML (``1e-3``, ``[320, 256]``, ``null``)."""
-    config = copy.deepcopy(config)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r} must look like section.key=value")
-        node = config
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
-                raise ValueError(f"override {item!r}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = parse_value(text)
-    return config
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value as YAML, with ``1e-3`` read as a number (YAML 1.1 wants ``1.0e-3``)."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Defaults, then the YAML file, then the command-line overrides."""
-    config: dict[str, Any] = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such training config")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a training config must be a mapping")
-        unknown = sorted(set(loaded) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"{path}: unknown config sections {unknown}; known: {sorted(DEFAULTS)}")
-        config = merge(config, loaded)
-    return apply_overrides(config, overrides)
-
 
 # ----------------------------------------------------------------------------- distributed
 
@@ -206,7 +123,9 @@ def model_inputs(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], devi
     return [batch[name].to(device, non_blocking=True) for name in model.input_names]
 
 
-def draw_working_size(height: int, width: int, scales: Sequence[float] | None, seed: int, step: int) -> tuple[int, int] | None:
+def draw_working_size(
+    height: int, width: int, scales: Sequence[float] | None, seed: int, step: int
+) -> tuple[int, int] | None:
     """A random working resolution ``(w, h)`` for a training crop: the crop shrunk by a factor
     drawn log-uniformly from ``scales`` ([min, max]), so one model learns every frame-to-working
     ratio between 320x256 and 1920x1080 frames. Drawn from ``(seed, step)`` alone, so a resumed
@@ -279,21 +198,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_optimizer(model: torch.nn.Module, config: Mapping[str, Any]) -> torch.optim.Optimizer:
+def build_optimizer(model: torch.nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
     """Adam or AdamW; weight decay skips biases and norm parameters (1-D tensors)."""
-    name = str(config.get("name", "adamw")).lower()
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [
-        {"params": decay, "weight_decay": float(config.get("weight_decay", 0.0))},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    options = {"lr": float(config["lr"]), "betas": tuple(float(b) for b in config.get("betas", (0.9, 0.999)))}
-    if name == "adamw":
-        return torch.optim.AdamW(groups, **options)
-    if name == "adam":
-        return torch.optim.Adam(groups, **options)
-    raise ValueError(f"unknown optimizer {name!r} (use adam or adamw)")
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW if config.name == "adamw" else torch.optim.Adam
+    return optimizer(groups, lr=config.lr, betas=config.betas)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -345,36 +256,38 @@ def write_json(path: Path, data: Any) -> None:
 class Trainer:
     """Holds everything one run needs; :meth:`run` trains until the configured step count."""
 
-    def __init__(self, config: dict[str, Any], context: DistributedContext) -> None:
+    def __init__(self, config: TrainingConfig, context: DistributedContext) -> None:
         self.config = config
         self.context = context
-        train_cfg = config["train"]
-        if train_cfg.get("threads"):
-            torch.set_num_threads(int(train_cfg["threads"]))
-        self.seed = int(train_cfg["seed"])
+        settings = config.train
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        self.seed = settings.seed
         seed_everything(self.seed)
-        self.out_dir = Path(train_cfg["out_dir"])
+        self.out_dir = Path(settings.out_dir)
         self.device = context.device
 
-        model_config = load_model_config(config["model"])
-        if config.get("init"):
+        model_config = load_model_config(config.model)
+        if config.init:
             # Fine-tuning: start from trained weights (same architecture), fresh optimizer.
-            model, _ = load_checkpoint(config["init"])
+            model, _ = load_checkpoint(config.init)
             if model.config != model_config:
-                raise ValueError(f"init checkpoint {config['init']} holds {model.config.name}, config asks for {config['model']}")
+                raise ValueError(f"init checkpoint {config.init} holds {model.config.name}, "
+                                 f"config asks for {config.model}")
         else:
             model = build_model(model_config)
         self.model = model.to(self.device)
         self.net: torch.nn.Module = PredictionOutputs(self.model)
         if context.distributed:
-            self.net = DistributedDataParallel(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.net, device_ids=device_ids)
 
-        data_cfg = dict(config["data"])
-        self.batch_size = int(data_cfg.pop("batch_size"))
-        num_workers = int(data_cfg.pop("num_workers"))
-        self.dataset = build_dataset(data_cfg)
+        self.batch_size = config.data.batch_size
+        num_workers = config.data.num_workers
+        self.dataset = build_dataset(config.data.dataset)
         self.sampler = ResumableSampler(
-            self.dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=self.seed, drop_last=True
+            self.dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=self.seed,
+            drop_last=True,
         )
         self.loader = DataLoader(
             self.dataset,
@@ -387,25 +300,23 @@ class Trainer:
         self.steps_per_epoch = self.sampler.num_samples // self.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(
-                f"{len(self.dataset)} samples over {context.world_size} ranks do not fill one batch of {self.batch_size}"
+                f"{len(self.dataset)} samples over {context.world_size} ranks do not fill one batch of "
+                f"{self.batch_size}"
             )
-        max_steps = train_cfg.get("max_steps")
-        self.total_steps = int(max_steps) if max_steps else int(train_cfg["epochs"]) * self.steps_per_epoch
+        self.total_steps = settings.max_steps or settings.epochs * self.steps_per_epoch
 
         self.val_loader = None
-        val_cfg = config.get("val")
-        if val_cfg and context.is_main:
-            val_cfg = dict(val_cfg)
-            self.val_every = int(val_cfg.pop("every_steps", self.steps_per_epoch))
-            val_batch = int(val_cfg.pop("batch_size", self.batch_size))
-            self.val_loader = DataLoader(build_dataset(val_cfg), batch_size=val_batch, num_workers=num_workers)
+        if config.val is not None and context.is_main:
+            self.val_every = config.val.every_steps or self.steps_per_epoch
+            self.val_loader = DataLoader(build_dataset(config.val.dataset),
+                                         batch_size=config.val.batch_size or self.batch_size, num_workers=num_workers)
 
-        self.loss_config = LossConfig(**config["loss"])
-        self.optimizer = build_optimizer(self.model, config["optim"])
-        self.scheduler = build_scheduler(self.optimizer, config["schedule"], self.steps_per_epoch, self.total_steps)
-        self.amp = bool(train_cfg["amp"]) and self.device.type == "cuda"
+        self.loss_config = config.loss
+        self.optimizer = build_optimizer(self.model, config.optim)
+        self.scheduler = build_scheduler(self.optimizer, config.schedule, self.steps_per_epoch, self.total_steps)
+        self.amp = settings.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.grad_clip = config["optim"].get("grad_clip")
+        self.grad_clip = config.optim.grad_clip
         self.step = 0
         self.history: dict[str, Any] = {"step": [], "loss": [], "lr": [], "val": []}
         self.writer = None
@@ -422,7 +333,7 @@ class Trainer:
             "history": self.history,
             "rng": rng_state(),
             "train_seconds": self.train_seconds,
-            "training_config": self.config,
+            "training_config": self.config.to_dict(),
         }
 
     def save_training_state(self) -> Path:
@@ -444,9 +355,11 @@ class Trainer:
         model, _ = load_checkpoint(path)
         state = read_checkpoint(path).get(TRAINING_STATE_KEY)
         if state is None:
-            raise ValueError(f"{path}: holds weights only, no training state to resume (use init= to fine-tune from it)")
+            raise ValueError(f"{path}: holds weights only, no training state to resume "
+                             "(use --set init=PATH to fine-tune from it)")
         if model.config != self.model.config:
-            raise ValueError(f"{path}: checkpoint model {model.config.name} differs from the configured {self.model.config.name}")
+            raise ValueError(f"{path}: checkpoint model {model.config.name} differs from the configured "
+                             f"{self.model.config.name}")
         self.model.load_state_dict(model.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -469,9 +382,9 @@ class Trainer:
             train_seconds=round(self.train_seconds, 1),
             world_size=self.context.world_size,
             device=str(self.device),
-            training_config=self.config,
+            training_config=self.config.to_dict(),
             final_val=val,
-            init_checkpoint=self.config.get("init"),
+            init_checkpoint=self.config.init,
         )
         return path
 
@@ -492,7 +405,7 @@ class Trainer:
         self.history["val"].append({"step": self.step, **metrics})
         if metrics["hole_rmse"] < best:
             save_checkpoint(self.out_dir / "best.pt", self.model, steps=self.step, val=metrics,
-                            training_config=self.config)
+                            training_config=self.config.to_dict())
         if self.writer is not None:
             for name, value in metrics.items():
                 self.writer.add_scalar(f"val/{name}", value, self.step)
@@ -503,8 +416,8 @@ class Trainer:
         depth, target = inputs[1], batch["target"].to(self.device, non_blocking=True)
         options = {}
         if isinstance(self.model, PriorCostDCNet):
-            options["size"] = draw_working_size(*depth.shape[-2:], self.config["train"].get("working_scale"),
-                                                self.seed, self.step)
+            height, width = depth.shape[-2:]
+            options["size"] = draw_working_size(height, width, self.config.train.working_scale, self.seed, self.step)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
             prediction = self.net(*inputs, **options)
         loss = masked_depth_loss(prediction.depth.float(), target, depth, self.loss_config)
@@ -514,7 +427,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if self.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.grad_clip))
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -537,9 +450,7 @@ class Trainer:
 
     def run(self, stop_after: int | None = None) -> Path | None:
         """Train to ``total_steps`` (or ``stop_after`` more steps); returns ``model.pt`` on rank 0."""
-        train_cfg = self.config["train"]
-        log_every = int(train_cfg["log_every"])
-        checkpoint_every = int(train_cfg["checkpoint_every"])
+        log_every, checkpoint_every = self.config.train.log_every, self.config.train.checkpoint_every
         end_step = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
         if self.context.is_main:
             from torch.utils.tensorboard import SummaryWriter
@@ -578,7 +489,8 @@ class Trainer:
                         accumulated = 0
                         if self.context.is_main:
                             self.log(loss, self.scheduler.get_last_lr()[0])
-                            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}", epoch=epoch)
+                            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
+                                            epoch=epoch)
                     if self.context.is_main and self.val_loader is not None and self.step % self.val_every == 0:
                         self.run_validation()
                     if self.step % checkpoint_every == 0 or self.step == end_step:
@@ -602,7 +514,8 @@ class Trainer:
         write_json(self.out_dir / "history.json", self.history)
         plot_runs({self.out_dir.name: self.history}, self.out_dir / "loss_curve.png", title=self.model.config.name)
         if self.step < self.total_steps:
-            LOG.info("stopped at step %d of %d; continue with --resume %s", self.step, self.total_steps, self.out_dir / "last.pt")
+            LOG.info("stopped at step %d of %d; continue with --resume %s", self.step, self.total_steps,
+                     self.out_dir / "last.pt")
             return None
         path = self.save_model()
         LOG.info("trained %d steps in %.0f s; weights in %s", self.step, self.train_seconds, path)
@@ -610,9 +523,13 @@ class Trainer:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True, help="training config YAML (training/configs/)")
-    parser.add_argument("overrides", nargs="*", help="config overrides: section.key=value (YAML value)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="training config YAML (training/configs/); with --resume the default is the config "
+                        "stored in the checkpoint")
+    parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="SECTION.KEY=VALUE",
+                        help="config overrides, values as YAML, checked like the file (--set optim.lr=1e-3 val=null)")
     parser.add_argument("--resume", type=Path, default=None, help="continue from a last.pt training state")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps in this invocation (the schedule still spans the full run)")
@@ -622,10 +539,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stored_training_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainingConfig:
+    """The config a ``last.pt`` was trained with (its stored mapping, checked like a config file),
+    with ``overrides`` applied."""
+    state = read_checkpoint(path).get(TRAINING_STATE_KEY)
+    if state is None or "training_config" not in state:
+        raise ValueError(f"{path}: holds no training state with its config; give --config")
+    try:
+        return TrainingConfig.from_mapping(apply_overrides(state["training_config"], overrides))
+    except ValueError as exc:
+        raise ValueError(f"{path}: stored {exc}") from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = load_config(args.config, args.overrides)
+    if args.config is None and args.resume is None:
+        parser.error("give --config, or --resume to continue with the checkpoint's own config")
+    try:
+        if args.config is not None:
+            config = load_training_config(args.config, args.overrides)
+        else:
+            config = stored_training_config(args.resume, args.overrides)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
     context = init_distributed(args.backend, args.device)
     if not context.is_main:
         logging.getLogger().setLevel(logging.WARNING)
