@@ -51,6 +51,8 @@ SETTLE_S = 3.0
 GIF_WIDTH = 960
 #: Sub-folder of the output for the first, middle and last frame's panel.
 PANELS_FOLDER = "panels"
+#: One recorded frame for the pictures: (raw, completed, ground truth or None, rgb or None).
+PictureFrame = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass
@@ -104,7 +106,7 @@ def _node_command(method: str, namespace: str, extra: list[str]) -> list[str]:
     ]
 
 
-def _stop_process(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
     """SIGINT first (the node shuts down cleanly), then SIGKILL for the whole process group."""
     if process.poll() is not None:
         return
@@ -139,7 +141,7 @@ class _RecorderThread(threading.Thread):
             raise RuntimeError(f"recording failed: {type(self.error).__name__}: {self.error}") from self.error
 
 
-def _wait_for_graph(ready: Callable[[Any], bool], what: str, node: subprocess.Popen, timeout_s: float) -> None:
+def _wait_for_graph(ready: Callable[[Any], bool], what: str, node: subprocess.Popen[bytes], timeout_s: float) -> None:
     """Poll the ROS graph until ``ready(graph_node)``; fail early if the node process died."""
     from .bags.ros import ros_node
 
@@ -173,10 +175,10 @@ def _node_figures(recorded: Path) -> dict[str, str]:
     return latest
 
 
-def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]]:
-    """(raw, completed, gt or None, rgb or None) of every completed frame, in stamp order."""
+def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[PictureFrame]:
+    """Every completed frame, in stamp order."""
     wanted = [topics.depth, topics.completed, topics.ground_truth, topics.color]
-    frames = []
+    frames: list[PictureFrame] = []
     with open_bag(recorded) as reader:
         present = [t for t in wanted if t in reader.topics]
         required = [topics.depth, topics.completed]
@@ -188,14 +190,17 @@ def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[tuple[np.
     return frames
 
 
-def _write_pictures(frames: list, output: Path, depth_range: tuple[float, float]) -> dict[str, Path]:
+def _write_pictures(frames: list[PictureFrame], output: Path, depth_range: tuple[float, float]) -> dict[str, Path]:
     panels = [make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range)
               for raw, completed, gt, rgb in frames]
     files: dict[str, Path] = {}
     for label, index in (("first", 0), ("middle", len(panels) // 2), ("last", len(panels) - 1)):
         files[f"panel ({label} frame)"] = write_color(output / PANELS_FOLDER / f"frame_{index:03d}.png", panels[index])
     height, width = panels[0].shape[:2]
-    small = [resize_color(p, GIF_WIDTH, round(height * GIF_WIDTH / width)) for p in panels] if width > GIF_WIDTH else panels
+    if width > GIF_WIDTH:
+        small = [resize_color(p, GIF_WIDTH, round(height * GIF_WIDTH / width)) for p in panels]
+    else:
+        small = panels
     gif = output / "demo.gif"
     with atomic_output(gif) as tmp:
         iio.imwrite(tmp, np.stack(small), extension=".gif", duration=100, loop=0)
@@ -276,12 +281,14 @@ def run_demo(
     recorder = _RecorderThread(record_bag, recorded_bag, record_topics, stamp="header", stop=stop)
     try:
         LOG.info("starting the node (pid %d, log %s)", node.pid, output / "node.log")
-        _wait_for_graph(lambda g: g.count_publishers(topics.completed) > 0, "the node came up", node, NODE_READY_TIMEOUT_S)
+        _wait_for_graph(lambda g: g.count_publishers(topics.completed) > 0, "the node came up", node,
+                        NODE_READY_TIMEOUT_S)
         recorder.start()
 
         def recorder_subscribed(graph: Any) -> bool:
             recorder.raise_error()
-            return graph.count_subscribers(topics.completed) > 0
+            subscribers: int = graph.count_subscribers(topics.completed)
+            return subscribers > 0
 
         _wait_for_graph(recorder_subscribed, "the recorder subscribed", node, NODE_READY_TIMEOUT_S)
         LOG.info("replaying the bag with /clock once the node and the recorder both listen")
@@ -314,12 +321,12 @@ def run_demo(
         evaluation = evaluate_hidden_regions(input_bag, DepthCompleter(method=method), depth_topic=topics.depth,
                                              color_topic=topics.color, seed=seed, progress=False)
         label = f"{method} (hidden-region protocol)"
-    report = evaluation.report
+    scores = evaluation.report
     # One method was scored; name it for the reader rather than by its topic.
-    (metrics,) = report.metrics.values()
-    report.metrics = {label: metrics}
-    report.ms_per_frame = {label: ms for ms in report.ms_per_frame.values()}  # noqa: B035 - at most one entry
-    result.metrics_markdown = report.markdown(groups=("all", "observed", "hole"))
+    (metrics,) = scores.metrics.values()
+    scores.metrics = {label: metrics}
+    scores.ms_per_frame = {label: ms for ms in scores.ms_per_frame.values()}  # noqa: B035 - at most one entry
+    result.metrics_markdown = scores.markdown(groups=("all", "observed", "hole"))
     pictures = _frames_for_pictures(recorded_bag, topics)
     result.frames_out = len(pictures)
     if color_range is None:
@@ -328,7 +335,7 @@ def run_demo(
 
     with atomic_output(output / "metrics.json") as tmp:
         tmp.write_text(json.dumps({"method": method, "frames_in": frames, "frames_out": result.frames_out,
-                                   "protocol": report.protocol, "metrics": report.metrics,
+                                   "protocol": scores.protocol, "metrics": scores.metrics,
                                    "node": result.node_figures}, indent=2))
     result.files["metrics"] = output / "metrics.json"
     with atomic_output(output / "summary.md") as tmp:

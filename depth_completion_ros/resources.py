@@ -8,6 +8,7 @@ for a folder by name and never hard-code one layout.
 from __future__ import annotations
 
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 PACKAGE = "depth_completion_ros"
@@ -102,7 +103,7 @@ def fastdds_profile_path() -> Path:
     raise FileNotFoundError(f"{FASTDDS_PROFILE} not found; looked in: {_describe_roots()}")
 
 
-def use_large_frame_transport(environ: dict[str, str]) -> str:
+def use_large_frame_transport(environ: MutableMapping[str, str]) -> str:
     """Point Fast DDS at the large-frame profile in ``environ`` (before any ROS context starts), unless
     the user already chose a profile; returns the profile in effect (processes started later inherit it)."""
     chosen = environ.get(FASTDDS_PROFILE_VARIABLE) or environ.get(LEGACY_FASTDDS_PROFILE_VARIABLE)
