@@ -2,6 +2,8 @@
 
     python benchmarks/prior_model_speed.py --onnx models/costdcnet_prior_cpu.onnx --threads 2
 
+(a plain script against the installed library, ``pip install -e .``: no path set-up)
+
 For each frame size: the midpoint pre-pass, the classical fill (the prior), the resize to the
 working resolution, the network in ONNX Runtime (CPU, ``--threads`` intra-op threads) and the
 edge-aware upsampling back to the frame, as :func:`depth_completion_ros.model.refine_frames`
@@ -20,20 +22,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
-if not __package__:  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import onnxruntime as ort  # noqa: E402
-
-from depth_completion_ros.classical import classical_fill  # noqa: E402
-from depth_completion_ros.datasets import discover_frames, load_frame  # noqa: E402
-from depth_completion_ros.geometry import resize_color, resize_depth  # noqa: E402
-from depth_completion_ros.interpolation import midpoint_fill  # noqa: E402
-from depth_completion_ros.model import ModelConfig  # noqa: E402
-from depth_completion_ros.model.resolution import apply_correction, to_working_resolution, working_size  # noqa: E402
-from depth_completion_ros.export import read_onnx_metadata  # noqa: E402
+from depth_completion_ros.classical import classical_fill
+from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.export import read_onnx_metadata
+from depth_completion_ros.geometry import resize_color, resize_depth
+from depth_completion_ros.interpolation import midpoint_fill
+from depth_completion_ros.model import ModelConfig
+from depth_completion_ros.model.resolution import apply_correction, to_working_resolution, working_size
 
 SIZES = ((320, 256), (640, 480), (1280, 720), (1920, 1080))
 SHARED_DATA = Path(os.environ.get("DC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
