@@ -19,11 +19,12 @@ from ..bags.convert import (
 )
 from ..bags.repair import repair_bag
 from ..bags.storage import CHECKPOINT_PERIOD_S, STAMP_MODES, STORAGE_PLUGINS, BagError, bag_info
-from ..datasets import LAYOUTS
 from ..topics import CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, OUT_DEPTH_TOPIC
 from .common import (
     add_completer_arguments,
     add_dataset_arguments,
+    add_intrinsics_argument,
+    add_layout_arguments,
     add_quiet_argument,
     build_completer,
     dataset_frames,
@@ -190,9 +191,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_timing(from_frames, "of the stamps")
     from_frames.add_argument("--storage", choices=tuple(STORAGE_PLUGINS), default="mcap", help="storage plugin")
     add_namespace(from_frames)
-    from_frames.add_argument("--intrinsics", type=Path, default=None,
-                             help="intrinsics file (3x3 matrix text, YAML fx/fy/cx/cy, ROS camera_info YAML); "
-                                  "default: the dataset's camera-intrinsics.txt / camera_intrinsics.yaml")
+    add_intrinsics_argument(from_frames)
     from_frames.add_argument("--depth-encoding", choices=DEPTH_ENCODING_CHOICES, default="auto",
                              help="auto: 16UC1 for millimetre PNGs (bit-exact), 32FC1 metres otherwise")
     from_frames.add_argument("--frame-id", default=DEFAULT_FRAME_ID, help="header frame_id of every message")
@@ -260,10 +259,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     evaluate.add_argument("--no-color", action="store_true",
                           help="hidden-region protocol: complete depth without colour")
     add_timing(evaluate, "the folder was converted with (a folder --reference only)")
-    evaluate.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto",
-                          help="dataset layout of a folder --reference")
-    evaluate.add_argument("--depth-scale", type=positive_float, default=None,
-                          help="16-bit depth units per metre of a folder --reference (default: its layout's)")
+    add_layout_arguments(evaluate, "a folder --reference")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
     evaluate.add_argument("--min-gt", type=float, default=0.1,
                           help="score only pixels with reference depth above this (m)")

@@ -107,9 +107,15 @@ def build_completer(args: argparse.Namespace) -> DepthCompleter:
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that find the frames of INPUT; read back with :func:`dataset_frames`."""
-    parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto", help="dataset layout of INPUT")
-    add_depth_scale_argument(parser)
+    add_layout_arguments(parser, "INPUT")
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N frames")
+
+
+def add_layout_arguments(parser: argparse.ArgumentParser, source: str) -> None:
+    """``--layout`` and ``--depth-scale``: how the frames of the dataset folder ``source`` are read
+    (the arguments of :func:`datasets.discover_frames`)."""
+    parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto", help=f"dataset layout of {source}")
+    add_depth_scale_argument(parser)
 
 
 def add_depth_scale_argument(parser: argparse.ArgumentParser) -> None:

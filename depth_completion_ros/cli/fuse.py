@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
-from ..datasets import LAYOUTS
 from ..fusion import POSE_SOURCES, REPORT_MARKDOWN, FusionOptions
-from .common import add_quiet_argument, positive_float, positive_int
+from .common import add_intrinsics_argument, add_layout_arguments, add_quiet_argument, positive_float, positive_int
 
 DEFAULTS = FusionOptions()
 
@@ -15,17 +15,8 @@ DEFAULTS = FusionOptions()
 def run(args: argparse.Namespace) -> int:
     from ..fusion import fuse_sequence
 
-    options = FusionOptions(
-        voxel_size=args.voxel_size,
-        stride=args.stride,
-        truncation=args.truncation,
-        depth_min=args.depth_min,
-        depth_max=args.depth_max,
-        min_weight=args.min_weight,
-        max_disagreement=args.max_disagreement,
-        reject_median=args.reject_median,
-        poses=args.poses,
-    )
+    # Every FusionOptions field has the flag of its name (the TSDF group and --poses).
+    options = FusionOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(FusionOptions)})
     report = fuse_sequence(
         args.sequence,
         args.output,
@@ -61,16 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="START:STOP",
         help="fuse and reference only these frames (Python slice of the sorted frames, e.g. 220:300)",
     )
-    parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto", help="dataset layout of SEQUENCE")
-    parser.add_argument(
-        "--depth-scale", type=positive_float, default=None, help="16-bit depth units per metre (default: the layout's)"
-    )
-    parser.add_argument(
-        "--intrinsics",
-        type=Path,
-        default=None,
-        help="camera intrinsics file (3x3 matrix text, or YAML) when the sequence has none",
-    )
+    add_layout_arguments(parser, "SEQUENCE")
+    add_intrinsics_argument(parser)
     parser.add_argument(
         "--poses",
         choices=POSE_SOURCES,
