@@ -14,7 +14,7 @@ See docs/model.md for what differs from the paper and why.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +67,8 @@ class Encoder2D(nn.Module):
         self.head = nn.Conv2d(widths[-1], config.feature_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.stages(self.stem(x)))
+        features: Tensor = self.head(self.stages(self.stem(x)))
+        return features
 
 
 class Encoder3D(nn.Module):
@@ -87,7 +88,7 @@ class Encoder3D(nn.Module):
         self.strides = [config.encoder3d_stem_stride] + [2] * (len(widths) - 1)
         self.downs = nn.ModuleList(
             SiteConvBnReLU(previous, width, stride)
-            for previous, width, stride in zip((in_channels,) + widths[:-1], widths, self.strides)
+            for previous, width, stride in zip((in_channels, *widths[:-1]), widths, self.strides, strict=True)
         )
         self.blocks = nn.ModuleList(
             nn.ModuleList(SiteResidualBlock(width) for _ in range(config.encoder3d_blocks)) for width in widths
@@ -108,11 +109,11 @@ class Encoder3D(nn.Module):
         if self.dense:
             features = features.unsqueeze(2) * sites.occupancy(self.num_planes)
         source = sites
-        for cell, down, blocks in zip(self.level_cells(), self.downs, self.blocks):
+        for cell, down, blocks in zip(self.level_cells(), self.downs, self.blocks, strict=True):
             target = sites if cell == 1 else sites_from_histogram(cell_histogram(one_hot, cell))
             mask = target.mask(self.dense, self.num_planes)
             features = down(features, source, target, mask)
-            for block in blocks:
+            for block in cast(nn.ModuleList, blocks):
                 features = block(features, target, mask)
             source = target
         features = self.head(features) * mask
@@ -129,8 +130,8 @@ class CostVolumeUNet(nn.Module):
         super().__init__()
         self.num_planes = config.num_planes
         widths = config.unet_widths
-        inputs = (2 * config.feature_channels,) + widths[:-1]
-        self.down = nn.ModuleList(PseudoConv3dBlock(i, o) for i, o in zip(inputs, widths))
+        inputs = (2 * config.feature_channels, *widths[:-1])
+        self.down = nn.ModuleList(PseudoConv3dBlock(i, o) for i, o in zip(inputs, widths, strict=True))
         self.up = nn.ModuleList(PseudoConv3dBlock(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
         self.head = nn.Conv2d(widths[0], config.up_scale**2, 1)
 
@@ -142,10 +143,11 @@ class CostVolumeUNet(nn.Module):
                 planes //= 2
             volume = block(volume, planes)
             skips.append(volume)
-        for block, skip in zip(reversed(self.up), reversed(skips[:-1])):
+        for block, skip in zip(reversed(self.up), reversed(skips[:-1]), strict=True):
             planes *= 2
             volume = block(torch.cat([upsample_volume(volume), skip], dim=1), planes)
-        return self.head(volume)
+        logits: Tensor = self.head(volume)
+        return logits
 
 
 class CostDCNet(nn.Module):
@@ -165,6 +167,7 @@ class CostDCNet(nn.Module):
     """
 
     input_names = ("rgb", "depth")
+    plane_depths: Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -189,9 +192,10 @@ class CostDCNet(nn.Module):
         height, width = depth.shape[2:]
         stride = self.config.total_stride
         if height % stride or width % stride or height == 0 or width == 0:
+            fit_width, fit_height = max(stride, width // stride * stride), max(stride, height // stride * stride)
             raise ValueError(
                 f"image size {width}x{height} (WxH) is not a positive multiple of the network stride {stride}; "
-                f"crop or resize to e.g. {max(stride, width // stride * stride)}x{max(stride, height // stride * stride)}"
+                f"crop or resize to e.g. {fit_width}x{fit_height}"
             )
 
     def forward(self, rgb: Tensor, depth: Tensor) -> tuple[Tensor, Tensor]:

@@ -70,6 +70,9 @@ class MaskedBatchNorm(nn.Module):
     Runtime and TensorRT fold into the preceding convolution) followed by the mask.
     """
 
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(self, channels: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         self.eps = eps
@@ -81,12 +84,14 @@ class MaskedBatchNorm(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         if not self.training:
-            normalised = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+            normalised = F.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
             return normalised * mask
         # Statistics in float32 like nn.BatchNorm under autocast: a half-precision site count
         # overflows at 65504 sites (a batch of four 320x256 frames has 327680).
         x32, mask32 = x.float(), mask.float()
-        dims = [0] + list(range(2, x.ndim))
+        dims = [0, *range(2, x.ndim)]
         count = mask32.sum()
         safe_count = count.clamp(min=1.0)
         mean = (x32 * mask32).sum(dim=dims) / safe_count
@@ -111,6 +116,9 @@ class SiteConv3d(nn.Module):
     norm follows).
     """
 
+    feature_taps: Tensor
+    site_taps: Tensor
+
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
         if stride not in (1, 2):
@@ -131,15 +139,17 @@ class SiteConv3d(nn.Module):
         """Per target pixel, the 3×3 source neighbourhood gated by plane difference, then one matrix product."""
         neighbour_sites = neighbourhood(torch.cat([source.plane, source.valid], dim=1), self.site_taps, self.stride)
         neighbour_planes, neighbour_valid = neighbour_sites[:, :9], neighbour_sites[:, 9:] * target.valid
-        gates = torch.stack(
-            [(neighbour_planes == target.plane + offset).to(x.dtype) * neighbour_valid for offset in PLANE_OFFSETS], dim=1
-        )  # (N, 3, 9, H, W): which kernel slice, if any, each neighbour meets
+        gates = torch.stack(  # (N, 3, 9, H, W): which kernel slice, if any, each neighbour meets
+            [(neighbour_planes == target.plane + offset).to(x.dtype) * neighbour_valid for offset in PLANE_OFFSETS],
+            dim=1,
+        )
         taps = neighbourhood(x, self.feature_taps, self.stride).unflatten(1, (x.shape[1], 1, 9))  # (N, C, 1, 9, H, W)
         columns = (taps * gates.unsqueeze(1)).flatten(1, 3)  # (N, C * 27, H, W), ordered like the Conv3d weight
         # A matrix product rather than a 1×1 conv: with C * 27 input channels it runs faster in
         # ONNX Runtime (no blocked-layout reorder) and its backward pass is several times faster.
         out = torch.matmul(self.weight.flatten(1), columns.flatten(2))
-        return out.unflatten(2, columns.shape[2:])
+        by_pixel: Tensor = out.unflatten(2, columns.shape[2:])
+        return by_pixel
 
 
 def neighbourhood_kernel(channels: int) -> Tensor:
@@ -212,7 +222,9 @@ class ResidualBlock2d(nn.Module):
         self.skip = (
             nn.Identity()
             if stride == 1 and in_channels == out_channels
-            else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+            else nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -235,7 +247,8 @@ class PlaneAxisConv(nn.Module):
     def forward(self, x: Tensor, planes: int) -> Tensor:
         padded = F.pad(x.unflatten(0, (-1, planes)), (0, 0, 0, 0, 0, 0, 1, 1))  # (N, K + 2, C, H, W)
         neighbours = torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2)  # planes k-1, k, k+1
-        return self.conv(neighbours.flatten(0, 1))
+        mixed: Tensor = self.conv(neighbours.flatten(0, 1))
+        return mixed
 
 
 class PseudoConv3dBlock(nn.Module):
@@ -261,7 +274,7 @@ class PseudoConv3dBlock(nn.Module):
 
 def max_pool_volume(x: Tensor, planes: int) -> Tensor:
     """``MaxPool3d(2)`` of a plane-major volume ``(N * K, C, H, W) -> (N * K/2, C, H/2, W/2)``."""
-    pooled = F.max_pool2d(x, 2).unflatten(0, (-1, planes // 2, 2))
+    pooled: Tensor = F.max_pool2d(x, 2).unflatten(0, (-1, planes // 2, 2))
     return pooled.amax(dim=2).flatten(0, 1)
 
 
