@@ -79,7 +79,9 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     return payload
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[DepthNetwork, dict[str, Any]]:
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> tuple[DepthNetwork, dict[str, Any]]:
     """Rebuild the model from the stored config, load its weights; returns ``(model in eval mode, meta)``."""
     payload = read_checkpoint(path, map_location)
     try:

@@ -1,14 +1,12 @@
 """One entry point that builds the right network class for a config (its ``anchor``)."""
 from __future__ import annotations
 
-from typing import Union
-
 from .config import ModelConfig, load_model_config
 from .costdcnet import CostDCNet
 from .prior_costdcnet import PriorCostDCNet
 
 #: Any network :func:`build_model` makes; both take their config and expose ``input_names``.
-DepthNetwork = Union[CostDCNet, PriorCostDCNet]
+DepthNetwork = CostDCNet | PriorCostDCNet
 #: The network class of each ``ModelConfig.anchor``.
 NETWORKS: dict[str, type[DepthNetwork]] = {"planes": CostDCNet, "prior": PriorCostDCNet}
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the conventional alias
+import torch.nn.functional as F
 from torch import Tensor
 
 #: Priors are clamped to at least this depth (m) before taking logarithms.
@@ -73,7 +73,9 @@ def guide_image(rgb: Tensor, prior: Tensor) -> Tensor:
     return torch.cat([prior.clamp_min(MIN_PRIOR_DEPTH).log(), grey(rgb)], dim=1)
 
 
-def to_working_resolution(rgb: Tensor, depth: Tensor, prior: Tensor, size: tuple[int, int], multiple: int) -> WorkingInputs:
+def to_working_resolution(
+    rgb: Tensor, depth: Tensor, prior: Tensor, size: tuple[int, int], multiple: int
+) -> WorkingInputs:
     """Resize full-resolution ``rgb`` (N,3,H,W), ``depth`` and ``prior`` (N,1,H,W) to ``size`` (w, h).
 
     Colour and prior are area-averaged (the prior is dense, so averaging is exact where a cell
@@ -127,8 +129,9 @@ def edge_aware_upsample(
     batch, channels, low_h, low_w = values.shape
     full_h, full_w = guide_full.shape[-2:]
     frame, _, y, x = where.nonzero(as_tuple=True)
-    first_row, second_row, row_fraction = (t[y] for t in _source_coordinates(full_h, low_h, values.device, values.dtype))
-    first_col, second_col, col_fraction = (t[x] for t in _source_coordinates(full_w, low_w, values.device, values.dtype))
+    device, dtype = values.device, values.dtype
+    first_row, second_row, row_fraction = (t[y] for t in _source_coordinates(full_h, low_h, device, dtype))
+    first_col, second_col, col_fraction = (t[x] for t in _source_coordinates(full_w, low_w, device, dtype))
     inverse_sigma = torch.tensor([1.0 / s for s in sigmas], dtype=values.dtype, device=values.device)
     cells = torch.cat([values, guide_low * inverse_sigma.view(1, -1, 1, 1)], dim=1).permute(0, 2, 3, 1).flatten(0, 2)
     pixel_guide = guide_full.permute(0, 2, 3, 1)[frame, y, x] * inverse_sigma  # (P, G)
