@@ -410,6 +410,8 @@ class MixtureDataset(Dataset):
             dataset.set_epoch(epoch)
 
 
+#: What :func:`build_dataset` makes: every kind has a length and ``set_epoch``.
+TrainingSet = GroundTruthDataset | SyntheticDataset | SelfSupervisedDataset | MixtureDataset
 #: Keys every dataset spec but a mixture may hold, and the keys of each kind (a misspelt key is
 #: an error, not a silent default).
 COMMON_DATASET_KEYS = ("kind", "size", "max_depth", "interpolate", "with_prior", "augmentation")
@@ -467,7 +469,7 @@ def check_dataset_spec(spec: Mapping[str, Any]) -> None:
                 raise ValueError(f"mixture part {index} ({merged.get('kind')}): {exc}") from exc
 
 
-def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
+def build_dataset(spec: Mapping[str, Any]) -> TrainingSet:
     """A dataset from a config mapping (the ``data``/``val`` sections of a training config).
 
     Common keys: ``kind`` (one of :data:`DATASET_KINDS`), ``size`` [W, H], ``augmentation``
@@ -495,7 +497,7 @@ def build_dataset(spec: Mapping[str, Any]) -> DepthCompletionDataset:
     if augmentation:
         common["augmentation"] = Augmentation.from_dict(augmentation)
     if kind == "synthetic":
-        dataset: DepthCompletionDataset = SyntheticDataset(
+        dataset: TrainingSet = SyntheticDataset(
             int(options.pop("length")), base_seed=int(options.pop("base_seed", 0)),
             scene=str(options.pop("scene", "room")), renew=bool(options.pop("renew", False)), **common
         )

@@ -10,7 +10,7 @@ What a run writes to ``train.out_dir``:
                      ``--resume last.pt`` continues bit-exactly where it stopped
   ``best.pt``        the weights of the best validation hole RMSE so far (model selection)
   ``model.pt``       the trained weights with their config and training metadata (what
-                     ``evaluate.py``, ``export_onnx.py`` and the node load)
+                     ``training.evaluate``, ``depth-completion export-onnx`` and the node load)
   ``history.json``   per-step loss and learning rate, periodic validation metrics (with last.pt)
   ``loss_curve.png`` the curves, drawn at the end; ``tensorboard/`` the same, live
 
@@ -28,10 +28,10 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ from tqdm import tqdm
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
 from depth_completion_ros.model import (
+    DepthNetwork,
     PriorCostDCNet,
     build_model,
     load_checkpoint,
@@ -53,9 +54,12 @@ from depth_completion_ros.model import (
 )
 from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
 from training.curves import plot_runs
-from training.datasets import MIN_GT_DEPTH, build_dataset
+from training.datasets import MIN_GT_DEPTH, TrainingItem, build_dataset
 from training.losses import masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 LOG = logging.getLogger("train")
 #: Key of the optimizer/scheduler/RNG state in ``last.pt``, next to the model checkpoint's keys.
@@ -106,15 +110,21 @@ class PredictionOutputs(torch.nn.Module):
     confidence, plane probabilities) or, for a prior-anchored model, ``predict_full`` (the
     frame path: working resolution, network, edge-aware upsampling)."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: DepthNetwork) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, *inputs: torch.Tensor, **options: Any) -> Any:
-        return getattr(self.model, "predict_full", self.model.predict)(*inputs, **options)
+        return training_prediction(self.model)(*inputs, **options)
 
 
-def model_inputs(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+def training_prediction(model: DepthNetwork) -> Callable[..., Any]:
+    """What training and validation score: ``predict_full`` (the whole frame path) for a
+    prior-anchored model, ``predict`` otherwise."""
+    return model.predict_full if isinstance(model, PriorCostDCNet) else model.predict
+
+
+def model_inputs(model: DepthNetwork, batch: Mapping[str, torch.Tensor], device: torch.device) -> list[torch.Tensor]:
     """The batch tensors the model takes, in its ``input_names`` order (``rgb``, ``depth`` [, ``prior``])."""
     missing = [name for name in model.input_names if name not in batch]
     if missing:
@@ -138,11 +148,11 @@ def draw_working_size(
     return max(1, round(width / factor)), max(1, round(height / factor))
 
 
-class ResumableSampler(DistributedSampler):
+class ResumableSampler(DistributedSampler[int]):
     """``DistributedSampler`` that can start an epoch part-way, so a resumed run sees exactly
     the batches the interrupted one had not reached (same permutation: seed + epoch)."""
 
-    def __init__(self, dataset: Dataset, **options: Any) -> None:
+    def __init__(self, dataset: Dataset[TrainingItem], **options: Any) -> None:
         super().__init__(dataset, **options)
         self.skip = 0
 
@@ -211,7 +221,7 @@ def build_optimizer(model: torch.nn.Module, config: OptimConfig) -> torch.optim.
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
+def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torch.device) -> dict[str, float]:
     """RMSE and MAE (m) of the raw network output, over all target pixels and over the input's
     holes, averaged over frames (the benchmark convention of :func:`metrics.aggregate_metrics`).
 
@@ -222,11 +232,10 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
     """
     was_training = model.training
     model.eval()
-    per_frame: dict[str, list] = {"": [], "prior_": []}
+    per_frame: dict[str, list[dict[str, float]]] = {"": [], "prior_": []}
     for batch in loader:
         inputs = model_inputs(model, batch, device)
-        predict = getattr(model, "predict_full", model.predict)
-        predictions = {"": predict(*inputs).depth.float().cpu()}
+        predictions = {"": training_prediction(model)(*inputs).depth.float().cpu()}
         if "prior" in batch:
             predictions["prior_"] = torch.where(batch["depth"] > 0, batch["depth"], batch["prior"])
         for prefix, pred in predictions.items():
@@ -319,7 +328,7 @@ class Trainer:
         self.grad_clip = config.optim.grad_clip
         self.step = 0
         self.history: dict[str, Any] = {"step": [], "loss": [], "lr": [], "val": []}
-        self.writer = None
+        self.writer: SummaryWriter | None = None
         self.train_seconds = 0.0
 
     # -- checkpoints
@@ -350,7 +359,7 @@ class Trainer:
         write_json(self.out_dir / "history.json", self.history)
         return path
 
-    def resume(self, path: str | os.PathLike) -> None:
+    def resume(self, path: str | os.PathLike[str]) -> None:
         """Restore model, optimizer, scheduler, scaler, step, history and RNG from ``last.pt``."""
         model, _ = load_checkpoint(path)
         state = read_checkpoint(path).get(TRAINING_STATE_KEY)
@@ -398,9 +407,9 @@ class Trainer:
             self.writer.add_scalar("train/loss", loss, self.step)
             self.writer.add_scalar("train/lr", lr, self.step)
 
-    def run_validation(self) -> None:
+    def run_validation(self, loader: DataLoader[TrainingItem]) -> None:
         """Validate; the best hole RMSE so far is also written as ``best.pt`` (model selection)."""
-        metrics = validate(self.model, self.val_loader, self.device)
+        metrics = validate(self.model, loader, self.device)
         best = min((entry["hole_rmse"] for entry in self.history["val"]), default=float("inf"))
         self.history["val"].append({"step": self.step, **metrics})
         if metrics["hole_rmse"] < best:
@@ -484,15 +493,15 @@ class Trainer:
                         if self.context.distributed:
                             dist.all_reduce(running)
                             running /= self.context.world_size
-                        loss = running.item() / accumulated
+                        loss = float(running.item()) / accumulated
                         running.zero_()
                         accumulated = 0
                         if self.context.is_main:
-                            self.log(loss, self.scheduler.get_last_lr()[0])
-                            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
-                                            epoch=epoch)
+                            lr = float(self.scheduler.get_last_lr()[0])
+                            self.log(loss, lr)
+                            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", epoch=epoch)
                     if self.context.is_main and self.val_loader is not None and self.step % self.val_every == 0:
-                        self.run_validation()
+                        self.run_validation(self.val_loader)
                     if self.step % checkpoint_every == 0 or self.step == end_step:
                         self.train_seconds = seconds_before + time.perf_counter() - started
                         if self.context.distributed:
