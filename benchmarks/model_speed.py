@@ -75,7 +75,9 @@ def frame_inputs(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, s
     return rgb, depth, "random input (no shared data found)"
 
 
-def time_training_step(model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor, repeats: int, warmup: int, clock: Clock) -> float:
+def time_training_step(
+    model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor, repeats: int, warmup: int, clock: Clock
+) -> float:
     batch_rgb, batch_depth = rgb.repeat(4, 1, 1, 1), depth.repeat(4, 1, 1, 1)
     target = torch.where(batch_depth > 0, batch_depth, torch.full_like(batch_depth, 3.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -93,7 +95,9 @@ def time_training_step(model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor,
     return seconds
 
 
-def time_onnx_runtime(model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor, threads: int, repeats: int, clock: Clock) -> float:
+def time_onnx_runtime(
+    model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor, threads: int, repeats: int, clock: Clock
+) -> float:
     feed = {"rgb": rgb.numpy(), "depth": depth.numpy()}
     with tempfile.TemporaryDirectory() as folder:
         path = export_onnx(model, Path(folder) / "model.onnx", height=rgb.shape[2], width=rgb.shape[3])
@@ -117,7 +121,9 @@ def time_cuda_fp16(model: CostDCNet, rgb: torch.Tensor, depth: torch.Tensor, rep
     return median_seconds(run, repeats, warmup=5)
 
 
-def benchmark(config: ModelConfig, rgb: torch.Tensor, depth: torch.Tensor, threads: int, clock: Clock, skip_training: bool) -> Row:
+def benchmark(
+    config: ModelConfig, rgb: torch.Tensor, depth: torch.Tensor, threads: int, clock: Clock, skip_training: bool
+) -> Row:
     """All timings of one config; the naive (dense) one gets few repeats, it takes seconds per frame."""
     naive = config.encoder3d == "dense"
     torch.manual_seed(0)
@@ -126,7 +132,8 @@ def benchmark(config: ModelConfig, rgb: torch.Tensor, depth: torch.Tensor, threa
     with torch.inference_mode():
         torch_s = median_seconds(lambda: model(rgb, depth), repeats, clock=clock)
     ort_s = time_onnx_runtime(model, rgb, depth, threads, repeats, clock)
-    train_s = float("nan") if skip_training else time_training_step(model, rgb, depth, 1 if naive else 2, 0 if naive else 1, clock)
+    repeats, warmup = (1, 0) if naive else (2, 1)
+    train_s = float("nan") if skip_training else time_training_step(model, rgb, depth, repeats, warmup, clock)
     cuda_ms = time_cuda_fp16(model, rgb, depth, 50) * 1000 if torch.cuda.is_available() else None
     parameters = sum(p.numel() for p in model.parameters())
     return Row(config.name, naive, parameters, torch_s * 1000, ort_s * 1000, train_s, cuda_ms)
@@ -149,16 +156,20 @@ def ratio(reference: float, value: float) -> str:
 def format_table(rows: list[Row]) -> str:
     naive = next((row for row in rows if row.naive), None)
     lines = [
-        "| config | params | PyTorch CPU ms | ORT CPU ms | train step s (batch 4) | vs naive (PyTorch / ORT / train) | CUDA FP16 ms |",
+        "| config | params | PyTorch CPU ms | ORT CPU ms | train step s (batch 4) "
+        "| vs naive (PyTorch / ORT / train) | CUDA FP16 ms |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        pairs = ((naive.torch_ms, row.torch_ms), (naive.ort_ms, row.ort_ms), (naive.train_s, row.train_s)) if naive else ()
+        pairs = (
+            ((naive.torch_ms, row.torch_ms), (naive.ort_ms, row.ort_ms), (naive.train_s, row.train_s)) if naive else ()
+        )
         speedup = " / ".join(ratio(a, b) for a, b in pairs) if naive is not None and row is not naive else "-"
         cuda = f"{row.cuda_fp16_ms:.2f}" if row.cuda_fp16_ms is not None else "no CUDA device"
         train = f"{row.train_s:.2f}" if np.isfinite(row.train_s) else "skipped"
         lines.append(
-            f"| {row.name} | {row.parameters / 1e6:.2f} M | {row.torch_ms:.1f} | {row.ort_ms:.1f} | {train} | {speedup} | {cuda} |"
+            f"| {row.name} | {row.parameters / 1e6:.2f} M | {row.torch_ms:.1f} | {row.ort_ms:.1f} | {train} "
+            f"| {speedup} | {cuda} |"
         )
     return "\n".join(lines)
 
@@ -170,14 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument(
-        "--clock", choices=sorted(CLOCKS), default="wall", help="wall time, or process CPU time (use with --threads 1 on a shared machine)"
+        "--clock", choices=sorted(CLOCKS), default="wall",
+        help="wall time, or process CPU time (use with --threads 1 on a shared machine)",
     )
     parser.add_argument("--skip-naive-training", action="store_true", help="skip the naive training step (~1 min)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     rgb, depth, source = frame_inputs(args.height, args.width)
-    print(f"CostDCNet speed at {args.width}x{args.height}, {args.threads} CPU thread(s), {args.clock} clock, median; input: {source}")
+    print(f"CostDCNet speed at {args.width}x{args.height}, {args.threads} CPU thread(s), {args.clock} clock, median; "
+          f"input: {source}")
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA device"
     print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, CUDA: {cuda}\n")
     rows = []
