@@ -122,7 +122,7 @@ def depth_to_units(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
     encoded image never reports a wrong distance.
     """
     depth_m = np.asarray(depth_m, dtype=np.float32)
-    units = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * np.float32(scale))
+    units: np.ndarray = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * np.float32(scale))
     units[(units < 0) | (units >= UINT16_SENTINEL)] = 0
     return units.astype(np.uint16)
 
@@ -210,16 +210,18 @@ def read_depth_raw(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     _check_readable(path)
     suffix = path.suffix.lower()
+    data: np.ndarray
     if suffix == ".npy":
         try:
             data = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise DepthIOError(f"{path}: not a readable .npy array ({exc})") from exc
     elif suffix in DEPTH_SUFFIXES:
-        data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if data is None:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
             hint = " (OpenCV was built without OpenEXR?)" if suffix == ".exr" else ""
             raise DepthIOError(f"{path}: cannot decode image{hint}")
+        data = image
     else:
         raise DepthIOError(f"{path}: unsupported depth format {suffix!r} (use one of {DEPTH_SUFFIXES})")
     repeated = data.ndim == 3 and all(

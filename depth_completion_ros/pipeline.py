@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .arrays import to_numpy
-from .backends import CompletionBackend, create_backend
+from .backends import CompletionBackend, ModelFileError, create_backend
 from .classical import ClassicalOptions, classical_fill
 from .depth_io import sanitize_depth
 from .geometry import Box, fit_box, resize_color, resize_depth
@@ -257,6 +257,9 @@ class DepthCompleter:
         prior and the fallback (low confidence, frames without any depth). ``fit`` does not apply:
         the model runs at a working resolution chosen from the frame size and its correction is
         upsampled edge-aware to the frame (:func:`model.refine_frames`)."""
+        if backend.config is None:
+            raise ModelFileError(f"{backend.describe()}: a prior-refining model must record its model config "
+                                 "(its working resolution); this file has none")
         with stopwatch.stage("classical"):
             classical = classical_fill(prefilled, colors, options=self.classical_options)
         with stopwatch.stage("infer"):
