@@ -252,6 +252,27 @@ def test_shipped_configs_load_typed_and_round_trip(path):
     assert TrainingConfig.from_mapping(config.to_dict()) == config
 
 
+def test_config_stored_by_the_untyped_trainer_still_loads():
+    """``last.pt`` files written before the typed config hold the merged-defaults dict (every key,
+    ints where floats are meant); ``--resume`` reads them back through the same checks."""
+    stored = {
+        "model": "costdcnet_prior_cpu", "init": None,
+        "data": {"batch_size": 4, "num_workers": 1, "kind": "mixture", "shared": {"with_prior": True},
+                 "parts": [{"kind": "synthetic", "length": 300, "renew": True, "repeat": 2}]},
+        "val": {"kind": "synthetic", "length": 8, "base_seed": 10000000, "every_steps": 100, "batch_size": 4},
+        "loss": {"kind": "log_l1", "hole_weight": 1.0, "observed_weight": 0.0, "beta": 0.1, "plane_weight": 0.02},
+        "optim": {"name": "adamw", "lr": 0.001, "weight_decay": 0.0001, "betas": [0.9, 0.999], "grad_clip": 1.0},
+        "schedule": {"kind": "cosine", "step_epochs": 20, "gamma": 0.5, "warmup_steps": 50, "min_lr_ratio": 0.05},
+        "train": {"epochs": 50, "max_steps": 8000, "seed": 0, "amp": False, "checkpoint_every": 25, "log_every": 5,
+                  "out_dir": "runs/prior_cpu", "threads": 1, "working_scale": [1.0, 4.0]},
+    }
+    config = TrainingConfig.from_mapping(stored)
+    assert config.schedule.step_epochs == 20.0 and isinstance(config.schedule.step_epochs, float)
+    assert config.train.working_scale == (1.0, 4.0) and config.val is not None and config.val.every_steps == 100
+    assert config.data.dataset == {key: stored["data"][key] for key in ("kind", "shared", "parts")}
+    assert TrainingConfig.from_mapping(config.to_dict()) == config
+
+
 def test_overrides_are_typed_and_checked_like_the_file(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({"data": {"kind": "synthetic", "length": 8},
