@@ -31,9 +31,9 @@ from depth_completion_ros.backends import (
     find_cached_engine,
 )
 from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.export import export_onnx
 from depth_completion_ros.geometry import resize_color, resize_depth
 from depth_completion_ros.model import build_model, save_checkpoint
-from depth_completion_ros.export import export_onnx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Network input used throughout: small enough for a 2-core CPU, a multiple of the stride (32).

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from depth_completion_ros.backends import BackendError, OnnxRuntimeBackend, TensorRTBackend, find_cached_engine
-from depth_completion_ros.model import build_model, load_model_config
-from depth_completion_ros.model.resolution import padded_size, working_size
 from depth_completion_ros.cli.export import EXIT_UNAVAILABLE
 from depth_completion_ros.export import build_engine, export_onnx, working_profile_shapes
+from depth_completion_ros.model import build_model, load_model_config
+from depth_completion_ros.model.resolution import padded_size, working_size
+
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 

@@ -22,7 +22,8 @@ def _free_port() -> int:
 def _config(out_dir: Path) -> TrainingConfig:
     return load_training_config(None, [
         "model=costdcnet_cpu",
-        "data={kind: synthetic, length: 8, size: [64, 64], batch_size: 2, num_workers: 0, augmentation: {extra_holes: 0.5}}",
+        ("data={kind: synthetic, length: 8, size: [64, 64], batch_size: 2, num_workers: 0, "
+         "augmentation: {extra_holes: 0.5}}"),
         "train.max_steps=2", "train.log_every=1", "train.checkpoint_every=2", "train.threads=1",
         f"train.out_dir={out_dir}",
     ])

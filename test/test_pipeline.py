@@ -11,10 +11,10 @@ import torch
 from depth_completion_ros.backends import OnnxRuntimeBackend, TorchBackend
 from depth_completion_ros.classical import classical_fill
 from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.export import export_onnx
 from depth_completion_ros.geometry import fit_box, resize_color, resize_depth
 from depth_completion_ros.model import build_model
 from depth_completion_ros.pipeline import DepthCompleter
-from depth_completion_ros.export import export_onnx
 
 #: Network input of the test model: small enough for a 2-core CPU, 4:3 like the Kinect frames.
 MODEL_SIZE = (128, 96)
