@@ -15,6 +15,7 @@ shows the rule difference alone, not uint16 rounding; timings use each case's na
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -102,9 +103,9 @@ def compare_with_loop(case: Case, repeats: int, loop_repeats: int) -> tuple[str,
     loop_s, ours_s, agreement = [], [], Agreement()
     for depth in case.frames:
         as_float = depth.astype(np.float32)
-        seconds, loop = timed(lambda: per_pixel_loop_fill(as_float), loop_repeats, warmup=False)
+        seconds, loop = timed(functools.partial(per_pixel_loop_fill, as_float), loop_repeats, warmup=False)
         loop_s.append(seconds)
-        ours_s.append(timed(lambda: midpoint_fill(depth), repeats)[0])
+        ours_s.append(timed(functools.partial(midpoint_fill, depth), repeats)[0])
         agreement.add(as_float, midpoint_fill(as_float), loop, case.to_mm)
     height, width = case.frames[0].shape
     valid = np.mean([np.count_nonzero(d) / d.size for d in case.frames])
@@ -130,10 +131,10 @@ def torch_rows(batch: np.ndarray, loop_s: float, repeats: int) -> list[str]:
         paths.append((f"midpoint_fill, CUDA ({torch.cuda.get_device_name()})", midpoint_fill, tensor.cuda()))
     rows = []
     for name, fill, given in paths:
-        seconds, filled = timed(lambda: fill(given), repeats, sync=given.is_cuda)
+        seconds, filled = timed(functools.partial(fill, given), repeats, sync=given.is_cuda)
         seconds /= len(batch)
-        identical = torch.equal(filled.cpu(), reference)
-        rows.append(f"| {name} | {len(batch)} | {1e3 * seconds:.2f} | {loop_s / seconds:.0f}x | {'yes' if identical else 'NO'} |")
+        identical = "yes" if torch.equal(filled.cpu(), reference) else "NO"
+        rows.append(f"| {name} | {len(batch)} | {1e3 * seconds:.2f} | {loop_s / seconds:.0f}x | {identical} |")
     if not torch.cuda.is_available():
         rows.append("| midpoint_fill, CUDA | - | no CUDA device | - | - |")
     return rows
@@ -141,7 +142,8 @@ def torch_rows(batch: np.ndarray, loop_s: float, repeats: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data", help="shared real-data folder")
+    parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data",
+                        help="shared real-data folder")
     parser.add_argument("--repeats", type=int, default=20, help="timed runs of midpoint_fill per frame (median)")
     parser.add_argument("--loop-repeats", type=int, default=1, help="timed runs of the slow per-pixel loop per frame")
     parser.add_argument("--frames", type=int, default=3, help="real frames per dataset")
