@@ -86,7 +86,8 @@ def test_packaged_configs_load_and_build() -> None:
     faithful = load_model_config("costdcnet_faithful")
     assert (faithful.num_planes, faithful.max_depth, faithful.encoder3d) == (16, 10.0, "sparse")
     assert faithful.encoder2d_widths == (64, 96, 128) and faithful.unet_widths == (32, 48, 64, 80)
-    assert load_model_config("costdcnet_naive").replace(encoder3d="sparse", name=faithful.name, description="") == faithful
+    naive = load_model_config("costdcnet_naive")
+    assert naive.replace(encoder3d="sparse", name=faithful.name, description="") == faithful
     for name in ("costdcnet_faithful", "costdcnet_cpu"):
         model = build_model(name)
         assert model.config.name == name and model.config.total_stride == 32
@@ -128,7 +129,8 @@ def test_unknown_config_name_and_keys() -> None:
 def random_sites(batch: int, height: int, width: int, planes: int, generator: torch.Generator) -> PlaneSites:
     plane = torch.randint(0, planes, (batch, 1, height, width), generator=generator).float()
     # Smooth-ish surfaces plus outliers: most neighbours are within one plane, some are not.
-    plane = torch.where(torch.rand(plane.shape, generator=generator) < 0.7, plane.mean(dim=(2, 3), keepdim=True).round(), plane)
+    common = plane.mean(dim=(2, 3), keepdim=True).round()
+    plane = torch.where(torch.rand(plane.shape, generator=generator) < 0.7, common, plane)
     valid = (torch.rand(plane.shape, generator=generator) < 0.7).float()
     return PlaneSites(plane * valid, valid)
 
@@ -147,7 +149,8 @@ def test_site_conv_equals_dense_conv3d(stride: int) -> None:
     generator = torch.Generator().manual_seed(stride)
     planes, channels = 6, 5
     source = random_sites(2, 12, 16, planes, generator)
-    target = source if stride == 1 else sites_from_histogram(cell_histogram(plane_one_hot(source.plane, source.valid, planes), 2))
+    one_hot = plane_one_hot(source.plane, source.valid, planes)
+    target = source if stride == 1 else sites_from_histogram(cell_histogram(one_hot, 2))
     features = torch.randn(2, channels, 12, 16, generator=generator) * source.valid
     conv = SiteConv3d(channels, 7, stride)
 
@@ -191,7 +194,7 @@ def test_sparse_model_equals_dense_model_eval_and_gradients() -> None:
     for model in (sparse, dense):
         model.eval()
     with torch.no_grad():
-        for a, b in zip(sparse.predict(rgb, depth), dense.predict(rgb, depth)):
+        for a, b in zip(sparse.predict(rgb, depth), dense.predict(rgb, depth), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
     # Training mode: masked batch statistics and every weight gradient agree too.
@@ -199,7 +202,7 @@ def test_sparse_model_equals_dense_model_eval_and_gradients() -> None:
         model.train()
         completed, confidence = model(rgb, depth)
         (completed.mean() + confidence.mean()).backward()
-    for (name, a), b in zip(sparse.named_parameters(), dense.parameters()):
+    for (name, a), b in zip(sparse.named_parameters(), dense.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-3, msg=name)
     for name, buffer in sparse.named_buffers():
         torch.testing.assert_close(buffer, dense.get_buffer(name), atol=1e-6, rtol=1e-5, msg=name)
@@ -239,7 +242,9 @@ def test_plane_major_volume_ops_equal_their_3d_counterparts() -> None:
 def test_small_depths_are_kept_in_plane_zero() -> None:
     config = load_model_config("costdcnet_faithful")
     step = config.plane_step
-    depth = torch.tensor([0.0, 0.1 * step, 0.49 * step, 0.51 * step, 3.0 * step, float("nan"), float("inf"), -1.0, 99.0])
+    depth = torch.tensor(
+        [0.0, 0.1 * step, 0.49 * step, 0.51 * step, 3.0 * step, float("nan"), float("inf"), -1.0, 99.0]
+    )
     clean, sites, residual = depth_to_planes(depth.view(1, 1, 1, -1), config)
     assert sites.valid.flatten().tolist() == [0, 1, 1, 1, 1, 0, 0, 0, 1]
     assert sites.plane.flatten().tolist() == [0, 0, 0, 1, 3, 0, 0, 0, config.num_planes - 1]
@@ -312,9 +317,10 @@ def test_invalid_values_are_holes_and_empty_depth_still_predicts() -> None:
     rgb, depth = random_inputs(1, 32, 32, TINY.max_depth)
     corrupted = depth.clone()
     holes = depth == 0
-    corrupted[holes] = torch.tensor([float("nan"), float("inf"), -float("inf"), -2.0]).repeat(int(holes.sum()) // 4 + 1)[: int(holes.sum())]
+    count = int(holes.sum())
+    corrupted[holes] = torch.tensor([float("nan"), float("inf"), -float("inf"), -2.0]).repeat(count // 4 + 1)[:count]
     with torch.no_grad():
-        for a, b in zip(model(rgb, depth), model(rgb, corrupted)):
+        for a, b in zip(model(rgb, depth), model(rgb, corrupted), strict=True):
             torch.testing.assert_close(a, b)
         completed, confidence = model(rgb, torch.zeros_like(depth))
     assert torch.isfinite(completed).all() and torch.isfinite(confidence).all()
@@ -384,7 +390,7 @@ def test_checkpoint_round_trip(tmp_path) -> None:
     assert loaded.config == TINY and not loaded.training
     rgb, depth = random_inputs(1, 32, 32, TINY.max_depth)
     with torch.no_grad():
-        for a, b in zip(model.eval()(rgb, depth), loaded(rgb, depth)):
+        for a, b in zip(model.eval()(rgb, depth), loaded(rgb, depth), strict=True):
             torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
@@ -411,13 +417,16 @@ def test_checkpoint_errors(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="expected a mapping with keys"):
         load_checkpoint(plain)
     mismatched = tmp_path / "mismatched.pt"
-    torch.save({"config": TINY.to_dict(), "state_dict": build_model("costdcnet_cpu").state_dict(), "meta": {}}, mismatched)
+    weights = build_model("costdcnet_cpu").state_dict()
+    torch.save({"config": TINY.to_dict(), "state_dict": weights, "meta": {}}, mismatched)
     with pytest.raises(CheckpointError, match="weights do not match the stored config 'tiny'"):
         load_checkpoint(mismatched)
 
 
 def test_parameter_counts_follow_the_paper() -> None:
     """The faithful config has the paper's ~1.9 M parameters; the CPU one under a quarter."""
-    counts = {name: sum(p.numel() for p in build_model(name).parameters()) for name in ("costdcnet_faithful", "costdcnet_cpu")}
+    counts = {
+        name: sum(p.numel() for p in build_model(name).parameters()) for name in ("costdcnet_faithful", "costdcnet_cpu")
+    }
     assert math.isclose(counts["costdcnet_faithful"], 1.9e6, rel_tol=0.1)
     assert counts["costdcnet_cpu"] < counts["costdcnet_faithful"] / 4
