@@ -33,7 +33,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["configs/*.yaml"]},
+    package_data={PACKAGE: ["configs/*.yaml", "py.typed"]},
     distclass=_Distribution,
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -74,7 +74,15 @@ setup(
         "export": ["onnxscript>=0.5"],
         # `depth-completion fuse` (TSDF fusion of posed sequences); Debian/Ubuntu also need libusb-1.0-0.
         "fusion": ["open3d>=0.20"],
-        "test": ["pytest>=7", "pytest-timeout>=2"],
+        # The README's test command also lints and type-checks (configured in pyproject.toml).
+        "test": [
+            "pytest>=7",
+            "pytest-timeout>=2",
+            "ruff>=0.17.6,<0.18",
+            "mypy>=2.4,<2.5",
+            "types-PyYAML",
+            "types-tqdm",
+        ],
     },
     zip_safe=True,
     maintainer="depth_completion_ros maintainers",
