@@ -10,6 +10,7 @@ validated, sanitised batch in their runtime's representation (:meth:`CompletionB
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,6 +68,17 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     elif resolved.type != "cpu":
         raise BackendError(f"unsupported device {str(device)!r} (use 'cpu', 'cuda' or 'cuda:N')")
     return resolved
+
+
+def network_input_names(path: Path, inputs: Collection[str], outputs: Collection[str]) -> tuple[str, ...]:
+    """The input names, in the network's order, that a model file's ``inputs`` and ``outputs`` say
+    it has: a plain or a prior-anchored network; ModelFileError naming what the file holds otherwise."""
+    names = next((names for names in (INPUT_NAMES, PRIOR_INPUT_NAMES) if set(inputs) == set(names)), None)
+    if names is None or DEPTH_OUTPUT not in outputs:
+        raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r} (inputs "
+                             f"{list(PRIOR_INPUT_NAMES)} for a prior-anchored model), found inputs {sorted(inputs)} "
+                             f"and outputs {sorted(outputs)}")
+    return names
 
 
 class CompletionBackend(ABC):

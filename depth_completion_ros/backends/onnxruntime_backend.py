@@ -15,11 +15,10 @@ from .base import (
     CONFIDENCE_OUTPUT,
     DEFAULT_MODEL_SIZE,
     DEPTH_OUTPUT,
-    INPUT_NAMES,
-    PRIOR_INPUT_NAMES,
     BackendError,
     CompletionBackend,
     ModelFileError,
+    network_input_names,
     resolve_device,
 )
 from .model_files import existing_file
@@ -122,11 +121,7 @@ def _check_onnx_signature(session: Any, path: Path) -> tuple[tuple[str, ...], li
     order) and the depth input's shape (ints or names)."""
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}
-    names = next((names for names in (INPUT_NAMES, PRIOR_INPUT_NAMES) if set(inputs) == set(names)), None)
-    if names is None or DEPTH_OUTPUT not in outputs:
-        raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r} (inputs "
-                             f"{list(PRIOR_INPUT_NAMES)} for a prior-anchored model), found inputs {sorted(inputs)} "
-                             f"and outputs {sorted(outputs)}")
+    names = network_input_names(path, inputs, outputs)
     for tensor in (*inputs.values(), *outputs.values()):
         if tensor.type != "tensor(float)":
             raise ModelFileError(f"{path}: tensor {tensor.name!r} is {tensor.type}, expected tensor(float)")

@@ -9,19 +9,19 @@ import os
 
 import torch
 
+from ..model import ModelConfig
 from .base import (
     CONFIDENCE_OUTPUT,
     DEFAULT_MODEL_SIZE,
     DEPTH_OUTPUT,
-    INPUT_NAMES,
     PRIOR_INPUT_NAMES,
     BackendError,
     CompletionBackend,
     InferenceInputError,
     ModelFileError,
+    network_input_names,
     resolve_device,
 )
-from ..model import ModelConfig
 from .engine_cache import find_cached_engine
 from .model_files import existing_file
 from .onnxruntime_backend import onnx_model_config
@@ -66,11 +66,7 @@ class TensorRTBackend(CompletionBackend):
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = {n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT}
         outputs = [n for n in names if n not in inputs]
-        input_names = next((names for names in (INPUT_NAMES, PRIOR_INPUT_NAMES) if inputs == set(names)), None)
-        if input_names is None or DEPTH_OUTPUT not in outputs:
-            raise ModelFileError(f"{path}: expected inputs {list(INPUT_NAMES)} and output {DEPTH_OUTPUT!r} (inputs "
-                                 f"{list(PRIOR_INPUT_NAMES)} for a prior-anchored model), engine has inputs "
-                                 f"{sorted(inputs)} and outputs {outputs}")
+        input_names = network_input_names(path, inputs, outputs)
         dtypes = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
         self._dtypes = {}
         for name in names:
