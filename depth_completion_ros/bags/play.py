@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rclpy.duration import Duration
 from rclpy.node import Node
@@ -25,7 +26,7 @@ from rosgraph_msgs.msg import Clock
 
 from ..sync import NANOSECONDS
 from .ros import check_topic_names, message_class, profile_from_offers, ros_node
-from .storage import BagError, open_bag, require_topics
+from .storage import BagError, offered_qos, open_bag, require_topics
 
 #: rclcpp's ClockQoS: reliable, keep last 1; matches rclpy's best-effort and rclcpp's reliable /clock readers.
 CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -119,7 +120,7 @@ def _wait_until(log_ns: int, timeline: _Timeline, stop: threading.Event, clock: 
     return False
 
 
-def _wait_for_subscribers(node: Node, publishers: Mapping[str, Publisher], stop: threading.Event,
+def _wait_for_subscribers(node: Node, publishers: Mapping[str, Publisher[Any]], stop: threading.Event,
                           minimum: int = 1) -> bool:
     """Block until each of ``publishers`` has ``minimum`` subscribers (so the start of the bag is not
     published into the void); False if stopped first."""
@@ -197,14 +198,14 @@ def play_bag(
 
 def _create_publishers(
     node: Node, connections: Sequence[Connection], remaps: Mapping[str, str]
-) -> dict[int, tuple[str, Publisher]]:
+) -> dict[int, tuple[str, Publisher[Any]]]:
     """One publisher per output topic, with the QoS offered on the recorded topic; keyed by connection id."""
-    publishers: dict[str, Publisher] = {}
+    publishers: dict[str, Publisher[Any]] = {}
     by_connection = {}
     for connection in connections:
         name = remaps.get(connection.topic, connection.topic)
         if name not in publishers:
-            offers = [qos for c in connections if c.topic == connection.topic for qos in c.ext.offered_qos_profiles]
+            offers = [qos for c in connections if c.topic == connection.topic for qos in offered_qos(c)]
             msg_class = message_class(connection.msgtype)
             publishers[name] = node.create_publisher(msg_class, name, profile_from_offers(offers))
         by_connection[connection.id] = (name, publishers[name])
@@ -212,8 +213,8 @@ def _create_publishers(
 
 
 def _awaited_publishers(
-    publishers: Mapping[str, Publisher], wait_for_subscribers: bool | Collection[str], bag: str | os.PathLike[str]
-) -> dict[str, Publisher]:
+    publishers: Mapping[str, Publisher[Any]], wait_for_subscribers: bool | Collection[str], bag: str | os.PathLike[str]
+) -> dict[str, Publisher[Any]]:
     if wait_for_subscribers is True:
         return dict(publishers)
     if wait_for_subscribers is False:
@@ -228,7 +229,7 @@ def _awaited_publishers(
 def _play_once(
     reader: Reader,
     connections: Sequence[Connection],
-    by_connection: Mapping[int, tuple[str, Publisher]],
+    by_connection: Mapping[int, tuple[str, Publisher[Any]]],
     rate: float,
     clock: _ClockPublisher | None,
     stop: threading.Event,
@@ -250,7 +251,7 @@ def _play_once(
     return True
 
 
-def _wait_for_acks(publishers: Mapping[str, Publisher], timeout_s: float) -> list[str]:
+def _wait_for_acks(publishers: Mapping[str, Publisher[Any]], timeout_s: float) -> list[str]:
     """Let reliable subscribers receive the tail of the bag before the publishers disappear."""
     unacknowledged = []
     for name, publisher in publishers.items():
