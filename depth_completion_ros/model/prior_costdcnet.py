@@ -22,13 +22,28 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the conventional alias
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .costdcnet import CostVolumeUNet, Encoder2D, Encoder3D, Prediction, placement_weights, plane_confidence, softmax_over_planes
+from .costdcnet import (
+    CostVolumeUNet,
+    Encoder2D,
+    Encoder3D,
+    Prediction,
+    placement_weights,
+    plane_confidence,
+    softmax_over_planes,
+)
 from .layers import PlaneSites, cell_histogram, plane_one_hot
-from .resolution import MIN_PRIOR_DEPTH, WorkingInputs, apply_correction, padded_size, to_working_resolution, working_size
+from .resolution import (
+    MIN_PRIOR_DEPTH,
+    WorkingInputs,
+    apply_correction,
+    padded_size,
+    to_working_resolution,
+    working_size,
+)
 
 #: Log offsets of measured pixels are scaled by this for the 3D encoder's residual channel
 #: (0.1 in log depth, ~10 %, becomes 1) and clamped to ±1.
@@ -61,6 +76,9 @@ class PriorCostDCNet(nn.Module):
     """
 
     input_names = ("rgb", "depth", "prior")
+    offsets: Tensor
+    bin_edges: Tensor
+    mirror: Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -86,6 +104,7 @@ class PriorCostDCNet(nn.Module):
         distance_from_centre = torch.cat([torch.arange(half - 1, -1, -1), torch.arange(half)]).float()
         self.offset_bias = nn.Parameter(-config.init_logit_decay * distance_from_centre)
         nn.init.zeros_(self.cost_volume.head.weight)
+        assert self.cost_volume.head.bias is not None  # the U-Net's output convolution has a bias
         nn.init.zeros_(self.cost_volume.head.bias)
 
     # -- the network (working resolution; the ONNX graph)
