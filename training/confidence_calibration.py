@@ -14,6 +14,7 @@ the worst fills. It also draws the curves and one real frame's panel with the co
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,16 +22,20 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
 
-from depth_completion_ros.datasets import Frame, discover_frames, load_frame  # noqa: E402
-from depth_completion_ros.depth_io import atomic_output, write_color  # noqa: E402
-from depth_completion_ros.evaluation import prepare_inputs, resolve_protocol  # noqa: E402
-from depth_completion_ros.pipeline import DepthCompleter  # noqa: E402
-from depth_completion_ros.visualization import make_panel  # noqa: E402
-from training.datasets import parse_frame_range  # noqa: E402
+from depth_completion_ros.datasets import (
+    Frame,
+    discover_frames,
+    load_frame,
+    parse_frame_range,
+)
+from depth_completion_ros.depth_io import atomic_output, write_color
+from depth_completion_ros.evaluation import prepare_inputs, resolve_protocol
+from depth_completion_ros.pipeline import DepthCompleter
+from depth_completion_ros.visualization import make_panel
 
 BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
 THRESHOLDS = (0.0, 0.2, 0.4, 0.6, 0.8)
@@ -47,6 +52,8 @@ def collect(
         sample = load_frame(frame)
         input_depth, reference = prepare_inputs(sample, protocol, seed, index)
         result = completer.complete(input_depth, sample.rgb)
+        if result.confidence is None:
+            raise ValueError(f"{completer.describe()}: no confidence to calibrate (use the model method)")
         # Confidence exactly 0 marks pixels outside the model's crop, filled classically: not the model's.
         scored = (input_depth == 0) & (reference > MIN_REFERENCE_M) & (result.depth > 0) & (result.confidence > 0)
         confidences.append(result.confidence[scored])
@@ -64,15 +71,16 @@ def rmse(errors: np.ndarray) -> float:
 def band_table(name: str, confidence: np.ndarray, error: np.ndarray) -> list[str]:
     rows = [f"**{name}** ({error.size} hole fills)", "",
             "| confidence band | share of fills | hole RMSE (m) | median abs error (m) |", "|---|---:|---:|---:|"]
-    for low, high in zip(BANDS[:-1], BANDS[1:]):
+    for low, high in itertools.pairwise(BANDS):
         inside = (confidence >= low) & (confidence < high)
         median = float(np.median(error[inside])) if inside.any() else float("nan")
-        rows.append(f"| {low:.1f}–{min(high, 1.0):.1f} | {inside.mean():.1%} | {rmse(error[inside]):.4f} | {median:.4f} |")
+        band = f"{low:.1f}–{min(high, 1.0):.1f}"
+        rows.append(f"| {band} | {inside.mean():.1%} | {rmse(error[inside]):.4f} | {median:.4f} |")
     rows += ["", "| keep fills with confidence ≥ | fills kept | hole RMSE of kept fills (m) |", "|---|---:|---:|"]
     for threshold in THRESHOLDS:
         kept = confidence >= threshold
         rows.append(f"| {threshold:.1f} | {kept.mean():.1%} | {rmse(error[kept]):.4f} |")
-    return rows + [""]
+    return [*rows, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         panel = args.out / "confidence_panel.png" if name == "Matterport3D" else None
         confidence, error = collect(completer, frames, panel_path=panel)
         lines += band_table(name, confidence, error)
-        curves[name] = [(float((confidence >= t).mean()), rmse(error[confidence >= t])) for t in np.linspace(0, 0.95, 20)]
+        thresholds = np.linspace(0, 0.95, 20)
+        curves[name] = [(float((confidence >= t).mean()), rmse(error[confidence >= t])) for t in thresholds]
     print("\n".join(lines))
     figure, axis = plt.subplots(figsize=(6, 4))
     for name, points in curves.items():
-        kept, errors = zip(*points)
+        kept, errors = zip(*points, strict=True)
         axis.plot(kept, np.asarray(errors) / errors[0], marker="o", markersize=3, label=name)
     axis.set_xlabel("share of hole fills kept (confidence above a threshold)")
     axis.set_ylabel("hole RMSE of kept fills / RMSE of all fills")

@@ -80,7 +80,8 @@ def read_history(path: str | Path) -> History:
         path = path / "history.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no history.json (train.py writes it at the end of a run)")
-    return json.loads(path.read_text())
+    history: History = json.loads(path.read_text())
+    return history
 
 
 def main(argv: Sequence[str] | None = None) -> int:

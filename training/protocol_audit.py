@@ -45,9 +45,11 @@ def bilinear(depth: np.ndarray) -> np.ndarray:
 def audit(data: Path, complete: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> dict[str, dict[str, float]]:
     """Metrics of ``complete``'s predictions under each protocol variant, by variant name."""
     per_variant: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS[:4]}
-    pooled = {"pred": [], "gt": [], "raw": []}
+    pooled: dict[str, list[np.ndarray]] = {"pred": [], "gt": [], "raw": []}
     for frame in discover_frames(data, layout="matterport"):
         sample = load_frame(frame)
+        if sample.gt is None or sample.rgb is None:
+            raise ValueError(f"{frame.depth}: the audit needs the frame's colour image and rendered ground truth")
         with_rim = read_depth(frame.depth, scale=frame.depth_scale)  # no minimum depth: rim kept
         pred = complete(sample.depth, sample.rgb)
         pred_rim = complete(with_rim, sample.rgb)
@@ -71,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="Matterport3D benchmark folder")
     parser.add_argument("--model", default=None, help="model file (.pt/.onnx); default: the classical completion")
     args = parser.parse_args(argv)
-    completer = DepthCompleter(method="model", model_path=args.model) if args.model else DepthCompleter(method="classical")
+    if args.model:
+        completer = DepthCompleter(method="model", model_path=args.model)
+    else:
+        completer = DepthCompleter(method="classical")
     results = audit(args.data, lambda depth, rgb: completer.complete(depth, rgb).depth)
     method = Path(args.model).name if args.model else "classical"
     print(f"Method: {method}; metrics over all valid ground-truth pixels.\n")

@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from training.evaluate import BASELINES, build_methods, parse_model_argument
 ERROR_QUANTILE = 0.98
 
 
-def pick_frames(metrics: dict, model: str, against: str) -> list[tuple[str, int, float]]:
+def pick_frames(metrics: dict[str, Any], model: str, against: str) -> list[tuple[str, int, float]]:
     """``(label, position, hole RMSE difference)`` of the largest win and the largest loss."""
     key = metric_key("hole", "rmse")
     ours = np.array([frame.get(key, np.nan) for frame in metrics["per_frame"][model]], dtype=float)
