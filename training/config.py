@@ -215,14 +215,15 @@ def section_from_mapping(cls: type[SectionT], data: Any, where: str) -> SectionT
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a config dataclass")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    reject_unknown_keys(data, names, label)
-    values = {name: typed_value(data[name], hints[name], f"{where}.{name}" if where else name)
-              for name in names if name in data}
-    try:
-        return cls(**values)
-    except TypeError as exc:  # a required field is missing
-        raise ValueError(f"{label}: {exc}") from exc
+    fields = dataclasses.fields(cls)
+    reject_unknown_keys(data, (f.name for f in fields), label)
+    missing = [f.name for f in fields if f.name not in data
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ValueError(f"{label} needs {', '.join(missing)}")
+    values = {f.name: typed_value(data[f.name], hints[f.name], f"{where}.{f.name}" if where else f.name)
+              for f in fields if f.name in data}
+    return cls(**values)
 
 
 def typed_value(value: Any, hint: Any, where: str) -> Any:
@@ -237,8 +238,8 @@ def typed_value(value: Any, hint: Any, where: str) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ValueError(f"{where} must be a list of {len(args)} values, got {value!r}")
-        return tuple(typed_value(item, arg, f"{where}[{i}]") for i, (item, arg) in enumerate(zip(value, args,
-                                                                                              strict=True)))
+        items = zip(value, args, strict=True)
+        return tuple(typed_value(item, arg, f"{where}[{i}]") for i, (item, arg) in enumerate(items))
     if origin is Mapping or hint is Mapping:
         if not isinstance(value, Mapping):
             raise ValueError(f"{where} must be a mapping, got {value!r}")
