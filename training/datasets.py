@@ -31,7 +31,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ DEFAULT_SIZE = (320, 256)
 TrainingItem = dict[str, torch.Tensor]
 
 
-def read_split(path: str | os.PathLike) -> list[str]:
+def read_split(path: str | os.PathLike[str]) -> list[str]:
     """Names listed one per line in a split file (blank lines and ``#`` comments ignored)."""
     path = Path(path)
     if not path.is_file():
@@ -146,19 +146,21 @@ class Augmentation:
             options["holes"] = hole_simulator(options["holes"])
         return cls(**options)
 
-    def random_crop(self, rng: np.random.Generator, *images: np.ndarray | None) -> list[np.ndarray | None]:
-        """The same random ``crop`` window of every image (``None`` passes through)."""
+    def random_crop(
+        self, rng: np.random.Generator, rgb: np.ndarray | None, maps: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """The same random ``crop`` window of the colour image (if any) and of every depth map."""
         if self.crop is None:
-            return list(images)
-        height, width = next(image for image in images if image is not None).shape[:2]
+            return rgb, dict(maps)
+        height, width = next(iter(maps.values())).shape[:2]
         crop_w, crop_h = self.crop
         if crop_w > width or crop_h > height:
             raise ValueError(f"crop {crop_w}x{crop_h} is larger than the {width}x{height} frame")
         box = (int(rng.integers(width - crop_w + 1)), int(rng.integers(height - crop_h + 1)), crop_w, crop_h)
-        return [crop(image, box) if image is not None else None for image in images]
+        return (None if rgb is None else crop(rgb, box)), {key: crop(image, box) for key, image in maps.items()}
 
 
-class DepthCompletionDataset(Dataset):
+class DepthCompletionDataset(Dataset[TrainingItem]):
     """Shared machinery: seeded per-item randomness, the pipeline's input preparation,
     augmentation and tensor conversion.
 
@@ -215,11 +217,11 @@ class DepthCompletionDataset(Dataset):
         if self.with_prior:
             maps = {"depth": depth, "target": target, "prior": classical_fill(depth, rgb)}
         else:
-            depth, rgb, target = fit_to_size(depth, rgb, self.size, gt=target)
-            maps = {"depth": depth, "target": target}
+            depth, rgb, fitted_target = fit_to_size(depth, rgb, self.size, gt=target)
+            assert fitted_target is not None  # a target in, a target out
+            maps = {"depth": depth, "target": fitted_target}
         if aug is not None:
-            rgb, *cropped = aug.random_crop(rng, rgb, *maps.values())
-            maps = dict(zip(maps, cropped, strict=True))
+            rgb, maps = aug.random_crop(rng, rgb, maps)
             if aug.flip and rng.random() < 0.5:
                 maps = {key: value[:, ::-1] for key, value in maps.items()}
                 rgb = rgb[:, ::-1] if rgb is not None else None
@@ -259,11 +261,12 @@ class GroundTruthDataset(DepthCompletionDataset):
 
     def __getitem__(self, index: int) -> TrainingItem:
         sample = load_frame(self.frames[index])
+        assert sample.gt is not None  # every frame was checked to have ground truth
         return self.make_item(sample.rgb, sample.depth, sample.gt, self.rng(index))
 
 
 def matterport_dataset(
-    root: str | os.PathLike, split: str | os.PathLike | None = None, **options: Any
+    root: str | os.PathLike[str], split: str | os.PathLike[str] | None = None, **options: Any
 ) -> GroundTruthDataset:
     """The Matterport3D benchmark layout; ``split`` is a file of scene or frame names (none = all).
 
@@ -369,7 +372,19 @@ class SelfSupervisedDataset(DepthCompletionDataset):
         return self.make_item(rgb, depth, target, rng)
 
 
-class MixtureDataset(Dataset):
+class EpochDataset(Protocol):
+    """What a mixture needs of a part: a length, items, and the epoch that seeds their randomness."""
+
+    epoch: int
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> TrainingItem: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+
+class MixtureDataset(Dataset[TrainingItem]):
     """Several datasets as one: part ``i`` appears ``repeats[i]`` times per epoch (its share).
 
     The training sampler shuffles over the whole mixture. A later training stage adds a part
@@ -377,18 +392,21 @@ class MixtureDataset(Dataset):
     and optimizer carry on, and the new epoch permutation covers the larger set.
     """
 
-    def __init__(self, parts: Sequence[Dataset], repeats: Sequence[int]) -> None:
+    def __init__(self, parts: Sequence[EpochDataset], repeats: Sequence[int]) -> None:
         if not parts or len(parts) != len(repeats) or min(repeats) < 1:
             raise ValueError(f"a mixture needs parts and one repeat count >= 1 per part, got {len(parts)} parts "
                              f"and repeats {list(repeats)}")
         self.parts = list(parts)
         self.repeats = [int(r) for r in repeats]
         self.offsets = np.cumsum([0] + [len(part) * r for part, r in zip(self.parts, self.repeats, strict=True)])
+        self.epoch = 0
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
     def set_epoch(self, epoch: int) -> None:
+        """Set ``epoch`` on every part (a mixture is itself a valid part of a larger one)."""
+        self.epoch = int(epoch)
         for part in self.parts:
             part.set_epoch(epoch)
 
@@ -428,8 +446,8 @@ DATASET_KINDS = tuple(DATASET_KEYS)
 
 
 def frames_from_bag(
-    bag: str | os.PathLike,
-    cache_dir: str | os.PathLike,
+    bag: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
     depth_topic: str,
     color_topic: str | None = None,
     info_topic: str | None = None,
@@ -535,7 +553,8 @@ def mixture_dataset(options: Mapping[str, Any]) -> MixtureDataset:
     parts, shared = options.get("parts"), dict(options.get("shared") or {})
     if not parts:
         raise ValueError("a mixture dataset needs a non-empty 'parts' list")
-    datasets, repeats = [], []
+    datasets: list[EpochDataset] = []
+    repeats: list[int] = []
     for index, part in enumerate(parts):
         part = {**shared, **part}
         repeats.append(int(part.pop("repeat", 1)))
