@@ -184,9 +184,10 @@ class CompletionBackend(ABC):
                                       f"arrays or {each} torch tensors, got "
                                       f"{' and '.join(type(array).__name__ for array in arrays.values())}")
         for name, array in arrays.items():
-            is_float = (
-                array.is_floating_point() if isinstance(array, torch.Tensor) else np.issubdtype(array.dtype, np.floating)
-            )
+            if isinstance(array, torch.Tensor):
+                is_float = array.is_floating_point()
+            else:
+                is_float = np.issubdtype(array.dtype, np.floating)
             if not is_float:
                 hint = " (divide uint8 colour by 255)" if name == "rgb" else " (metres)"
                 raise InferenceInputError(f"{name} must be floating point{hint}, got {array.dtype}")

@@ -100,13 +100,15 @@ class TensorRTBackend(CompletionBackend):
         import_tensorrt()
         onnx_path = existing_file(onnx_path, "ONNX model")
         resolve_device("cuda" if device in (None, "auto") else device)
-        return cls(find_cached_engine(onnx_path, precision, cache_dir, device), device, config=onnx_model_config(onnx_path))
+        engine = find_cached_engine(onnx_path, precision, cache_dir, device)
+        return cls(engine, device, config=onnx_model_config(onnx_path))
 
     def _forward(
         self, rgb: torch.Tensor, depth: torch.Tensor, prior: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         context, stream = self._context, self._stream
-        inputs = tuple(zip(self.input_names, (rgb, depth, prior), strict=False))
+        given = (rgb, depth) if prior is None else (rgb, depth, prior)
+        inputs = tuple(zip(self.input_names, given, strict=False))
         tensors = {name: tensor.to(self._dtypes[name]).contiguous() for name, tensor in inputs}
         for name, tensor in tensors.items():
             if not context.set_input_shape(name, tuple(tensor.shape)):
