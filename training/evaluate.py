@@ -175,18 +175,24 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH",
                         help="model to evaluate (.pt/.onnx/.engine); repeat to compare several")
-    parser.add_argument("--data", type=Path, required=True, help="dataset root (Matterport3D, frame sequence, ClearGrasp)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset root (Matterport3D, frame sequence, ClearGrasp)")
     parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto")
     parser.add_argument("--protocol", choices=("auto", "gt", "hidden"), default="auto")
     parser.add_argument("--frames", default=None, metavar="START:STOP",
-                        help="evaluate only these frames (sorted order), e.g. 220:300 - keep them disjoint from training")
+                        help="evaluate only these frames (sorted order), e.g. 220:300 - keep them disjoint from "
+                             "training")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
     parser.add_argument("--min-gt", type=float, default=MIN_GT_DEPTH, help="reference depth must exceed this (m)")
-    parser.add_argument("--backend", default="auto", help="inference backend: auto|tensorrt|onnxruntime-cuda|onnxruntime|torch")
-    parser.add_argument("--fit", choices=FITS, default="crop", help="how frames are fitted to the network (as the node)")
+    parser.add_argument("--backend", default="auto",
+                        help="inference backend: auto|tensorrt|onnxruntime-cuda|onnxruntime|torch")
+    parser.add_argument("--fit", choices=FITS, default="crop",
+                        help="how frames are fitted to the network (as the node)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--hybrid", type=float, action="append", default=[], metavar="THRESHOLD",
                         help="also score each model with fills below this confidence taken from the classical "
