@@ -170,8 +170,11 @@ class DepthCompleter:
             on_device = isinstance(filled, torch.Tensor)
             where: Callable[..., FrameBatch] = torch.where if on_device else np.where
             observed = torch.as_tensor(observed).to(filled.device) if on_device else to_numpy(observed)
-            is_observed = observed > 0
-            completed = where(is_observed, observed, filled)
+            if self.method == "model":
+                is_observed = observed > 0
+                completed = where(is_observed, observed, filled)
+            else:  # the classical fill and interpolation return observed pixels bit-exact: nothing to merge
+                completed = filled
             if confidence is not None:
                 confidence = where(is_observed, 1.0, confidence)
                 if self.options.confidence_threshold > 0:
