@@ -2,11 +2,13 @@
 
 Data flow. The executor thread only does bookkeeping: it reads stamps, pairs depth with colour
 (:class:`~depth_completion_ros.sync.ApproximatePairSync`, newest pair wins) and drops the pair
-into a one-slot mailbox (:class:`~depth_completion_ros.sync.LatestSlot`). One worker thread
-decodes, completes and publishes the newest pair; a pair the worker had no time for is replaced,
-never queued, so latency cannot grow when completion is slower than the camera. (A
-MultiThreadedExecutor would instead run several completions at once, out of order, each slower
-for the shared cores, and still queue in the DDS readers.)
+into a one-slot mailbox (:class:`~depth_completion_ros.sync.LatestSlot`). A worker thread
+decodes and completes the newest pair; a pair the worker had no time for is replaced, never
+queued, so latency cannot grow when completion is slower than the camera. A second thread
+encodes and publishes each completed frame while the worker completes the next one (a pipeline
+of two stages across the cores, in order); the worker waits rather than queue a second
+completed frame. (A MultiThreadedExecutor would instead run several completions at once, out
+of order, each slower for the shared cores, and still queue in the DDS readers.)
 
 Bad input (unsupported encodings, truncated buffers, mismatched sizes, empty depth, stamps going
 backwards, camera_info for another image size) is rejected, counted per reason, reported on
@@ -19,6 +21,8 @@ meters and reports are ``diagnostics.NodeDiagnostics``.
 """
 from __future__ import annotations
 
+import os
+import queue
 import signal
 import sys
 import threading
@@ -26,6 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -64,6 +69,8 @@ from .visualization import colorize_depth, robust_depth_range
 NODE_NAME = "depth_completion"
 #: Why a message or frame was rejected (counted, reported, never published).
 REJECT_REASONS = (*INPUT_REJECT_REASONS, "duplicate_stamp", "out_of_order", "processing_error")
+#: On machines with at most this many cores every OpenCV call runs on its calling thread.
+SMALL_MACHINE_CORES = 2
 #: Seconds between repeats of the same warning.
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -104,6 +111,16 @@ class _Frame:
 
 
 @dataclass(frozen=True)
+class _Completed:
+    """A completed frame on its way from the completing thread to the publishing thread."""
+
+    frame: _Frame
+    completion: Completion[np.ndarray]
+    rgb: np.ndarray | None
+    settings: NodeSettings
+
+
+@dataclass(frozen=True)
 class _ActiveCompleter:
     completer: DepthCompleter
     #: Why the requested method is not the one running ("" when it is).
@@ -116,7 +133,11 @@ class DepthCompletionNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         # First, so that destroy_node() works on a node whose start-up failed half-way.
         self._mailbox: LatestSlot[_Frame] = LatestSlot()
+        #: Completed frames on their way to the publishing thread; holding one makes the completing
+        #: thread wait, so at most one completed frame waits and latency cannot grow.
+        self._outbox: queue.Queue[_Completed | None] = queue.Queue(maxsize=1)
         self._worker: threading.Thread | None = None
+        self._publisher: threading.Thread | None = None
         super().__init__(NODE_NAME, **node_kwargs)
         try:
             self._settings = self._declare_parameters()
@@ -159,7 +180,10 @@ class DepthCompletionNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_timer, clock=steady)
         self._worker = threading.Thread(target=self._work, name="depth_completion_worker", daemon=True)
+        self._publisher = threading.Thread(target=self._publish_completed, name="depth_completion_publisher",
+                                           daemon=True)
         self._worker.start()
+        self._publisher.start()
         self.get_logger().info(
             f"completing {self._inputs['depth'].topic}"
             + (f" with colour {self._inputs['color'].topic}" if "color" in self._inputs else " (depth only)")
@@ -306,13 +330,27 @@ class DepthCompletionNode(Node):
     # ---- worker thread: decode, complete, publish ----------------------------------------------
 
     def _work(self) -> None:
+        """Decode and complete the newest pair; hand it to the publishing thread, which encodes and
+        publishes frame n while this thread completes frame n + 1 (the two stages share the cores)."""
         while (frame := self._mailbox.get()) is not None:
             try:
-                self._process(frame)
+                completed = self._complete(frame)
             except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the worker
                 self._reject("processing_error", f"{type(exc).__name__}: {exc}")
+                continue
+            if completed is not None:
+                self._outbox.put(completed)
+        self._outbox.put(None)
 
-    def _process(self, frame: _Frame) -> None:
+    def _publish_completed(self) -> None:
+        while (completed := self._outbox.get()) is not None:
+            try:
+                self._publish(completed.frame, completed.completion, completed.rgb, completed.settings)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the publishing thread
+                self._reject("processing_error", f"{type(exc).__name__}: {exc}")
+
+    def _complete(self, frame: _Frame) -> _Completed | None:
+        """The frame decoded and completed, or None when its input was rejected (counted)."""
         settings = self._settings
         if self._completer.completer.options != settings.completer:
             self._completer = self._build_completer(settings.completer, reuse=self._completer.completer)
@@ -323,8 +361,8 @@ class DepthCompletionNode(Node):
         except InputRejected as exc:
             where = f"{self._inputs[exc.source].topic}: " if exc.source else ""
             self._reject(exc.reason, f"{where}{exc}")
-            return
-        self._publish(frame, self._completer.completer.complete(depth, rgb), rgb, settings)
+            return None
+        return _Completed(frame, self._completer.completer.complete(depth, rgb), rgb, settings)
 
     def _publish(
         self, frame: _Frame, completion: Completion[np.ndarray], rgb: np.ndarray | None, settings: NodeSettings
@@ -424,10 +462,12 @@ class DepthCompletionNode(Node):
         self._warn(reason, f"rejected ({reason}, {count} so far): {detail}")
 
     def destroy_node(self) -> None:
-        """Stop the worker before the publishers it uses go away."""
+        """Stop the worker threads before the publishers they use go away."""
         self._mailbox.close()
         if self._worker is not None:
-            self._worker.join(timeout=10.0)
+            self._worker.join(timeout=10.0)  # it tells the publishing thread to stop
+        if self._publisher is not None:
+            self._publisher.join(timeout=10.0)
         super().destroy_node()
 
 
@@ -457,6 +497,10 @@ def main(args: list[str] | None = None) -> int:
     # Installed first: rclpy's own handler (which stops the executor) calls it after its own work.
     signal.signal(signal.SIGINT, _InterruptOnce())
     rclpy.init(args=args)
+    if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
+        # The executor, completing and publishing threads already keep the cores busy; OpenCV's
+        # own pool on top measured no faster and competes with them (docs/benchmarks.md).
+        cv2.setNumThreads(1)
     # Created before the node so that a signal arriving during start-up (the model may take
     # seconds to load) finds an executor to stop rather than a half-made one.
     executor = SingleThreadedExecutor()
