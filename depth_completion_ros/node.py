@@ -327,7 +327,7 @@ class DepthCompletionNode(Node):
         info, intrinsics = camera_info if camera_info is not None else (None, None)
         self._mailbox.put(_Frame(depth, color, info, intrinsics, received))
 
-    # ---- worker thread: decode, complete, publish ----------------------------------------------
+    # ---- worker threads: decode and complete; encode and publish ------------------------------
 
     def _work(self) -> None:
         """Decode and complete the newest pair; hand it to the publishing thread, which encodes and
