@@ -122,8 +122,14 @@ def depth_to_units(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
     encoded image never reports a wrong distance.
     """
     depth_m = np.asarray(depth_m, dtype=np.float32)
-    units: np.ndarray = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * np.float32(scale))
-    units[(units < 0) | (units >= UINT16_SENTINEL)] = 0
+    # One scaled buffer, rounded and cleared in place: this runs on every published frame.
+    with np.errstate(over="ignore"):  # a depth too far for float32 becomes inf, and inf becomes 0 below
+        units: np.ndarray = np.multiply(depth_m, np.float32(scale))
+    np.rint(units, out=units)
+    # NaN fails both comparisons and inf the upper bound, so holes of every kind become 0.
+    unrepresentable = ~(units >= 0)
+    unrepresentable |= units >= UINT16_SENTINEL
+    units[unrepresentable] = 0
     return units.astype(np.uint16)
 
 

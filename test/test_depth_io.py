@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.depth_io import (
     DEFAULT_MAX_DEPTH,
+    UINT16_SENTINEL,
     DepthIOError,
     atomic_output,
     depth_to_units,
@@ -84,6 +86,45 @@ def test_depth_to_units_never_wraps():
     units = depth_to_units(np.array([0.0, 1.2345, 70.0, np.nan, -2.0]), scale=1000)
     np.testing.assert_array_equal(units, [0, 1234, 0, 0, 0])  # 1.2345 m rounds half-to-even at 1234.5
     assert units.dtype == np.uint16
+
+
+def _units_by_definition(depth_m: np.ndarray, scale: float) -> np.ndarray:
+    """depth_to_units spelled out step by step: holes to 0, scale in float32, round half to even,
+    anything outside [0, 65535) to 0."""
+    finite = np.nan_to_num(np.asarray(depth_m, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    with np.errstate(over="ignore"):
+        units = np.rint(finite * np.float32(scale))
+    units[(units < 0) | (units >= UINT16_SENTINEL)] = 0
+    return units.astype(np.uint16)
+
+
+def _edge_depths() -> np.ndarray:
+    """Every value class depth_to_units must get right: ties, the 16-bit limit, holes, float64."""
+    rng = np.random.default_rng(3)
+    ties = (np.arange(-4, 70000, 1, dtype=np.float64) + 0.5) / 1000.0
+    specials = np.array([0.0, -0.0, 1e-45, -1e-45, 65.534, 65.5345, 65.535, 65.5355, 3e38, -3e38,
+                         np.nan, np.inf, -np.inf])
+    noise = rng.uniform(-1.0, 80.0, 20000)
+    return np.concatenate([ties, specials, noise])
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0, 4000.0, 5000.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_depth_to_units_follows_its_definition_on_edge_values(scale, dtype):
+    depth = _edge_depths().astype(dtype)
+    np.testing.assert_array_equal(depth_to_units(depth, scale), _units_by_definition(depth, scale))
+    np.testing.assert_array_equal(depth_to_units(depth.reshape(1, -1)[:, ::3], scale),
+                                  _units_by_definition(depth.reshape(1, -1)[:, ::3], scale))
+
+
+def test_depth_to_units_follows_its_definition_on_real_frames(redkitchen_root, cleargrasp_root):
+    frames = discover_frames(redkitchen_root)[:3] + discover_frames(cleargrasp_root)[:3]
+    for frame in frames:
+        depth = load_frame(frame).depth
+        for scale in (1000.0, 4000.0):
+            units = depth_to_units(depth, scale)
+            assert units.dtype == np.uint16 and units.shape == depth.shape
+            np.testing.assert_array_equal(units, _units_by_definition(depth, scale), err_msg=str(frame))
 
 
 @pytest.mark.parametrize(
