@@ -362,7 +362,7 @@ class DepthCompletionNode(Node):
             where = f"{self._inputs[exc.source].topic}: " if exc.source else ""
             self._reject(exc.reason, f"{where}{exc}")
             return None
-        return _Completed(frame, self._completer.completer.complete(depth, rgb), rgb, settings)
+        return _Completed(frame, self._completer.completer.complete(depth, rgb, sanitized=True), rgb, settings)
 
     def _publish(
         self, frame: _Frame, completion: Completion[np.ndarray], rgb: np.ndarray | None, settings: NodeSettings

@@ -135,10 +135,15 @@ class DepthCompleter:
                 parts.append("skipped: " + "; ".join(self.backend.selection_reasons))
         return ", ".join(parts)
 
-    def complete(self, depth_m: ArrayT, rgb: np.ndarray | torch.Tensor | None = None) -> Completion[ArrayT]:
+    def complete(
+        self, depth_m: ArrayT, rgb: np.ndarray | torch.Tensor | None = None, *, sanitized: bool = False
+    ) -> Completion[ArrayT]:
         """Complete ``depth_m`` (H, W) or (B, H, W) float metres; ``rgb`` uint8 (…, H, W, 3) or None.
 
         The model method needs ``rgb``; the classical method uses it only with RGB guidance.
+        ``sanitized=True`` says ``depth_m`` already is what :func:`sanitize_depth` makes of it with
+        this completer's ``min_depth`` and ``max_depth`` (as ``rgbd_input.decode_rgbd`` returns it), so
+        the completer skips its own pass over the frame. ``depth_m`` is never written to.
         """
         frames, colors = self._check_inputs(depth_m, rgb)
         batched = depth_m.ndim == 3
@@ -146,14 +151,17 @@ class DepthCompleter:
         confidence: FrameBatch | None = None
         classical: FrameBatch | None = None
         stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))
-        with stopwatch.stage("sanitize"):
-            observed = sanitize_depth(frames, min_depth=self.options.min_depth, max_depth=self.options.max_depth)
+        if sanitized:
+            observed = frames
+        else:
+            with stopwatch.stage("sanitize"):
+                observed = sanitize_depth(frames, min_depth=self.options.min_depth, max_depth=self.options.max_depth)
         prefilled = observed
         if self.options.interpolate:
             with stopwatch.stage("interpolate"):
                 prefilled = midpoint_fill(observed)
         if self.method == "interp":
-            filled = prefilled
+            filled = _copy(prefilled) if prefilled is frames else prefilled  # never return the caller's array
         elif self.method == "classical":
             with stopwatch.stage("classical"):
                 filled = classical_fill(prefilled, colors, options=self.classical_options)

@@ -61,6 +61,9 @@ def decode_rgbd(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Depth (float32 m, 0 = hole) and colour (uint8 RGB or None) of an input that passes every check.
 
+    The depth is sanitised with ``min_depth``/``max_depth``: a completer with the same range takes it
+    with ``complete(depth, rgb, sanitized=True)`` and makes no second pass over it.
+
     Rejected (InputRejected): an undecodable image, depth without one valid pixel, colour of
     another size (unless ``resize_color_to_depth``, valid only for colour registered to the
     depth view) and ``intrinsics`` for another image size.

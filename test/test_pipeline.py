@@ -11,6 +11,7 @@ import torch
 from depth_completion_ros.backends import OnnxRuntimeBackend, TorchBackend
 from depth_completion_ros.classical import classical_fill
 from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.depth_io import sanitize_depth
 from depth_completion_ros.export import export_onnx
 from depth_completion_ros.geometry import fit_box, resize_color, resize_depth
 from depth_completion_ros.model import build_model
@@ -190,6 +191,29 @@ def test_invalid_depth_values_are_holes(kitchen):
     ranged = DepthCompleter("classical", min_depth=1.0).complete(frame)
     assert np.all(ranged.depth > 0)
     assert not np.array_equal(ranged.depth[near], frame[near]), "depths below min_depth are refilled, not kept"
+
+
+@pytest.mark.parametrize("method", ["classical", "interp", "model"])
+@pytest.mark.parametrize("interpolate", [True, False])
+def test_sanitized_input_skips_the_pass_and_completes_the_same(torch_backend, small_kitchen, method, interpolate):
+    """What a node decodes (already sanitised with the completer's range) completes exactly as the raw
+    frame does, and the caller's array is left as it was."""
+    depth, rgb = small_kitchen
+    dirty = depth.copy()
+    holes = np.flatnonzero(depth == 0)
+    dirty.flat[holes[0::3]], dirty.flat[holes[1::3]], dirty.flat[holes[2::3]] = np.nan, np.inf, -1.0
+    dirty[depth > 3.0] = 1e6  # beyond max_depth
+    backend = torch_backend if method == "model" else None
+    completer = DepthCompleter(method, backend=backend, interpolate=interpolate, min_depth=0.6, max_depth=4.0)
+    decoded = sanitize_depth(dirty, min_depth=0.6, max_depth=4.0)
+    untouched = decoded.copy()
+    for frames, colors in ((dirty, rgb), (dirty[0], rgb[0])):
+        expected = completer.complete(frames, colors)
+        skipped = completer.complete(decoded if frames.ndim == 3 else decoded[0], colors, sanitized=True)
+        np.testing.assert_array_equal(skipped.depth, expected.depth)
+        assert "sanitize" in expected.timings and "sanitize" not in skipped.timings
+        assert not np.shares_memory(skipped.depth, decoded)
+    np.testing.assert_array_equal(decoded, untouched)
 
 
 def test_bad_inputs_and_settings_are_named(torch_backend, small_kitchen, tmp_path, network):
