@@ -112,7 +112,7 @@ for _table in (_CODE_KERNEL, _PAIR_COUNT, _NEIGHBOUR_WEIGHTS, _HAS_PAIR_INSIDE):
     _table.flags.writeable = False
 
 
-def midpoint_fill(depth: DepthT) -> DepthT:
+def midpoint_fill(depth: DepthT, *, sanitized: bool = False) -> DepthT:
     """Fill holes with the mean midpoint average of their 5x5 pairs (see module docstring).
 
     ``depth`` is a numpy array or torch tensor of shape (H, W) or (B, H, W), uint16 or float32,
@@ -121,14 +121,16 @@ def midpoint_fill(depth: DepthT) -> DepthT:
     sentinels (65535) with ``depth_io.sanitize_depth`` first. Returns a new array or tensor of
     the same type, shape, dtype and device; valid pixels keep their exact value, uint16 fills
     are rounded to the nearest integer (ties to even). CPU tensors take the numpy path,
-    other devices ``midpoint_fill_torch``.
+    other devices ``midpoint_fill_torch``. ``sanitized=True`` says float input already holds
+    only finite positive depths and 0 (``depth_io.sanitize_depth`` output), so the CPU path
+    copies it as is instead of cleaning it again.
     """
     _check_depth(depth)
     if isinstance(depth, np.ndarray):
-        return _midpoint_fill_numpy(depth)
+        return _midpoint_fill_numpy(depth, sanitized)
     if depth.device.type == "cpu":
         # Zero-copy both ways; on CPU the numpy path is far faster than the whole-image passes.
-        return torch.from_numpy(_midpoint_fill_numpy(depth.detach().numpy()))
+        return torch.from_numpy(_midpoint_fill_numpy(depth.detach().numpy(), sanitized))
     return midpoint_fill_torch(depth)
 
 
@@ -163,17 +165,17 @@ def _check_depth(depth: object) -> None:
         raise ValueError(f"depth is empty: shape {tuple(depth.shape)}")
 
 
-def _holes_as_zero_numpy(depth: np.ndarray) -> np.ndarray:
+def _holes_as_zero_numpy(depth: np.ndarray, sanitized: bool) -> np.ndarray:
     """A C-contiguous copy in the input dtype whose holes are exactly 0 (filled in place later)."""
-    if depth.dtype == np.uint16:
+    if depth.dtype == np.uint16 or sanitized:
         return np.array(depth, order="C")
     # A fill keeps every finite positive input: range limits belong to whoever read the depth.
     return np.ascontiguousarray(sanitize_depth(depth, max_depth=math.inf))
 
 
-def _midpoint_fill_numpy(depth: np.ndarray) -> np.ndarray:
+def _midpoint_fill_numpy(depth: np.ndarray, sanitized: bool) -> np.ndarray:
     """midpoint_fill for a checked numpy (H, W) or (B, H, W) array, image by image."""
-    filled = _holes_as_zero_numpy(depth)
+    filled = _holes_as_zero_numpy(depth, sanitized)
     for image in filled.reshape(-1, *filled.shape[-2:]):
         _fill_image_numpy(image)
     return filled

@@ -159,7 +159,7 @@ class DepthCompleter:
         prefilled = observed
         if self.options.interpolate:
             with stopwatch.stage("interpolate"):
-                prefilled = midpoint_fill(observed)
+                prefilled = midpoint_fill(observed, sanitized=True)
         if self.method == "interp":
             filled = _copy(prefilled) if prefilled is frames else prefilled  # never return the caller's array
         elif self.method == "classical":

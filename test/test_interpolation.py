@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from benchmarks.per_pixel_loop import per_pixel_loop_fill
-from depth_completion_ros.depth_io import read_depth, read_depth_raw
+from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.depth_io import read_depth, read_depth_raw, sanitize_depth
 from depth_completion_ros.interpolation import WINDOW_RADIUS, midpoint_fill, midpoint_fill_torch
 
 # Pair offsets d (earlier -> later endpoint in raster order) for which the per-pixel loop chains:
@@ -285,6 +286,19 @@ def test_kinect_like_frames(generated_kitchen):
     raw = read_depth_raw(_sequence_frames(generated_kitchen)[0])
     raw[raw == 65535] = 0
     np.testing.assert_array_equal(midpoint_fill(raw), np.rint(midpoint_fill(raw.astype(np.float32))).astype(np.uint16))
+
+
+def test_sanitized_input_is_filled_exactly_as_without_the_flag(generated_kitchen, redkitchen_root):
+    """The flag only skips re-cleaning depth that sanitize_depth already cleaned: same bits, input untouched."""
+    frames = [read_depth(path, scale=1000.0) for path in _sequence_frames(generated_kitchen)[:2]]
+    frames += [sanitize_depth(load_frame(frame).depth) for frame in discover_frames(redkitchen_root)[:2]]
+    for depth in frames:
+        original = depth.copy()
+        for given in (depth, depth[None], depth[:, ::-1], torch.from_numpy(depth)):
+            out = midpoint_fill(given, sanitized=True)
+            assert out is not given and not np.shares_memory(np.asarray(out), np.asarray(given))
+            np.testing.assert_array_equal(np.asarray(out), np.asarray(midpoint_fill(given)))
+        np.testing.assert_array_equal(depth, original)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
