@@ -6,7 +6,8 @@ frames: 7-Scenes Kinect frames (640x480, enlarged nearest-neighbour to 1280x720 
 captured). Each frame starts as the sensor_msgs/Image messages a camera driver sends (16UC1
 depth, rgb8 colour) and goes through the same library calls as ``DepthCompletionNode``:
 message -> array (depth, colour), the completer's stages (``DepthCompleter.timings``:
-sanitise, interpolate, classical fill, merge), array -> message, publish (an rclpy publisher
+sanitise - 0, as in the node, whose decoder already sanitised the depth -, interpolate,
+classical fill, merge), array -> message, publish (an rclpy publisher
 without subscribers: the Python -> C message conversion), and the lazy outputs (colourised
 depth, point cloud) that the node builds only when someone subscribes. Prints one Markdown
 table of median milliseconds per stage and size.
@@ -113,11 +114,12 @@ class StageTimer:
 def profile_frame(frame: InputFrame, completer: DepthCompleter, publish: Callable[[Image], None],
                   timer: StageTimer) -> None:
     """One pass of the node's path for ``frame``, each stage timed into ``timer``."""
+    options = completer.options
     with timer.stage("depth msg -> array"):
-        depth = depth_from_msg(frame.depth)
+        depth = depth_from_msg(frame.depth, min_depth=options.min_depth, max_depth=options.max_depth)
     with timer.stage("colour msg -> array"):
         rgb = color_from_msg(frame.color)
-    completion = completer.complete(depth, rgb)
+    completion = completer.complete(depth, rgb, sanitized=True)  # as the node: decoding sanitised it
     for name in COMPLETER_STAGES:
         timer.add(name, completion.timings.get(name, 0.0))
     with timer.stage("depth array -> msg"):
