@@ -184,7 +184,9 @@ def test_frames_without_a_usable_prior_keep_it_with_zero_confidence() -> None:
     depths = torch.cat([depth, torch.zeros_like(depth)])[:, 0]
     priors = torch.cat([prior, torch.zeros_like(prior)])[:, 0]
     with torch.no_grad():
-        refined, confidence = refine_usable_frames(lambda *inputs: model(*inputs), model.config, colours, depths, priors)
+        refined, confidence = refine_usable_frames(
+            lambda *inputs: model(*inputs), model.config, colours, depths, priors
+        )
         expected = model.predict_full(rgb, depth, prior)
     assert torch.allclose(refined[0], expected.depth[0, 0], atol=1e-5)
     assert (refined[1] == 0).all() and (confidence[1] == 0).all()
@@ -203,7 +205,9 @@ def test_backends_take_the_prior_and_match_pytorch(tmp_path, generated_kitchen) 
     rgb, depth, prior = frame_tensors(sample.rgb, sample.depth)
     with torch.no_grad():
         expected = model.predict_full(rgb, depth, prior).depth[:, 0]
-    refined, _ = refine_frames(backend.infer, backend.config, sample.rgb[None], depth[:, 0].numpy(), prior[:, 0].numpy())
+    refined, _ = refine_frames(
+        backend.infer, backend.config, sample.rgb[None], depth[:, 0].numpy(), prior[:, 0].numpy()
+    )
     assert (refined - expected).abs().max() <= 1e-3
     assert (refined != prior[:, 0]).float().mean() > 0.05  # the network changed the holes
     working = torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96) + 0.5
