@@ -9,11 +9,14 @@ working resolution, the network in ONNX Runtime (CPU, ``--threads`` intra-op thr
 edge-aware upsampling back to the frame, as :func:`depth_completion_ros.model.refine_frames`
 runs them; medians over ``--repeats`` frames, milliseconds. Frames are a real 640x480 7-Scenes
 frame resized to each size (colour area/bilinear, depth nearest), so the prior's work is that of
-real holes. Timings on a shared machine are noisy: report the machine's load with them.
+real holes. Timings on a shared machine are noisy: report the machine's load with them, or use
+``--clock cpu`` (process CPU time, all threads summed: with ``--threads 1`` it measures the work
+per frame and barely moves when other jobs share the cores).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -21,7 +24,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 import torch
 
@@ -34,13 +36,14 @@ from depth_completion_ros.model import ModelConfig
 from depth_completion_ros.model.resolution import apply_correction, to_working_resolution, working_size
 
 SIZES = ((320, 256), (640, 480), (1280, 720), (1920, 1080))
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 SHARED_DATA = Path(os.environ.get("DC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def timed(stage: Callable[[], object], timings: list[float]) -> object:
-    start = time.perf_counter()
+def timed(stage: Callable[[], object], timings: list[float], clock: Callable[[], float]) -> object:
+    start = clock()
     result = stage()
-    timings.append((time.perf_counter() - start) * 1000.0)
+    timings.append((clock() - start) * 1000.0)
     return result
 
 
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onnx", type=Path, required=True, help="a dynamic-size prior-model export")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime and torch intra-op threads")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     parser.add_argument("--frame", type=Path, default=SHARED_DATA / "7scenes_redkitchen",
                         help="frame sequence whose frame 250 is resized to each size")
     args = parser.parse_args(argv)
@@ -59,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     session = ort.InferenceSession(str(args.onnx), options, providers=["CPUExecutionProvider"])
     sample = load_frame(discover_frames(args.frame)[250])
     sigmas = (config.guide_sigma_depth, config.guide_sigma_color)
+    clock = CLOCKS[args.clock]
     print(f"{args.onnx.name}, ONNX Runtime {ort.__version__} CPU, {args.threads} threads, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f} at start\n")
+          f"{args.clock} clock, load average {os.getloadavg()[0]:.1f} at start\n")
     print("| frame | working (padded) | midpoint | prior | to working | network | upsample | total ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for width, height in SIZES:
@@ -69,18 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         stages: dict[str, list[float]] = {name: [] for name in ("midpoint", "prior", "working", "network", "upsample")}
         totals = []
         for _ in range(args.repeats + 1):
-            start = time.perf_counter()
-            prefilled = timed(lambda: midpoint_fill(depth), stages["midpoint"])
-            prior = timed(lambda: classical_fill(prefilled, rgb), stages["prior"])
+            start = clock()
+            prefilled = timed(functools.partial(midpoint_fill, depth), stages["midpoint"], clock)
+            prior = timed(functools.partial(classical_fill, prefilled, rgb), stages["prior"], clock)
             tensors = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0,
                        torch.from_numpy(prefilled)[None, None], torch.from_numpy(prior)[None, None])
             size = working_size(width, height, config.working_area)
-            working = timed(lambda: to_working_resolution(*tensors, size, config.total_stride), stages["working"])
+            to_working = functools.partial(to_working_resolution, *tensors, size, config.total_stride)
+            working = timed(to_working, stages["working"], clock)
             feeds = {"rgb": working.rgb.numpy(), "depth": working.depth.numpy(), "prior": working.prior.numpy()}
-            completed, confidence = timed(lambda: session.run(["completed_depth", "confidence"], feeds), stages["network"])
-            timed(lambda: apply_correction(working, torch.from_numpy(completed), torch.from_numpy(confidence),
-                                           *tensors, sigmas), stages["upsample"])
-            totals.append((time.perf_counter() - start) * 1000.0)
+            completed, confidence = timed(functools.partial(session.run, ["completed_depth", "confidence"], feeds),
+                                          stages["network"], clock)
+            outputs = torch.from_numpy(completed), torch.from_numpy(confidence)  # views: no copy
+            timed(functools.partial(apply_correction, working, *outputs, *tensors, sigmas), stages["upsample"], clock)
+            totals.append((clock() - start) * 1000.0)
         medians = {name: statistics.median(values[1:]) for name, values in stages.items()}  # first call warms up
         padded = tuple(working.rgb.shape[-1:-3:-1])
         print(f"| {width}x{height} | {size[0]}x{size[1]} ({padded[0]}x{padded[1]}) | "
