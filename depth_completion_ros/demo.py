@@ -37,6 +37,7 @@ from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
 from .geometry import resize_color
 from .pipeline import DepthCompleter
+from .options import CompleterOptions
 from .resources import default_model_path, use_large_frame_transport
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
@@ -81,9 +82,12 @@ class DemoResult:
 
 
 def choose_method(requested: str) -> str:
-    """``auto`` runs the shipped model when it is installed, else the classical method (and says why)."""
+    """``auto`` runs the node's default method (:class:`CompleterOptions`); a default model that is
+    not installed falls back to the classical method (and says why)."""
     if requested != "auto":
         return requested
+    if CompleterOptions().method != "model":
+        return CompleterOptions().method
     try:
         default_model_path()
     except FileNotFoundError as exc:

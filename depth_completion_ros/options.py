@@ -127,8 +127,9 @@ class CompleterOptions:
     also accept a path / ``torch.device`` / None and keep them as strings ("" = default).
     """
 
-    method: str = option("model", "Completion method: the CostDCNet model, classical hole filling, or "
-                         "interpolation only. The node falls back to classical when the model cannot be loaded.",
+    method: str = option("classical", "Completion method: classical hole filling (the default: it measured best "
+                         "on real data, models/MODEL_CARD.md), the CostDCNet model refining it, or interpolation "
+                         "only. The node falls back to classical when the model cannot be loaded.",
                          choices=METHODS)
     backend: str = option("auto", "Inference backend for the model; auto picks the fastest that runs here "
                           "(TensorRT, ONNX Runtime CUDA, ONNX Runtime CPU, PyTorch).", choices=BACKENDS, live=False)

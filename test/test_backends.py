@@ -288,11 +288,11 @@ def test_missing_engine_error_prints_the_build_command(model_files, monkeypatch,
 
 def test_shipped_model_lookup_says_where_it_looked(monkeypatch, tmp_path):
     monkeypatch.setattr(resources, "share_dirs", lambda: [tmp_path])
-    with pytest.raises(resources.ModelNotFoundError, match=str(tmp_path / "models" / "costdcnet_cpu.onnx")):
+    with pytest.raises(resources.ModelNotFoundError, match=str(tmp_path / "models" / "costdcnet_prior_cpu.onnx")):
         resources.default_model_path()
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "costdcnet_cpu.onnx").write_bytes(b"x")
-    assert resources.default_model_path() == tmp_path / "models" / "costdcnet_cpu.onnx"
+    (tmp_path / "models" / "costdcnet_prior_cpu.onnx").write_bytes(b"x")
+    assert resources.default_model_path() == tmp_path / "models" / "costdcnet_prior_cpu.onnx"
     assert resources.models_dir() == tmp_path / "models"
     with pytest.raises(ValueError, match="unknown model kind 'tflite'"):
         resources.default_model_path(kind="tflite")
@@ -300,10 +300,10 @@ def test_shipped_model_lookup_says_where_it_looked(monkeypatch, tmp_path):
 
 def test_without_a_path_the_shipped_model_is_used(model_files, monkeypatch, tmp_path):
     monkeypatch.setattr(resources, "share_dirs", lambda: [tmp_path])
-    with pytest.raises(ModelFileError, match=r"no model path given.*costdcnet_cpu\.onnx.*costdcnet_cpu\.pt"):
+    with pytest.raises(ModelFileError, match=r"no model path given.*costdcnet_prior_cpu\.onnx.*costdcnet_prior_cpu\.pt"):
         create_backend("auto")
     (tmp_path / "models").mkdir()
-    shipped = tmp_path / "models" / "costdcnet_cpu.pt"
+    shipped = tmp_path / "models" / "costdcnet_prior_cpu.pt"
     shipped.write_bytes(model_files.checkpoint.read_bytes())
     backend = create_backend("auto")
     assert isinstance(backend, TorchBackend) and backend.source == shipped

@@ -15,7 +15,7 @@ from depth_completion_ros.pipeline import DepthCompleter
 
 def test_defaults_are_valid_and_every_field_is_documented():
     options = CompleterOptions()
-    assert options.method == "model" and options.max_depth == DEFAULT_MAX_DEPTH
+    assert options.method == "classical" and options.max_depth == DEFAULT_MAX_DEPTH
     for option in option_fields(CompleterOptions):
         assert option.spec.description, option.name
         assert type(option.default) is option.type, option.name
