@@ -12,7 +12,7 @@ Layouts (``discover_frames(root, layout="auto")``):
 ``frames``
     ``frame-XXXXXX.color.{jpg,png}`` + ``frame-XXXXXX.depth.png`` (millimetres, 65535 invalid),
     optional ``camera-intrinsics.txt`` and ``frame-XXXXXX.pose.txt`` (4x4 camera-to-world):
-    Microsoft 7-Scenes and the seed's data0929 recordings.
+    Microsoft 7-Scenes, 3DMatch and recordings saved by the same scripts.
 ``cleargrasp``
     ``N-transparent-depth-img.exr`` (raw, metres), ``N-transparent-rgb-img.jpg``,
     ``N-opaque-depth-img.exr`` (reference), ``N-mask.png`` (transparent objects),

@@ -1,6 +1,6 @@
 """DepthCompleter: raw depth (+ RGB) in, completed depth at the input's resolution out.
 
-Stages, each timed: ``sanitize`` (NaN, inf, out-of-range -> 0) -> ``interpolate`` (the seed's
+Stages, each timed: ``sanitize`` (NaN, inf, out-of-range -> 0) -> ``interpolate`` (the fast
 midpoint pass, optional) -> the method: ``interp`` (that pass alone), ``classical``
 (:func:`classical.classical_fill`) or ``model`` (``fit`` the frame to the network, ``infer``,
 ``restore`` the prediction to the frame) -> ``merge``: observed pixels are always returned as

@@ -1,6 +1,6 @@
 """Conversions between RGB-D frame folders and rosbag2 bags of one camera's topics.
 
-``frames_to_bag`` turns a recorded sequence (the seed's data0929 ``frame-XXXXXX`` layout,
+``frames_to_bag`` turns a recorded sequence (the ``frame-XXXXXX`` layout of
 7-Scenes, Matterport3D) into what a camera driver would have published, so the node can be
 exercised by replay exactly as on a robot. ``bag_to_frames`` goes the other way, so recordings
 made on a robot feed the offline tools (completion, evaluation, fine-tuning).
