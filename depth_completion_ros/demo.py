@@ -36,8 +36,8 @@ from .bags.storage import iter_messages, match_by_stamp, open_bag
 from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
 from .geometry import resize_color
-from .pipeline import DepthCompleter
 from .options import CompleterOptions
+from .pipeline import DepthCompleter
 from .resources import default_model_path, use_large_frame_transport
 from .ros_image import color_from_msg, depth_from_msg
 from .synthetic import render_sequence
