@@ -180,13 +180,16 @@ def _node_figures(recorded: Path) -> dict[str, str]:
 
 
 def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[PictureFrame]:
-    """Every completed frame, in stamp order."""
+    """Every completed frame with all of the recording's picture topics, in stamp order.
+
+    A frame whose colour or ground truth the recorder lost (a busy machine drops a few) is left
+    out, so every panel of the GIF has the same columns.
+    """
     wanted = [topics.depth, topics.completed, topics.ground_truth, topics.color]
     frames: list[PictureFrame] = []
     with open_bag(recorded) as reader:
         present = [t for t in wanted if t in reader.topics]
-        required = [topics.depth, topics.completed]
-        for _stamp, group in sorted(match_by_stamp(iter_messages(reader, present), present, required=required),
+        for _stamp, group in sorted(match_by_stamp(iter_messages(reader, present), present, required=present),
                                     key=lambda item: item[0]):
             rgb = color_from_msg(group[topics.color]) if topics.color in group else None
             gt = depth_from_msg(group[topics.ground_truth]) if topics.ground_truth in group else None

@@ -337,8 +337,16 @@ def _like_input(result: np.ndarray | torch.Tensor, like: ArrayT, batched: bool) 
 
 
 def _as_kind(array: FrameBatch, backend: CompletionBackend) -> FrameBatch:
-    """``array`` as a tensor on the backend's device when it takes tensors, else as numpy."""
-    return torch.as_tensor(array).to(backend.device) if backend.takes_tensors else to_numpy(array)
+    """``array`` as a tensor on the backend's device when it takes tensors, else as numpy.
+
+    A read-only array (zero-copy message decoding returns views of the message buffer) is copied
+    first: torch cannot wrap non-writable memory.
+    """
+    if not backend.takes_tensors:
+        return to_numpy(array)
+    if isinstance(array, np.ndarray) and not array.flags.writeable:
+        array = array.copy()
+    return torch.as_tensor(array).to(backend.device)
 
 
 def _full_like(array: ArrayT, value: float) -> ArrayT:
