@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
+from node_latency import parse_size  # the sibling script's WxH parser (benchmarks/ is on sys.path when run)
 from rclpy.context import Context
 from rclpy.node import Node
 from sensor_msgs.msg import Image, PointCloud2, PointField
@@ -160,14 +161,6 @@ def markdown_table(timers: dict[str, StageTimer]) -> str:
     all_totals = [sum(timer.median(name) for name in STAGES) for timer in timers.values()]
     lines.append("| with colourised + point cloud (sum) | " + " | ".join(f"{t:.1f}" for t in all_totals) + " |")
     return "\n".join(lines)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 640x480, got {text!r}") from None
-    return width, height
 
 
 def main() -> None:
