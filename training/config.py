@@ -172,23 +172,59 @@ def load_training_config(path: str | os.PathLike[str] | None, overrides: Sequenc
 
 def apply_overrides(mapping: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A copy of ``mapping`` with ``a.b.c=value`` strings applied; values are parsed as YAML
-    (``1e-3``, ``[320, 256]``, ``null``, ``{kind: synthetic}``), missing sections are created."""
+    (``1e-3``, ``[320, 256]``, ``null``, ``{kind: synthetic}``), missing sections are created.
+    A number addresses a list item (``data.parts.0.repeat=3``, ``-1`` the last one) and
+    ``~a.b`` removes a key or list item (``~data.parts.4``: an ablation without that part),
+    as Hydra spells it."""
     config = copy.deepcopy(dict(mapping))
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r} must look like section.key=value")
-        node = config
+        remove = item.startswith("~")
+        key, sep, text = item[1:].partition("=") if remove else item.partition("=")
+        if remove and sep:
+            raise ValueError(f"override {item!r}: ~section.key removes a key and takes no value")
+        if not key or not (sep or remove):
+            raise ValueError(f"override {item!r} must look like section.key=value or ~section.key")
         parts = key.split(".")
-        for part in parts[:-1]:
+        node: Any = config
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                node = node[_list_index(node, part, item, ".".join(parts[:depth]))]
+                continue
+            where = ".".join(parts[: depth + 1])
             child = node.get(part)
             if child is None:
+                if remove:
+                    raise ValueError(f"override {item!r}: there is no {where!r} to remove from")
                 child = node[part] = {}
-            elif not isinstance(child, dict):
+            elif not isinstance(child, (dict, list)):
                 raise ValueError(f"override {item!r}: {part!r} is not a section")
             node = child
-        node[parts[-1]] = parse_value(text)
+        last = parts[-1]
+        if isinstance(node, list):
+            index = _list_index(node, last, item, ".".join(parts[:-1]))
+            if remove:
+                del node[index]
+            else:
+                node[index] = parse_value(text)
+        elif remove:
+            if last not in node:
+                raise ValueError(f"override {item!r}: there is no {key!r} to remove")
+            del node[last]
+        else:
+            node[last] = parse_value(text)
     return config
+
+
+def _list_index(items: list[Any], text: str, item: str, where: str) -> int:
+    """``text`` as an index into ``items`` (the list at ``where``; negative counts from the end),
+    or a clear error."""
+    try:
+        index = int(text)
+    except ValueError:
+        raise ValueError(f"override {item!r}: {where!r} is a list; address its items by number") from None
+    if not -len(items) <= index < len(items):
+        raise ValueError(f"override {item!r}: {where!r} has {len(items)} items, no item {index}")
+    return index
 
 
 def parse_value(text: str) -> Any:
