@@ -41,6 +41,7 @@ from sensor_msgs.msg import Image, PointCloud2, PointField
 
 from depth_completion_ros.datasets import Sample, discover_frames, load_frame
 from depth_completion_ros.geometry import CameraIntrinsics, resize_color, resize_depth
+from depth_completion_ros.node import retain_freed_memory
 from depth_completion_ros.pipeline import DepthCompleter
 from depth_completion_ros.pointcloud import (
     depth_to_points,
@@ -171,14 +172,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed passes over the frames (after one warm-up)")
     parser.add_argument("--cv-threads", type=int, default=None,
                         help="cv2.setNumThreads before timing (default: OpenCV's own choice)")
+    parser.add_argument("--malloc-default", action="store_true",
+                        help="keep glibc's default malloc thresholds (the node raises them: retain_freed_memory)")
     args = parser.parse_args()
     if not (args.data / "7scenes_redkitchen").is_dir():
         parser.error(f"{args.data / '7scenes_redkitchen'} not found (pass --data or set DC_SHARED_DATA)")
     if args.cv_threads is not None:
         cv2.setNumThreads(args.cv_threads)
+    memory = "retained, as in the node" if not args.malloc_default and retain_freed_memory() else "glibc default"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; numpy {np.__version__}, OpenCV {cv2.__version__} "
-          f"({cv2.getNumThreads()} threads); classical node path, median of {args.repeats} passes over each frame\n")
+          f"({cv2.getNumThreads()} threads); freed buffers: {memory}; "
+          f"classical node path, median of {args.repeats} passes over each frame\n")
     columns = load_inputs(args.data, args.sizes, args.frames)
     completer = DepthCompleter("classical")
     context = Context()
