@@ -9,9 +9,11 @@ cost of DDS transport and Python message handling alone, so "added" latency is w
 costs on top. Reported per run: delivered fraction, output rate, the node's own drop counters
 (from /diagnostics), latency median / p95 / max, median latency over the first and the last
 window (growing latency would mean a queue), and the node process's CPU use (100 % = one core).
+For long runs, ``--timeline 60`` also prints delivery and latency per 60 s window of each run.
 
     .venv/bin/python benchmarks/node_latency.py [--quick] [--duration 60] [--sizes 640x480 1280x720]
         [--methods classical model] [--model-path M.onnx] [--rate 30] [--data ../shared/data/7scenes_redkitchen]
+        [--timeline 60] [--no-baseline]
 
 Targets on 2 cores: classical at 30 Hz for 640x480 with no drops and <= 15 ms median added
 latency, for 1280x720 with >= 95 % delivered and <= 33 ms median in-node latency, for 1920x1080
@@ -135,6 +137,8 @@ class RunResult:
     #: The node's own receive -> publish latency (its /diagnostics), transport excluded.
     in_node_ms: str = "n/a"
     running: str = ""
+    #: Per window of ``--timeline`` seconds: (start s, sent, delivered, median latency ms or NaN).
+    timeline: list[tuple[float, int, int, float]] = field(default_factory=list)
 
 
 class Measurer(Node):
@@ -256,7 +260,7 @@ def measure(method: str, frames: Frames, args: argparse.Namespace, log_dir: Path
         result.duration_s = time.monotonic() - wall_start
         result.cpu_percent = 100.0 * (cpu_seconds(process.pid) - cpu_start) / result.duration_s
         time.sleep(DRAIN_S)
-        summarise(result, sent, measurer.received())
+        summarise(result, sent, measurer.received(), args.timeline)
         if method == PASSTHROUGH:
             result.running = PASSTHROUGH
         else:
@@ -268,10 +272,18 @@ def measure(method: str, frames: Frames, args: argparse.Namespace, log_dir: Path
     return result
 
 
-def summarise(result: RunResult, sent: list[int], received: dict[int, int]) -> None:
-    """Delivery and latency figures from the sent stamps and their receive times."""
+def summarise(result: RunResult, sent: list[int], received: dict[int, int], timeline_s: float = 0.0) -> None:
+    """Delivery and latency figures from the sent stamps and their receive times (and per
+    ``timeline_s`` window of the run when it is > 0)."""
     result.sent = len(sent)
     latencies = [(stamp, (received[stamp] - stamp) / 1e6) for stamp in sent if stamp in received]
+    if timeline_s > 0 and sent:
+        step = int(timeline_s * NANOSECONDS)
+        for start in range(sent[0], sent[-1] + 1, step):
+            window_sent = [stamp for stamp in sent if start <= stamp < start + step]
+            window_ms = [ms for stamp, ms in latencies if start <= stamp < start + step]
+            median = statistics.median(window_ms) if window_ms else float("nan")
+            result.timeline.append(((start - sent[0]) / NANOSECONDS, len(window_sent), len(window_ms), median))
     result.delivered = len(latencies)
     result.latencies_ms = [ms for _, ms in latencies]
     if not latencies:
@@ -325,6 +337,15 @@ def markdown_table(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def timeline_table(result: RunResult) -> str:
+    """Delivery and median latency per window of one run: latency that grows would show here."""
+    lines = [f"{result.size} {result.running}:", "", "| from (s) | delivered | median latency (ms) |", "|---|---|---|"]
+    for start_s, sent, delivered, median in result.timeline:
+        share = 100.0 * delivered / max(sent, 1)
+        lines.append(f"| {start_s:.0f} | {share:.1f} % ({delivered}/{sent}) | {median:.1f} |")
+    return "\n".join(lines)
+
+
 def parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -343,6 +364,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 s per run")
     parser.add_argument("--rate", type=float, default=30.0, help="frames per second published (default 30)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a frame-XXXXXX folder (7-Scenes)")
+    parser.add_argument("--timeline", type=float, default=0.0, metavar="SECONDS",
+                        help="also print delivery and median latency per window of this many seconds")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the pass-through node first at each size (default; --no-baseline skips it)")
     parser.add_argument("--transport", choices=("large-frames", "default"), default="large-frames",
                         help="large-frames: the shipped Fast DDS profile (config/fastdds_large_frames.xml) "
                              "for every process; default: Fast DDS's built-in transports")
@@ -364,12 +389,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="node_latency_") as log_dir:
         for width, height in args.sizes:
             frames = build_frames(args.data, width, height)
-            for method in (PASSTHROUGH, *args.methods):
+            for method in ((PASSTHROUGH,) if args.baseline else ()) + tuple(args.methods):
                 load = " ".join(f"{value:.1f}" for value in os.getloadavg())
                 print(f"measuring {method} at {width}x{height} (load average {load}) ...", flush=True)
                 results.append(measure(method, frames, args, Path(log_dir)))
     print()
     print(markdown_table(results))
+    for result in results if args.timeline > 0 else []:
+        print()
+        print(timeline_table(result))
 
 
 if __name__ == "__main__":
