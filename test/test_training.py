@@ -304,9 +304,10 @@ def test_overrides_address_list_items_and_remove_keys_for_ablations(tmp_path):
     shipped = Path(__file__).resolve().parents[1] / "training" / "configs" / "prior_cpu.yaml"
     parts = load_training_config(shipped).data.dataset["parts"]
     without = load_training_config(shipped, ["~data.parts.4", "data.parts.0.repeat=3", "~val"])
-    assert without.data.dataset["parts"] == [{**parts[0], "repeat": 3}, *parts[1:4]] and without.val is None
+    assert without.data.dataset["parts"] == [{**parts[0], "repeat": 3}, *parts[1:4], *parts[5:]]
+    assert without.val is None and parts[4]["layout"] == "fused"
     assert load_training_config(shipped, ["~data.parts.-1"]).data.dataset["parts"] == parts[:-1]
-    for overrides, message in ((["~data.parts.9"], r"'data\.parts' has 5 items, no item 9"),
+    for overrides, message in ((["~data.parts.9"], rf"'data\.parts' has {len(parts)} items, no item 9"),
                                (["data.parts.first.repeat=2"], r"'data\.parts' is a list; address its items by number"),
                                (["~optim.nothing"], r"there is no 'optim\.nothing' to remove"),
                                (["~optim.lr=1"], r"removes a key and takes no value")):
