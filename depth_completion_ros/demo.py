@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from .bags.convert import CameraTopics, frames_to_bag, samples_to_bag
 from .bags.storage import iter_messages, match_by_stamp, open_bag
 from .datasets import Sample, discover_frames
 from .depth_io import atomic_output, write_color
-from .geometry import resize_color
+from .geometry import resize_color, resize_depth
 from .options import CompleterOptions
 from .pipeline import DepthCompleter
 from .resources import default_model_path, use_large_frame_transport
@@ -50,6 +51,11 @@ NODE_READY_TIMEOUT_S = 60.0
 #: After the last input frame, how long to wait for the node's last outputs.
 SETTLE_S = 3.0
 GIF_WIDTH = 960
+#: Frames wider than this are reduced by an integer factor (nearest for depth, area for colour)
+#: for the sequence's colour range and the GIF, so that a long 1920x1080 recording fits in memory
+#: (held at full size, 300 such frames and their panels took 13 GB); the first, middle and last
+#: frame's panels are still drawn at full resolution.
+PICTURE_WIDTH = 640
 #: Sub-folder of the output for the first, middle and last frame's panel.
 PANELS_FOLDER = "panels"
 #: One recorded frame for the pictures: (raw, completed, ground truth or None, rgb or None).
@@ -179,35 +185,62 @@ def _node_figures(recorded: Path) -> dict[str, str]:
     return latest
 
 
-def _frames_for_pictures(recorded: Path, topics: CameraTopics) -> list[PictureFrame]:
-    """Every completed frame with all of the recording's picture topics, in stamp order.
+def _picture_frames(
+    recorded: Path, topics: CameraTopics, *, max_width: int | None = None, stamps: Collection[int] | None = None
+) -> tuple[dict[int, PictureFrame], int]:
+    """The completed frames (by stamp) that have all of the recording's picture topics, decoded,
+    and the largest factor any was reduced by: only ``stamps`` when given; frames wider than
+    ``max_width`` reduced to it by an integer factor.
 
     A frame whose colour or ground truth the recorder lost (a busy machine drops a few) is left
     out, so every panel of the GIF has the same columns.
     """
     wanted = [topics.depth, topics.completed, topics.ground_truth, topics.color]
-    frames: list[PictureFrame] = []
+    frames: dict[int, PictureFrame] = {}
+    largest_factor = 1
     with open_bag(recorded) as reader:
         present = [t for t in wanted if t in reader.topics]
-        for _stamp, group in sorted(match_by_stamp(iter_messages(reader, present), present, required=present),
-                                    key=lambda item: item[0]):
+        for stamp, group in match_by_stamp(iter_messages(reader, present), present, required=present):
+            if stamps is not None and stamp not in stamps:
+                continue
+            width, height = int(group[topics.depth].width), int(group[topics.depth].height)
+            factor = 1 if max_width is None else math.ceil(width / max_width)
+            largest_factor = max(largest_factor, factor)
+            size = None if factor == 1 else (width // factor, height // factor)
             rgb = color_from_msg(group[topics.color]) if topics.color in group else None
-            gt = depth_from_msg(group[topics.ground_truth]) if topics.ground_truth in group else None
-            frames.append((depth_from_msg(group[topics.depth]), depth_from_msg(group[topics.completed]), gt, rgb))
-    return frames
+            frames[stamp] = (
+                _depth_picture(group[topics.depth], size),
+                _depth_picture(group[topics.completed], size),
+                _depth_picture(group[topics.ground_truth], size) if topics.ground_truth in group else None,
+                rgb if rgb is None or size is None else resize_color(rgb, *size),
+            )
+    return frames, largest_factor
 
 
-def _write_pictures(frames: list[PictureFrame], output: Path, depth_range: tuple[float, float]) -> dict[str, Path]:
-    panels = [make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range)
-              for raw, completed, gt, rgb in frames]
+def _depth_picture(msg: Any, size: tuple[int, int] | None) -> np.ndarray:
+    """A depth message decoded, resized (nearest) to ``size`` unless it is None."""
+    depth = depth_from_msg(msg)
+    return depth if size is None else resize_depth(depth, *size)
+
+
+def _write_pictures(
+    frames: list[PictureFrame], output: Path, depth_range: tuple[float, float],
+    full_size: Callable[[Collection[int]], list[PictureFrame]] | None = None,
+) -> dict[str, Path]:
+    """The GIF of ``frames`` and the first, middle and last frame's panels; ``full_size`` gives
+    those frames (by index) at full resolution when ``frames`` were reduced."""
+    picks = {"first": 0, "middle": len(frames) // 2, "last": len(frames) - 1}
+    picked = frames if full_size is None else dict(zip(picks.values(), full_size(picks.values()), strict=True))
     files: dict[str, Path] = {}
-    for label, index in (("first", 0), ("middle", len(panels) // 2), ("last", len(panels) - 1)):
-        files[f"panel ({label} frame)"] = write_color(output / PANELS_FOLDER / f"frame_{index:03d}.png", panels[index])
-    height, width = panels[0].shape[:2]
-    if width > GIF_WIDTH:
-        small = [resize_color(p, GIF_WIDTH, round(height * GIF_WIDTH / width)) for p in panels]
-    else:
-        small = panels
+    for label, index in picks.items():
+        raw, completed, gt, rgb = picked[index]
+        panel = make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range)
+        files[f"panel ({label} frame)"] = write_color(output / PANELS_FOLDER / f"frame_{index:03d}.png", panel)
+    small = []
+    for raw, completed, gt, rgb in frames:
+        panel = make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range)
+        height, width = panel.shape[:2]
+        small.append(resize_color(panel, GIF_WIDTH, round(height * GIF_WIDTH / width)) if width > GIF_WIDTH else panel)
     gif = output / "demo.gif"
     with atomic_output(gif) as tmp:
         iio.imwrite(tmp, np.stack(small), extension=".gif", duration=100, loop=0)
@@ -334,11 +367,19 @@ def run_demo(
     scores.metrics = {label: metrics}
     scores.ms_per_frame = {label: ms for ms in scores.ms_per_frame.values()}  # noqa: B035 - at most one entry
     result.metrics_markdown = scores.markdown(groups=("all", "observed", "hole"))
-    pictures = _frames_for_pictures(recorded_bag, topics)
+    by_stamp, reduction = _picture_frames(recorded_bag, topics, max_width=PICTURE_WIDTH)
+    stamps = sorted(by_stamp)
+    pictures = [by_stamp[stamp] for stamp in stamps]
     result.frames_out = len(pictures)
     if color_range is None:
         color_range = robust_depth_range(*(raw for raw, _, _, _ in pictures), *(gt for _, _, gt, _ in pictures))
-    result.files.update(_write_pictures(pictures, output, color_range))
+
+    def full_size(indices: Collection[int]) -> list[PictureFrame]:
+        chosen = [stamps[index] for index in indices]
+        frames, _ = _picture_frames(recorded_bag, topics, stamps=set(chosen))
+        return [frames[stamp] for stamp in chosen]
+
+    result.files.update(_write_pictures(pictures, output, color_range, full_size if reduction > 1 else None))
 
     with atomic_output(output / "metrics.json") as tmp:
         tmp.write_text(json.dumps({"method": method, "frames_in": frames, "frames_out": result.frames_out,

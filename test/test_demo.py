@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from generated_datasets import cup_samples, repeat_frames
@@ -42,6 +43,29 @@ def test_demo_streams_scores_and_cleans_up(tmp_path):
     np.testing.assert_array_equal(first[-12:], last[-12:])
     assert not np.array_equal(first, last)
     assert "latency median" in result.summary()
+
+
+def test_frames_wider_than_the_picture_width_make_a_reduced_gif_and_full_size_panels(tmp_path, monkeypatch):
+    """A 1920x1080 recording held whole for the pictures ran out of memory: frames are reduced for
+    the GIF, and only the first, middle and last are read again at full size for their panels."""
+    from depth_completion_ros import demo
+    from depth_completion_ros.bags.convert import CameraTopics
+    from depth_completion_ros.visualization import make_panel
+
+    monkeypatch.setattr(demo, "PICTURE_WIDTH", 160)
+    output = tmp_path / "demo"
+    depth_range = (0.5, 6.0)
+    result = run_demo(output, frames=8, width=320, height=256, method="classical", color_range=depth_range)
+    reduced, factor = demo._picture_frames(output / "recorded", CameraTopics(), max_width=160)
+    full, _ = demo._picture_frames(output / "recorded", CameraTopics())
+    assert factor == 2 and len(reduced) == len(full) == result.frames_out > 0
+    stamp = min(full)
+    assert reduced[stamp][0].shape == (128, 160) and full[stamp][0].shape == (256, 320)
+    raw, completed, gt, rgb = full[stamp]
+    first_panel = read_color(output / "panels" / "frame_000.png")
+    np.testing.assert_array_equal(first_panel, make_panel(raw, completed, gt=gt, rgb=rgb, depth_range=depth_range))
+    gif = iio.imread(output / "demo.gif")
+    assert len(gif) == result.frames_out
 
 
 def test_demo_refuses_to_overwrite(tmp_path):
