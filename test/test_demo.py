@@ -47,7 +47,8 @@ def test_demo_streams_scores_and_cleans_up(tmp_path):
 
 def test_frames_wider_than_the_picture_width_make_a_reduced_gif_and_full_size_panels(tmp_path, monkeypatch):
     """A 1920x1080 recording held whole for the pictures ran out of memory: frames are reduced for
-    the GIF, and only the first, middle and last are read again at full size for their panels."""
+    the GIF, and only the first, middle and last are read again at full size for their panels
+    (completed depth from the recording, raw depth, colour and ground truth from the input bag)."""
     from depth_completion_ros import demo
     from depth_completion_ros.bags.convert import CameraTopics
     from depth_completion_ros.visualization import make_panel
@@ -56,9 +57,10 @@ def test_frames_wider_than_the_picture_width_make_a_reduced_gif_and_full_size_pa
     output = tmp_path / "demo"
     depth_range = (0.5, 6.0)
     result = run_demo(output, frames=8, width=320, height=256, method="classical", color_range=depth_range)
-    reduced, factor = demo._picture_frames(output / "recorded", CameraTopics(), max_width=160)
-    full, _ = demo._picture_frames(output / "recorded", CameraTopics())
-    assert factor == 2 and len(reduced) == len(full) == result.frames_out > 0
+    bags = (output / "recorded", output / "input")
+    reduced, was_reduced = demo._picture_frames(*bags, CameraTopics(), max_width=160)
+    full, _ = demo._picture_frames(*bags, CameraTopics())
+    assert was_reduced and len(reduced) == len(full) == result.frames_out > 0
     stamp = min(full)
     assert reduced[stamp][0].shape == (128, 160) and full[stamp][0].shape == (256, 320)
     raw, completed, gt, rgb = full[stamp]
