@@ -11,8 +11,9 @@ Camera resolutions: ``classical_fill`` fills frames above 640x480 on a reduced g
 table compares it with the full-resolution reference fill (``max_fill_pixels=0``) on hole RMSE
 in the same run: 7-Scenes under the hidden-region protocol (``evaluation.prepare_inputs``) at
 640x480, 1280x720 and 1920x1080, ClearGrasp at its own 1280x720, and Matterport3D at its own
-320x256 and enlarged to 1280x1024. The fast fill must stay within 2 % of the reference.
-Prints Markdown tables.
+320x256 and enlarged to 1280x1024. The fast fill must stay within 2 % of the reference. A last
+table runs the classical method as the node does (``DepthCompleter``) with and without the
+interpolation pass before the fill, on the same inputs. Prints Markdown tables.
 
     .venv/bin/python benchmarks/classical.py [--data ../shared/data] [--frames 5] [--repeats 3]
         [--hidden-frames 10] [--cv-threads N]
@@ -26,7 +27,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from depth_completion_ros.datasets import Sample, discover_frames, load_frame
 from depth_completion_ros.evaluation import prepare_inputs
 from depth_completion_ros.geometry import resize_color, resize_depth
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, format_metrics_table
+from depth_completion_ros.pipeline import DepthCompleter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
@@ -124,13 +126,15 @@ def scored_pairs(samples: list[Sample], size: tuple[int, int] | None) -> list[tu
     return pairs
 
 
-def print_fast_fill_table(data: Path, hidden_frames: int, repeats: int) -> None:
-    """Hole RMSE (and ms/frame) of the default fill against the full-resolution reference, per data
-    set and size; one row printed as soon as it is measured."""
-    fills = {"reference": ClassicalOptions(max_fill_pixels=0), "fast": ClassicalOptions()}
-    print("| frames | size | reduction | reference hole RMSE (m) | fast hole RMSE (m) | change | within 2 % "
-          "| reference small-hole RMSE (m) | fast small-hole RMSE (m) | reference ms | fast ms |\n"
-          "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
+Fill = Callable[[np.ndarray], np.ndarray]
+
+
+def compare_fills(
+    data: Path, hidden_frames: int, repeats: int, reference: Fill, candidate: Fill
+) -> Iterator[tuple[str, int, int, dict[str, dict[str, float]], dict[str, float]]]:
+    """Per data set and size of :data:`FAST_FILL_SETS`: (label with frame count, width, height,
+    aggregated metrics and median seconds per frame, each under "reference" and "candidate")."""
+    fills = {"reference": reference, "candidate": candidate}
     for folder, label, sizes in FAST_FILL_SETS:
         samples = load_samples(data, folder, hidden_frames if folder == "7scenes_redkitchen" else None)
         for size in sizes:
@@ -138,24 +142,52 @@ def print_fast_fill_table(data: Path, hidden_frames: int, repeats: int) -> None:
             if not pairs:
                 continue
             height, width = pairs[0][0].shape
-            scores, times = {}, {}
-            for name, options in fills.items():
-                metrics = [depth_metrics(classical_fill(depth, options=options), reference, depth)
-                           for depth, reference in pairs]
-                scores[name] = aggregate_metrics(metrics)
-                times[name] = statistics.median(
-                    median_seconds(partial(classical_fill, depth, options=options), repeats) for depth, _ in pairs
-                )
-            reference, fast = scores["reference"]["hole/rmse"], scores["fast"]["hole/rmse"]
-            change = fast / reference - 1.0
-            print(
-                f"| {label} ({len(pairs)}) | {width}x{height} | "
-                f"{fill_reduction(height, width, fills['fast'].max_fill_pixels)}x | {reference:.4f} | {fast:.4f} "
-                f"| {100 * change:+.2f} % | {'yes' if abs(change) <= FAST_FILL_TOLERANCE else '**no**'} "
-                f"| {scores['reference']['hole_small/rmse']:.4f} | {scores['fast']['hole_small/rmse']:.4f} "
-                f"| {1e3 * times['reference']:.1f} | {1e3 * times['fast']:.1f} |",
-                flush=True,
-            )
+            scores = {name: aggregate_metrics(depth_metrics(fill(depth), reference_depth, depth)
+                                              for depth, reference_depth in pairs)
+                      for name, fill in fills.items()}
+            times = {name: statistics.median(median_seconds(partial(fill, depth), repeats) for depth, _ in pairs)
+                     for name, fill in fills.items()}
+            yield f"{label} ({len(pairs)})", width, height, scores, times
+
+
+def hole_rmse_change(scores: dict[str, dict[str, float]]) -> str:
+    """The candidate's hole RMSE against the reference's, and whether it is within the 2 % tolerance."""
+    change = scores["candidate"]["hole/rmse"] / scores["reference"]["hole/rmse"] - 1.0
+    return f"{100 * change:+.2f} % | {'yes' if abs(change) <= FAST_FILL_TOLERANCE else '**no**'}"
+
+
+def print_fast_fill_table(data: Path, hidden_frames: int, repeats: int) -> None:
+    """Hole RMSE (and ms/frame) of the default fill against the full-resolution reference, per data
+    set and size; one row printed as soon as it is measured."""
+    fast = ClassicalOptions()
+    print("| frames | size | reduction | reference hole RMSE (m) | fast hole RMSE (m) | change | within 2 % "
+          "| reference small-hole RMSE (m) | fast small-hole RMSE (m) | reference ms | fast ms |\n"
+          "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    rows = compare_fills(data, hidden_frames, repeats, partial(classical_fill, max_fill_pixels=0),
+                         partial(classical_fill, options=fast))
+    for label, width, height, scores, times in rows:
+        reference, candidate = scores["reference"], scores["candidate"]
+        print(
+            f"| {label} | {width}x{height} | {fill_reduction(height, width, fast.max_fill_pixels)}x "
+            f"| {reference['hole/rmse']:.4f} | {candidate['hole/rmse']:.4f} | {hole_rmse_change(scores)} "
+            f"| {reference['hole_small/rmse']:.4f} | {candidate['hole_small/rmse']:.4f} "
+            f"| {1e3 * times['reference']:.1f} | {1e3 * times['candidate']:.1f} |",
+            flush=True,
+        )
+
+
+def print_interpolation_table(data: Path, hidden_frames: int, repeats: int) -> None:
+    """The classical method as the node runs it (``DepthCompleter``), with and without the
+    interpolation pass before the fill: does the fill need the pass?"""
+    print("| frames | size | with pass: hole RMSE (m) | without: hole RMSE (m) | change | within 2 % "
+          "| with pass ms | without ms |\n|---|---|---:|---:|---:|---|---:|---:|")
+    with_pass, without = (DepthCompleter("classical", interpolate=flag) for flag in (True, False))
+    rows = compare_fills(data, hidden_frames, repeats, lambda depth: with_pass.complete(depth).depth,
+                         lambda depth: without.complete(depth).depth)
+    for label, width, height, scores, times in rows:
+        print(f"| {label} | {width}x{height} | {scores['reference']['hole/rmse']:.4f} "
+              f"| {scores['candidate']['hole/rmse']:.4f} | {hole_rmse_change(scores)} "
+              f"| {1e3 * times['reference']:.1f} | {1e3 * times['candidate']:.1f} |", flush=True)
 
 
 def main() -> None:
@@ -191,6 +223,9 @@ def main() -> None:
     print("\nFast (reduced-grid) fill against the full-resolution reference, same inputs, hole RMSE averaged "
           "over frames (7-Scenes: hidden-region protocol, seed 0); ms = median per frame:\n")
     print_fast_fill_table(args.data, args.hidden_frames, args.repeats)
+    print("\nThe classical method with and without the interpolation pass before the fill (DepthCompleter, "
+          "as the node runs it), same inputs and protocol:\n")
+    print_interpolation_table(args.data, args.hidden_frames, args.repeats)
 
 
 if __name__ == "__main__":
