@@ -114,6 +114,7 @@ def classical_fill(
     rgb: np.ndarray | torch.Tensor | None = None,
     *,
     options: ClassicalOptions | None = None,
+    sanitized: bool = False,
     **overrides: float | int | bool,
 ) -> DepthArray:
     """Fill every hole of float32 metric depth (0, NaN, inf = hole); observed pixels are kept bit-exact.
@@ -121,7 +122,10 @@ def classical_fill(
     ``depth`` is (H, W) or a batch (B, H, W) as numpy or torch; ``rgb`` is uint8 RGB (H, W, 3) or
     (B, H, W, 3) and is only used when ``rgb_guidance`` is on. Settings come from ``options``
     and/or keyword overrides of its fields (``classical_fill(d, max_depth=6.0)``). A frame with
-    no valid depth at all comes back as zeros: there is nothing to fill from.
+    no valid depth at all comes back as zeros: there is nothing to fill from. ``sanitized=True``
+    says ``depth`` holds only finite positive depths and 0 (``depth_io.sanitize_depth`` output, as
+    ``DepthCompleter`` passes it): holes are found with one comparison and the frame is copied
+    rather than cleaned, the same result ~1 ms sooner at 1920x1080.
 
     Torch input is filled on the CPU and comes back as float32 on the input's device. There is
     no torch port: this is the mode for machines without a GPU, where torch is the slower tool
@@ -130,7 +134,7 @@ def classical_fill(
     the method, and the host round trip of a 640x480 frame is small next to a ~7 ms fill.
     """
     settings = _resolve_options(options, overrides)
-    return _per_frame(lambda d, c: _classical_fill_frame(d, c, settings), depth, rgb, "classical_fill")
+    return _per_frame(lambda d, c: _classical_fill_frame(d, c, settings, sanitized), depth, rgb, "classical_fill")
 
 
 def nearest_fill(depth: DepthArray) -> DepthArray:
@@ -206,13 +210,16 @@ def _check_rgb(rgb: np.ndarray | torch.Tensor | None, depth_shape: tuple[int, ..
     return colors
 
 
-def _classical_fill_frame(depth: np.ndarray, rgb: np.ndarray | None, options: ClassicalOptions) -> np.ndarray:
-    observed = (depth > 0) & (depth < np.inf)  # NaN fails both tests
+def _classical_fill_frame(
+    depth: np.ndarray, rgb: np.ndarray | None, options: ClassicalOptions, sanitized: bool
+) -> np.ndarray:
+    observed = depth > 0 if sanitized else (depth > 0) & (depth < np.inf)  # NaN fails both tests
     if not observed.any():
         return np.zeros_like(depth)
     if observed.all():
         return depth.copy()
-    filled = np.where(observed, depth, np.float32(0))
+    # Every hole pixel of ``filled`` is overwritten at the end; until then holes must read 0.
+    filled = depth.copy() if sanitized else np.where(observed, depth, np.float32(0))
     grey = None
     if options.rgb_guidance and rgb is not None:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / np.float32(255.0)

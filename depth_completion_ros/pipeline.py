@@ -164,7 +164,7 @@ class DepthCompleter:
             filled = _copy(prefilled) if prefilled is frames else prefilled  # never return the caller's array
         elif self.method == "classical":
             with stopwatch.stage("classical"):
-                filled = classical_fill(prefilled, colors, options=self.classical_options)
+                filled = classical_fill(prefilled, colors, options=self.classical_options, sanitized=True)
         else:
             backend = self.backend
             assert backend is not None  # method "model" loads one in __init__
@@ -172,7 +172,8 @@ class DepthCompleter:
             hybrid = self.options.confidence_threshold > 0 and self.options.low_confidence == "classical"
             if hybrid and classical is None:
                 with stopwatch.stage("classical"):
-                    classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options), backend)
+                    classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options,
+                                                        sanitized=True), backend)
         with stopwatch.stage("merge"):
             # Merge where the fill lies (the model's device, or the CPU for numpy work).
             on_device = isinstance(filled, torch.Tensor)
@@ -272,7 +273,7 @@ class DepthCompleter:
             raise ModelFileError(f"{backend.describe()}: a prior-refining model must record its model config "
                                  "(its working resolution); this file has none")
         with stopwatch.stage("classical"):
-            classical = classical_fill(prefilled, colors, options=self.classical_options)
+            classical = classical_fill(prefilled, colors, options=self.classical_options, sanitized=True)
         with stopwatch.stage("infer"):
             refined, confidence = refine_usable_frames(backend.infer, backend.config, colors, prefilled, classical)
         return _as_kind(refined, backend), _as_kind(confidence, backend), _as_kind(classical, backend)

@@ -7,6 +7,7 @@ import torch
 
 from depth_completion_ros.classical import ClassicalOptions, classical_fill, fill_reduction, inpaint_fill, nearest_fill
 from depth_completion_ros.datasets import Sample, discover_frames, load_frame
+from depth_completion_ros.depth_io import sanitize_depth
 from depth_completion_ros.evaluation import prepare_inputs
 from depth_completion_ros.geometry import resize_depth
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics
@@ -266,3 +267,18 @@ def test_fast_fill_handles_sizes_that_the_reduction_does_not_divide():
 def test_bad_input_is_rejected_with_a_clear_message(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_sanitized_input_is_filled_exactly_as_without_the_flag(kitchen_depth, redkitchen_root):
+    """The flag only skips re-cleaning depth that sanitize_depth already cleaned: same bits at the
+    full-resolution and the reduced-grid sizes, batched, strided and as a tensor; input untouched."""
+    kinect = [sanitize_depth(load_frame(frame).depth) for frame in discover_frames(redkitchen_root)[:2]]
+    enlarged = [resize_depth(depth, 1920, 1080) for depth in kinect]
+    frames = [*(sanitize_depth(depth) for depth in kitchen_depth), *kinect, *enlarged]
+    for depth in frames:
+        original = depth.copy()
+        for given in (depth, depth[None], depth[:, ::-1], torch.from_numpy(depth)):
+            out = classical_fill(given, sanitized=True)
+            assert not np.shares_memory(np.asarray(out), np.asarray(given))
+            np.testing.assert_array_equal(np.asarray(out), np.asarray(classical_fill(given)))
+        np.testing.assert_array_equal(depth, original)
