@@ -9,11 +9,13 @@ message -> array (depth, colour), the completer's stages (``DepthCompleter.timin
 sanitise - 0, as in the node, whose decoder already sanitised the depth -, interpolate,
 classical fill, merge), array -> message, publish (an rclpy publisher
 without subscribers: the Python -> C message conversion), and the lazy outputs (colourised
-depth, point cloud) that the node builds only when someone subscribes. Prints one Markdown
-table of median milliseconds per stage and size.
+depth, point cloud) that the node builds only when someone subscribes. Like the node, it keeps
+freed buffers in the process (``node.retain_freed_memory``; ``--malloc-default`` measures with
+glibc's defaults, which page-fault every frame's buffers afresh). Prints one Markdown table of
+median milliseconds per stage and size.
 
     .venv/bin/python benchmarks/node_profile.py [--data ../shared/data] [--frames 5] [--repeats 5]
-        [--sizes 640x480 1280x720 1920x1080] [--cv-threads N]
+        [--sizes 640x480 1280x720 1920x1080] [--cv-threads N] [--malloc-default]
 
 Timings on a shared or busy machine are noisy: run it with nothing else running, or read the
 load average it prints.
