@@ -2,6 +2,8 @@
 size, edge-aware upsampling, clear errors for a bad prior."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -156,6 +158,15 @@ def test_refine_frames_is_predict_full(generated_kitchen) -> None:
                                             depth[:, 0].numpy(), prior[:, 0].numpy())
     assert torch.allclose(refined, expected.depth[:, 0], atol=1e-5)
     assert torch.allclose(confidence, expected.confidence[:, 0], atol=1e-5)
+    # Colour decoded without a copy is a read-only view of the message buffer: same result, no warning.
+    read_only = sample.rgb[None].copy()
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with torch.no_grad():
+            again, _ = refine_frames(lambda *inputs: model(*inputs), model.config, read_only,
+                                     depth[:, 0].numpy(), prior[:, 0].numpy())
+    assert torch.equal(again, refined)
 
 
 def test_prior_config_validation_and_checkpoint_round_trip(tmp_path) -> None:

@@ -39,7 +39,7 @@ def refine_frames(
     depth_t = torch.as_tensor(depth, dtype=torch.float32)
     prior_t = None if prior is None else torch.as_tensor(prior, dtype=torch.float32, device=depth_t.device)
     check_prior(prior_t, like=depth_t)
-    rgb_t = torch.as_tensor(rgb, device=depth_t.device).permute(0, 3, 1, 2).to(torch.float32).div(255.0)
+    rgb_t = _float_tensor(rgb, depth_t.device).permute(0, 3, 1, 2).div(255.0)
     depth_t, prior_t = depth_t[:, None], prior_t[:, None]
     height, width = depth_t.shape[-2:]
     working = to_working_resolution(rgb_t, depth_t, prior_t, working_size(width, height, config.working_area),
@@ -73,3 +73,12 @@ def refine_usable_frames(
             infer, config, torch.as_tensor(rgb, device=prior_t.device)[picked],
             torch.as_tensor(depth, dtype=torch.float32, device=prior_t.device)[picked], prior_t[picked])
     return refined, confidence
+
+
+def _float_tensor(values: np.ndarray | Tensor, device: torch.device) -> Tensor:
+    """``values`` as float32 on ``device``. A numpy array is converted by numpy, which makes the
+    one copy the conversion needs anyway: a zero-copy decoded image is a read-only view of the
+    message buffer, which torch would wrap only with a warning."""
+    if isinstance(values, np.ndarray):
+        return torch.from_numpy(values.astype(np.float32)).to(device)
+    return values.to(device=device, dtype=torch.float32)
