@@ -16,6 +16,7 @@ from depth_completion_ros.model import (
     ModelConfig,
     ModelConfigError,
     PriorCostDCNet,
+    apply_correction,
     build_model,
     edge_aware_upsample,
     load_checkpoint,
@@ -23,8 +24,10 @@ from depth_completion_ros.model import (
     refine_frames,
     refine_usable_frames,
     save_checkpoint,
+    to_working_resolution,
     working_size,
 )
+from depth_completion_ros.model.resolution import guide_image
 from depth_completion_ros.synthetic import generate_sample
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -119,13 +122,88 @@ def test_edge_aware_upsampling_does_not_leak_across_depth_edges() -> None:
     full_near = torch.zeros(1, 1, low_h * scale, low_w * scale, dtype=torch.bool)
     full_near[..., : low_w * scale // 2] = True
     guide_full = torch.where(full_near, torch.tensor(0.0), torch.tensor(1.0))
-    everywhere = torch.ones_like(full_near)
-    upsampled = edge_aware_upsample(values, guide_low, guide_full, (0.05,), where=everywhere)
-    assert torch.allclose(upsampled[full_near], torch.tensor(0.2), atol=1e-3)
-    assert torch.allclose(upsampled[~full_near], torch.tensor(0.0), atol=1e-3)
+
+    def upsample(where: torch.Tensor) -> torch.Tensor:
+        frame, _, y, x = where.nonzero(as_tuple=True)
+        return edge_aware_upsample(values, guide_low, guide_full[frame, :, y, x], (0.05,), (frame, y, x),
+                                   (low_h * scale, low_w * scale))[:, 0]
+
+    everywhere = upsample(torch.ones_like(full_near)).view(full_near.shape)
+    assert torch.allclose(everywhere[full_near], torch.tensor(0.2), atol=1e-3)
+    assert torch.allclose(everywhere[~full_near], torch.tensor(0.0), atol=1e-3)
     only_some = full_near & (torch.rand(full_near.shape) < 0.5)
-    partial = edge_aware_upsample(values, guide_low, guide_full, (0.05,), where=only_some)
-    assert torch.equal(partial[only_some], upsampled[only_some]) and (partial[~only_some] == 0).all()
+    assert torch.equal(upsample(only_some), everywhere[only_some])
+
+
+def dense_upsampling_reference(values: torch.Tensor, guide_low: torch.Tensor, guide_full: torch.Tensor,
+                               sigmas: tuple[float, ...]) -> torch.Tensor:
+    """The joint bilateral upsampling written plainly over every pixel of the frame, (N, C, H, W):
+    the oracle that the hole-pixel implementation must reproduce."""
+    (low_h, low_w), (full_h, full_w) = values.shape[-2:], guide_full.shape[-2:]
+
+    def taps(full: int, low: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        position = ((torch.arange(full) + 0.5) * (low / full) - 0.5).clamp(0, low - 1)
+        first = position.floor()
+        return first.long(), (first.long() + 1).clamp(max=low - 1), position - first
+
+    (row0, row1, row_t), (col0, col1, col_t) = taps(full_h, low_h), taps(full_w, low_w)
+    inverse_sigma = torch.tensor([1.0 / s for s in sigmas]).view(1, -1, 1, 1)
+    total, weight_sum = torch.zeros(()), torch.zeros(())
+    for rows, row_weight in ((row0, 1 - row_t), (row1, row_t)):
+        for cols, col_weight in ((col0, 1 - col_t), (col1, col_t)):
+            distance = ((guide_low[:, :, rows][..., cols] - guide_full) * inverse_sigma).square().sum(1, keepdim=True)
+            weight = (torch.exp(-0.5 * distance) + 1e-4) * (row_weight[:, None] * col_weight[None, :])
+            total = total + weight * values[:, :, rows][..., cols]
+            weight_sum = weight_sum + weight
+    return total / weight_sum
+
+
+def frames_at_camera_sizes(redkitchen_root, cleargrasp_root) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Real Kinect frames (as captured and enlarged to 1280x720, holes kept by nearest neighbour),
+    a RealSense D435 frame at its 1280x720, and a generated one: (name, colour, depth)."""
+    import cv2
+
+    kitchen = load_frame(discover_frames(redkitchen_root)[250])
+    cleargrasp = load_frame(discover_frames(cleargrasp_root)[0])
+    generated = generate_sample(seed=6, width=640, height=480)
+    enlarged = (cv2.resize(kitchen.rgb, (1280, 720), interpolation=cv2.INTER_LINEAR),
+                cv2.resize(np.nan_to_num(kitchen.depth), (1280, 720), interpolation=cv2.INTER_NEAREST))
+    return [("7-Scenes", kitchen.rgb, np.nan_to_num(kitchen.depth)), ("7-Scenes 1280x720", *enlarged),
+            ("ClearGrasp D435", cleargrasp.rgb, np.nan_to_num(cleargrasp.depth)),
+            ("generated", generated.rgb, generated.raw)]
+
+
+def test_hole_pixel_frame_path_matches_the_dense_formula(redkitchen_root, cleargrasp_root) -> None:
+    """apply_correction computes only the hole pixels, from uint8 (inference) or 0-1 float
+    colour (training): the same depth and confidence as the plain whole-frame formula, within
+    float32 rounding (relative 1e-5), measured pixels exactly; gradients reach the network."""
+    model = trained_looking(seed=6)
+    sigmas = model.guide_sigmas
+    for name, rgb_u8, raw in frames_at_camera_sizes(redkitchen_root, cleargrasp_root):
+        rgb, depth, prior = frame_tensors(rgb_u8, raw)
+        colour_u8 = torch.from_numpy(rgb_u8)[None].permute(0, 3, 1, 2)  # how refine_frames passes a frame
+        size = model.working_size(depth.shape[-1], depth.shape[-2])
+        working = to_working_resolution(rgb, depth, prior, size, model.config.total_stride)
+        working_u8 = to_working_resolution(colour_u8, depth, prior, size, model.config.total_stride)
+        assert all(torch.equal(a, b) for a, b in zip((working.rgb, working.guide), (working_u8.rgb, working_u8.guide),
+                                                      strict=True)), name
+        completed = model.predict(working.rgb, working.depth, working.prior)
+        correction = torch.log(working.crop(completed.depth) / working.crop(working.prior))
+        dense = dense_upsampling_reference(torch.cat([correction, working.crop(completed.confidence)], dim=1),
+                                           working.guide, guide_image(rgb, prior), sigmas).detach()
+        observed = depth > 0
+        expected_depth = torch.where(observed, depth, prior * torch.exp(dense[:, :1]))
+        expected_confidence = torch.where(observed, torch.ones_like(depth), dense[:, 1:])
+        for colour in (rgb, colour_u8):
+            refined, confidence = apply_correction(working, completed.depth, completed.confidence, colour, depth,
+                                                   prior, sigmas)
+            assert torch.equal(refined[observed], depth[observed]), name
+            assert torch.allclose(refined, expected_depth, rtol=1e-5, atol=0), name
+            assert torch.allclose(confidence, expected_confidence, rtol=1e-5, atol=1e-6), name
+        refined.sum().backward()
+        gradient = next(model.cost_volume.head.parameters()).grad
+        assert gradient is not None and gradient.abs().sum() > 0, name
+        model.zero_grad()
 
 
 @pytest.mark.parametrize(
