@@ -56,7 +56,7 @@ def refine_usable_frames(
     if prior_t.shape != depth_t.shape:
         raise ValueError(f"prior has shape {tuple(prior_t.shape)}, the depth {tuple(depth_t.shape)}: "
                          "the prior must be the classical fill of this depth, at its size")
-    usable = (prior_t.flatten(1) > 0).all(dim=1) & torch.isfinite(prior_t).flatten(1).all(dim=1)
+    usable = ((prior_t > 0) & (prior_t < torch.inf)).flatten(1).all(dim=1)  # NaN fails both
     if bool(usable.all()):
         return _refine_checked(infer, config, rgb, depth_t, prior_t)  # what check_prior checks: done above
     refined, confidence = prior_t.clone(), torch.zeros_like(prior_t)

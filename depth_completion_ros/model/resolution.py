@@ -159,7 +159,7 @@ def edge_aware_upsample(
     weight_sum = values.new_zeros(frame.shape[0], 1)
     for row, row_weight in ((first_row, 1 - row_fraction), (second_row, row_fraction)):
         for col, col_weight in ((first_col, 1 - col_fraction), (second_col, col_fraction)):
-            picked = cells[(frame * low_h + row) * low_w + col]  # (P, C + G)
+            picked = cells.index_select(0, (frame * low_h + row) * low_w + col)  # (P, C + G)
             distance = (picked[:, channels:] - pixel_guide).square().sum(dim=1, keepdim=True)
             weight = (torch.exp(-0.5 * distance) + RANGE_WEIGHT_FLOOR) * (row_weight * col_weight).unsqueeze(1)
             total = total + weight * picked[:, :channels]
@@ -187,11 +187,15 @@ def apply_correction(
     completed_w, confidence_w = working.crop(completed_w), working.crop(confidence_w)
     prior_w = working.crop(working.prior)
     correction_w = torch.log(completed_w.clamp_min(MIN_PRIOR_DEPTH) / prior_w)
-    frame, channel, y, x = (depth > 0).logical_not_().nonzero(as_tuple=True)
-    hole_prior = prior[frame, channel, y, x].clamp_min(MIN_PRIOR_DEPTH)[:, None]  # (P, 1)
+    height, width = depth.shape[-2:]
+    holes = (depth > 0).logical_not_().flatten().nonzero().squeeze(1)  # flat indices into (N, 1, H, W)
+    frame, y, x = holes // (height * width), holes // width % height, holes % width
+    hole_prior = prior.reshape(-1).index_select(0, holes).clamp_min(MIN_PRIOR_DEPTH)[:, None]  # (P, 1)
     hole_guide = guide_image(unit_colour(rgb[frame, :, y, x]), hole_prior)  # (P, 2)
     upsampled = edge_aware_upsample(torch.cat([correction_w, confidence_w], dim=1), working.guide, hole_guide,
-                                    sigmas, (frame, y, x), (depth.shape[-2], depth.shape[-1]))
-    holes = (frame, channel, y, x)
-    refined = depth.index_put(holes, hole_prior[:, 0] * torch.exp(upsampled[:, 0]))
-    return refined, torch.ones_like(depth).index_put(holes, upsampled[:, 1])
+                                    sigmas, (frame, y, x), (height, width))
+    refined = depth.clone(memory_format=torch.contiguous_format)
+    refined.view(-1).index_copy_(0, holes, hole_prior[:, 0] * torch.exp(upsampled[:, 0]))
+    confidence = torch.ones_like(depth, memory_format=torch.contiguous_format)
+    confidence.view(-1).index_copy_(0, holes, upsampled[:, 1])
+    return refined, confidence
