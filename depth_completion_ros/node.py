@@ -35,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock
@@ -527,8 +528,12 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
         # The executor, completing and publishing threads already keep the cores busy; OpenCV's
-        # own pool on top measured no faster and competes with them (docs/benchmarks.md).
+        # own pool on top measured no faster and competes with them. torch's OpenMP threads spin
+        # after every operation of the model's frame path and stalled the node for over a second
+        # whenever another process held a core (docs/benchmarks.md); ONNX Runtime, which runs the
+        # network, keeps its own pool.
         cv2.setNumThreads(1)
+        torch.set_num_threads(1)
     # Created before the node so that a signal arriving during start-up (the model may take
     # seconds to load) finds an executor to stop rather than a half-made one.
     executor = SingleThreadedExecutor()
