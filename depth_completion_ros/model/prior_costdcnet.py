@@ -196,11 +196,17 @@ def check_prior(prior: Tensor | None, like: Tensor | None = None) -> None:
     """A prior must exist, match the depth's shape, be finite and positive everywhere."""
     if prior is None:
         raise ValueError("this model refines a prior depth (the classical fill): got prior=None")
-    if like is not None and tuple(prior.shape) != tuple(like.shape):
-        raise ValueError(f"prior has shape {tuple(prior.shape)}, the depth {tuple(like.shape)}: "
-                         "the prior must be the classical fill of this depth, at its size")
+    if like is not None:
+        check_prior_shape(prior, like)
     if not bool(torch.isfinite(prior).all()):
         raise ValueError("prior holds NaN or inf: it must be a dense, finite depth (the classical fill)")
     if not bool((prior > 0).all()):
         raise ValueError(f"prior has {int((prior <= 0).sum())} pixels <= 0: it must be dense and positive "
                          "(the classical fill leaves none when the frame has any valid depth)")
+
+
+def check_prior_shape(prior: Tensor, like: Tensor) -> None:
+    """The prior is the classical fill of ``like`` (the depth), so it must have its shape."""
+    if tuple(prior.shape) != tuple(like.shape):
+        raise ValueError(f"prior has shape {tuple(prior.shape)}, the depth {tuple(like.shape)}: "
+                         "the prior must be the classical fill of this depth, at its size")

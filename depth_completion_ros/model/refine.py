@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .config import ModelConfig
-from .prior_costdcnet import check_prior
+from .prior_costdcnet import check_prior, check_prior_shape
 from .resolution import apply_correction, to_working_resolution, working_size
 
 #: ``infer(rgb, depth, prior) -> (completed_depth, confidence | None)`` on (N, C, h, w) tensors.
@@ -53,9 +53,7 @@ def refine_usable_frames(
     confidence 0. What the pipeline runs: a blank frame must not stop a stream."""
     prior_t = torch.as_tensor(prior, dtype=torch.float32)
     depth_t = torch.as_tensor(depth, dtype=torch.float32, device=prior_t.device)
-    if prior_t.shape != depth_t.shape:
-        raise ValueError(f"prior has shape {tuple(prior_t.shape)}, the depth {tuple(depth_t.shape)}: "
-                         "the prior must be the classical fill of this depth, at its size")
+    check_prior_shape(prior_t, depth_t)
     usable = ((prior_t > 0) & (prior_t < torch.inf)).flatten(1).all(dim=1)  # NaN fails both
     if bool(usable.all()):
         return _refine_checked(infer, config, rgb, depth_t, prior_t)  # what check_prior checks: done above
