@@ -25,7 +25,7 @@ from depth_completion_ros.model import ModelConfig, PriorCostDCNet, build_model,
 STANDARD_OPS = {
     "Add", "And", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
     "ConstantOfShape", "Conv", "DepthToSpace", "Div", "Elu", "Equal", "Exp", "Expand", "Flatten", "Floor",
-    "Gather", "Greater", "Identity", "Less", "MatMul", "MaxPool", "Mod", "Mul", "Pad", "Reciprocal",
+    "Gather", "Greater", "Identity", "Less", "MatMul", "Max", "MaxPool", "Mod", "Mul", "Pad", "Reciprocal",
     "ReduceMax", "ReduceSum", "Relu", "Reshape", "Shape", "Slice", "Squeeze", "Sub", "Transpose", "Unsqueeze",
     "Where",
 }  # fmt: skip

@@ -21,7 +21,7 @@ import torch
 from .. import __version__
 from ..backends import CONFIDENCE_OUTPUT, CONFIG_METADATA_KEY, DEPTH_OUTPUT
 from ..depth_io import atomic_output
-from ..model import DepthNetwork, PriorCostDCNet
+from ..model import DepthNetwork, PriorCostDCNet, fuse_for_inference
 from .parity import random_inputs
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ def export_onnx(
     fastest; ``dynamic=True`` leaves batch, height and width free (each image size must still be
     a multiple of ``model.config.total_stride``: the strided convolutions, MaxPool, the volume
     reshapes and DepthToSpace must divide evenly). ``height``/``width`` then only size the
-    tracing example. The model is exported in eval mode and left in the mode it was in. A
+    tracing example. What is exported is the model's fused inference form
+    (:func:`~depth_completion_ros.model.fuse_for_inference`, eval mode); ``model`` is untouched. A
     prior-anchored model must be exported with ``dynamic=True``: it runs at each frame's own
     working resolution.
     """
@@ -56,12 +57,7 @@ def export_onnx(
         raise ValueError(f"{model.config.name} runs at each frame's working resolution (aspect ratio kept): "
                          "export it with dynamic=True (--dynamic)")
     output = Path(output)
-    was_training = model.training
-    model.eval()
-    try:
-        _export(model, output, height, width, dynamic, batch, opset)
-    finally:
-        model.train(was_training)
+    _export(fuse_for_inference(model), output, height, width, dynamic, batch, opset)
     return output
 
 

@@ -7,6 +7,7 @@ from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_
 from .config import ModelConfig, ModelConfigError, available_configs, load_model_config
 from .costdcnet import CostDCNet, Prediction, depth_to_planes, placement_weights, plane_confidence
 from .factory import NETWORKS, DepthNetwork, build_model
+from .fused import fuse_for_inference
 from .prior_costdcnet import FullResolutionPrediction, PriorCostDCNet, check_prior
 from .refine import WorkingInference, refine_frames, refine_usable_frames
 from .resolution import WorkingInputs, apply_correction, edge_aware_upsample, to_working_resolution, working_size
@@ -29,6 +30,7 @@ __all__ = [
     "check_prior",
     "depth_to_planes",
     "edge_aware_upsample",
+    "fuse_for_inference",
     "load_checkpoint",
     "load_model_config",
     "placement_weights",

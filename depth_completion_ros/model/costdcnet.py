@@ -254,12 +254,26 @@ def softmax_over_planes(logits: Tensor) -> Tensor:
     """Softmax over the plane axis (``dim=1``), written out: exported as elementwise ops and
     reductions, which ONNX Runtime runs ~20x faster than its Softmax on a non-last axis."""
     exponentials = torch.exp(logits - logits.amax(dim=1, keepdim=True))
-    return exponentials / exponentials.sum(dim=1, keepdim=True)
+    return exponentials / plane_sum(exponentials).unsqueeze(1)
+
+
+def plane_sum(x: Tensor, weights: Tensor | None = None) -> Tensor:
+    """``Σ_k weights_k · x[:, k]`` over the plane axis (``dim=1``, removed); all weights 1 if None.
+
+    Exported as one MatMul of the weight row with the ``(K, rest)`` matrix: ONNX Runtime runs
+    that ~10x faster than ReduceSum over a non-last axis. PyTorch keeps its own reduction.
+    """
+    if torch.onnx.is_in_onnx_export():
+        row = x.new_ones(x.shape[1]) if weights is None else weights
+        return torch.matmul(row.view(1, -1), x.flatten(2)).view_as(x[:, 0])
+    if weights is None:
+        return x.sum(dim=1)
+    return (x * weights.view(-1, *([1] * (x.ndim - 2)))).sum(dim=1)
 
 
 def expected_depth(probabilities: Tensor, plane_depths: Tensor) -> Tensor:
     """Soft-argmax ``Σ_k p_k · depth_k`` over the plane axis (``dim=1``, removed); ``plane_depths`` is 1-D."""
-    return (probabilities * plane_depths.view(-1, *([1] * (probabilities.ndim - 2)))).sum(dim=1)
+    return plane_sum(probabilities, plane_depths)
 
 
 def placement_weights(histogram: Tensor) -> Tensor:

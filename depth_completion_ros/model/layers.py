@@ -245,10 +245,14 @@ class PlaneAxisConv(nn.Module):
         self.conv = nn.Conv2d(3 * in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: Tensor, planes: int) -> Tensor:
-        padded = F.pad(x.unflatten(0, (-1, planes)), (0, 0, 0, 0, 0, 0, 1, 1))  # (N, K + 2, C, H, W)
-        neighbours = torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2)  # planes k-1, k, k+1
-        mixed: Tensor = self.conv(neighbours.flatten(0, 1))
+        mixed: Tensor = self.conv(plane_neighbours(x, planes))
         return mixed
+
+
+def plane_neighbours(x: Tensor, planes: int) -> Tensor:
+    """Planes k-1, k, k+1 (zero beyond the ends) stacked as channels: ``(N * K, C, H, W) -> (N * K, 3C, H, W)``."""
+    padded = F.pad(x.unflatten(0, (-1, planes)), (0, 0, 0, 0, 0, 0, 1, 1))  # (N, K + 2, C, H, W)
+    return torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2).flatten(0, 1)
 
 
 class PseudoConv3dBlock(nn.Module):

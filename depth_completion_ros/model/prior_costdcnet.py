@@ -33,6 +33,7 @@ from .costdcnet import (
     Prediction,
     placement_weights,
     plane_confidence,
+    plane_sum,
     softmax_over_planes,
 )
 from .layers import PlaneSites, cell_histogram, plane_one_hot
@@ -142,9 +143,9 @@ class PriorCostDCNet(nn.Module):
         log_prior = prior.log()
         valid = ((depth > 0) & (depth < float("inf"))).to(depth.dtype)
         log_offset = (torch.where(valid > 0, depth, prior).log() - log_prior) * valid
-        plane = (log_offset.unsqueeze(1) > self.bin_edges.view(1, -1, 1, 1, 1)).to(depth.dtype).sum(dim=1) * valid
+        plane = plane_sum((log_offset.unsqueeze(1) > self.bin_edges.view(1, -1, 1, 1, 1)).to(depth.dtype)) * valid
         one_hot = plane_one_hot(plane, valid, config.num_planes)
-        centre = (one_hot * self.offsets.view(1, -1, 1, 1)).sum(dim=1, keepdim=True)
+        centre = plane_sum(one_hot, self.offsets).unsqueeze(1)
         residual = ((log_offset - centre) * RESIDUAL_SCALE).clamp(-1.0, 1.0) * valid
         sites = PlaneSites(plane, valid)
 
@@ -158,7 +159,7 @@ class PriorCostDCNet(nn.Module):
         half = config.num_planes // 2
         # Σ_k p_k o_k with mirrored pairs subtracted first: exactly 0 for a symmetric distribution.
         imbalance = probabilities[:, half:] - probabilities[:, :half].index_select(1, self.mirror)
-        correction = (imbalance * self.offsets[half:].view(1, -1, 1, 1, 1)).sum(dim=1)
+        correction = plane_sum(imbalance, self.offsets[half:])
         completed = prior * torch.exp(F.pixel_shuffle(correction, scale))
         confidence = F.pixel_shuffle(plane_confidence(probabilities), scale)
         return Prediction(completed, confidence, F.pixel_shuffle(probabilities.flatten(1, 2), scale))

@@ -1,0 +1,178 @@
+"""Inference form of the cost-volume U-Net: the trained function, rewritten as a cheaper graph.
+
+:func:`fuse_for_inference` returns an eval-only copy of a network whose U-Net is rebuilt from
+the trained weights (like RepVGG's re-parameterisation); the training modules and their
+``state_dict`` stay as they are. Every step is an identity of the maths, so outputs differ only
+by float rounding (test_model checks it on real frames):
+
+* batch norms are folded into the convolutions before them;
+* an up block's ``conv3x3(cat[up2(v), skip])`` is split by linearity into
+  ``conv_a(up2(v)) + conv_b(skip)``. ``conv_a`` works per plane, so it commutes with the
+  plane doubling of ``up2``; and a 3×3 convolution of a nearest ×2 enlarged image is a
+  pixel shuffle of a 3×3 convolution of the small image with four outputs per channel, one
+  per sub-pixel phase, whose taps are sums of the original taps (zero padding maps onto zero
+  padding). ``conv_a`` thus runs on a quarter of the pixels of half the planes, and the
+  enlarged 48- to 112-channel volume and its concatenation are never built;
+* ELU is exported as ``max(x, exp(min(x, 0)) - 1)`` (equal for every x since e^x >= 1 + x),
+  which ONNX Runtime's vectorised Min/Exp/Max run faster than its Elu kernel.
+
+On a 1280x720 frame's working size this cut ONNX Runtime's CPU time for the network by a
+third (docs/benchmarks.md, "Network graph for CPU inference").
+"""
+from __future__ import annotations
+
+import copy
+from typing import TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .costdcnet import CostVolumeUNet
+from .layers import PlaneAxisConv, PseudoConv3dBlock, max_pool_volume, plane_neighbours
+
+NetworkT = TypeVar("NetworkT", bound=nn.Module)
+
+#: Which taps of a 3×3 kernel on the ×2 enlarged image land on which tap of the small image,
+#: per sub-pixel phase: ``PHASE_TAPS[phase, small_tap, enlarged_tap]``. Phase 0 (even row):
+#: enlarged rows -1 / 0, +1 read small rows -1 / 0; phase 1 (odd row): -1, 0 / +1 read 0 / +1.
+PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
+                           [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+
+
+def fuse_for_inference(model: NetworkT) -> NetworkT:
+    """An eval-mode copy of ``model`` with its cost-volume U-Net in the fused form (see the
+    module docstring); ``model`` itself is not touched. Inference only: the copy refuses
+    ``train()``. Fusing an already fused model returns a plain copy."""
+    fused = copy.deepcopy(model).eval()
+    for name, module in list(fused.named_children()):
+        if isinstance(module, CostVolumeUNet):
+            setattr(fused, name, FusedCostVolumeUNet(module))
+    return fused
+
+
+def folded_batch_norm(weight: Tensor, norm: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """``(weight, bias)`` of a bias-free convolution followed by ``norm`` in eval mode."""
+    assert norm.running_mean is not None and norm.running_var is not None  # BatchNorm2d tracks statistics
+    scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+    return weight * scale.view(-1, *([1] * (weight.ndim - 1))), norm.bias - norm.running_mean * scale
+
+
+def subpixel_kernel(weight: Tensor) -> Tensor:
+    """3×3 kernel ``(4 * out, in, 3, 3)`` on an image whose pixel shuffle ×2 equals ``weight``
+    ``(out, in, 3, 3)`` on the nearest ×2 enlarged image (output channel ``4 * o + 2 * row + col``
+    as :func:`torch.nn.functional.pixel_shuffle` orders the phases)."""
+    taps = PHASE_TAPS.to(weight)
+    phases = torch.einsum("arp,bcq,oipq->oabirc", taps, taps, weight)
+    return phases.reshape(4 * weight.shape[0], weight.shape[1], 3, 3)
+
+
+def elu(x: Tensor) -> Tensor:
+    """ELU; exported as ``max(x, exp(min(x, 0)) - 1)``, which ONNX Runtime runs ~2x faster than Elu."""
+    if torch.onnx.is_in_onnx_export():
+        return torch.maximum(x, torch.exp(x.clamp(max=0.0)) - 1.0)
+    return F.elu(x)
+
+
+class InferenceOnly(nn.Module):
+    """A module rebuilt from trained weights for inference: ``train(True)`` is an error."""
+
+    def train(self, mode: bool = True) -> InferenceOnly:
+        if mode:
+            raise RuntimeError(f"{type(self).__name__} is an inference-only fused form; train the original model")
+        return super().train(False)
+
+
+class FusedPlaneAxisConv(InferenceOnly):
+    """:class:`~.layers.PlaneAxisConv` with its batch norm folded in.
+
+    PyTorch runs it as the training module does (neighbouring planes stacked as channels, one
+    1×1 Conv2d: its CPU Conv3d is slower). The ONNX graph is a (3, 1, 1) Conv between two
+    transposes instead: ONNX Runtime runs that in less time than the Pad/Slice/Concat that
+    stack the planes, the blocked-layout reorders around the 1×1 Conv and the Conv itself.
+    """
+
+    def __init__(self, plane_conv: PlaneAxisConv, norm: nn.BatchNorm2d) -> None:
+        super().__init__()
+        weight, bias = folded_batch_norm(plane_conv.conv.weight, norm)
+        out_channels, stacked_channels = weight.shape[:2]
+        self.weight = nn.Parameter(weight.view(out_channels, stacked_channels))  # (out, 3 * in): planes k-1, k, k+1
+        self.bias = nn.Parameter(bias)
+
+    def forward(self, x: Tensor, planes: int) -> Tensor:
+        if torch.onnx.is_in_onnx_export():
+            kernel = self.weight.unflatten(1, (3, -1)).transpose(1, 2)[..., None, None]  # (out, in, 3, 1, 1)
+            volume = x.unflatten(0, (-1, planes)).transpose(1, 2)  # (N, C, K, H, W)
+            return F.conv3d(volume, kernel, self.bias, padding=(1, 0, 0)).transpose(1, 2).flatten(0, 1)
+        return F.conv2d(plane_neighbours(x, planes), self.weight[..., None, None], self.bias)
+
+
+class FusedDownBlock(InferenceOnly):
+    """:class:`~.layers.PseudoConv3dBlock` with folded batch norms."""
+
+    def __init__(self, block: PseudoConv3dBlock) -> None:
+        super().__init__()
+        weight, bias = folded_batch_norm(block.image_conv.weight, block.image_bn)
+        self.image_conv = biased_conv3x3(weight, bias)
+        self.plane_conv = FusedPlaneAxisConv(block.plane_conv, block.plane_bn)
+
+    def forward(self, x: Tensor, planes: int) -> Tensor:
+        return elu(self.plane_conv(elu(self.image_conv(x)), planes))
+
+
+class FusedUpBlock(InferenceOnly):
+    """An up block of the U-Net on ``(coarse volume, skip)`` without enlarging the coarse volume:
+    the image convolution split into a sub-pixel convolution of the coarse part (on its own
+    planes, shared by the two planes each one becomes) and a convolution of the skip part."""
+
+    def __init__(self, block: PseudoConv3dBlock, coarse_channels: int) -> None:
+        super().__init__()
+        weight, bias = folded_batch_norm(block.image_conv.weight, block.image_bn)
+        coarse_weight = subpixel_kernel(weight[:, :coarse_channels])
+        self.coarse_conv = nn.Conv2d(coarse_weight.shape[1], coarse_weight.shape[0], 3, padding=1, bias=False)
+        self.coarse_conv.weight.data.copy_(coarse_weight)
+        self.skip_conv = biased_conv3x3(weight[:, coarse_channels:], bias)
+        self.plane_conv = FusedPlaneAxisConv(block.plane_conv, block.plane_bn)
+
+    def forward(self, coarse: Tensor, skip: Tensor, planes: int) -> Tensor:
+        """``coarse`` ``(N * planes/2, C, h, w)``, ``skip`` ``(N * planes, C', 2h, 2w)``."""
+        shared = F.pixel_shuffle(self.coarse_conv(coarse), 2).unsqueeze(1)  # one per coarse plane
+        image = (self.skip_conv(skip).unflatten(0, (-1, 2)) + shared).flatten(0, 1)
+        return elu(self.plane_conv(elu(image), planes))
+
+
+class FusedCostVolumeUNet(InferenceOnly):
+    """:class:`~.costdcnet.CostVolumeUNet` with fused blocks (same input, same logits)."""
+
+    def __init__(self, unet: CostVolumeUNet) -> None:
+        super().__init__()
+        self.num_planes = unet.num_planes
+        self.down = nn.ModuleList(FusedDownBlock(block) for block in unet.down)
+        coarse_widths = [block.image_conv.out_channels for block in unet.down][1:]
+        self.up = nn.ModuleList(
+            FusedUpBlock(block, width) for block, width in zip(unet.up, coarse_widths, strict=True)
+        )
+        self.head = copy.deepcopy(unet.head)
+
+    def forward(self, volume: Tensor) -> Tensor:
+        planes, skips = self.num_planes, []
+        for index, block in enumerate(self.down):
+            if index > 0:
+                volume = max_pool_volume(volume, planes)
+                planes //= 2
+            volume = block(volume, planes)
+            skips.append(volume)
+        for block, skip in zip(reversed(self.up), reversed(skips[:-1]), strict=True):
+            planes *= 2
+            volume = block(volume, skip, planes)
+        logits: Tensor = self.head(volume)
+        return logits
+
+
+def biased_conv3x3(weight: Tensor, bias: Tensor) -> nn.Conv2d:
+    """A padded 3×3 ``Conv2d`` holding ``weight`` and ``bias``."""
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
+    conv.weight.data.copy_(weight)
+    assert conv.bias is not None
+    conv.bias.data.copy_(bias)
+    return conv
