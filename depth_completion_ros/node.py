@@ -2,13 +2,24 @@
 
 Data flow. The executor thread only does bookkeeping: it reads stamps, pairs depth with colour
 (:class:`~depth_completion_ros.sync.ApproximatePairSync`, newest pair wins) and drops the pair
-into a one-slot mailbox (:class:`~depth_completion_ros.sync.LatestSlot`). A worker thread
-decodes and completes the newest pair; a pair the worker had no time for is replaced, never
-queued, so latency cannot grow when completion is slower than the camera. A second thread
-encodes and publishes each completed frame while the worker completes the next one (a pipeline
-of two stages across the cores, in order); the worker waits rather than queue a second
-completed frame. (A MultiThreadedExecutor would instead run several completions at once, out
-of order, each slower for the shared cores, and still queue in the DDS readers.)
+into a one-slot mailbox (:class:`~depth_completion_ros.sync.LatestSlot`). Three threads then
+work as a pipeline across the cores, in order, each on its own frame:
+
+1. *preparing*: decodes the newest pair and runs :meth:`DepthCompleter.prepare` (sanitising,
+   the interpolation pass, a refining model's classical prior and working inputs);
+2. *filling*: :meth:`DepthCompleter.fill`, the method's own work (the classical fill, or the
+   network);
+3. *publishing*: :meth:`DepthCompleter.finish` (a refining model's correction at full
+   resolution, the merge with the measured pixels), then encodes and publishes the outputs.
+
+A pair the preparing thread had no time for is replaced, never queued, and each thread waits
+rather than queue a second frame for the next, so latency cannot grow when completion is slower
+than the camera; the preparing thread takes the newest pair just in time for the filling thread
+(:class:`~depth_completion_ros.sync.StagePacer`), so a prepared frame does not wait for it.
+Splitting the work lets the model method prepare frame n + 2 (mostly the classical fill) and
+finish frame n while the network runs on frame n + 1. (A MultiThreadedExecutor would instead
+run several completions at once, out of order, each slower for the shared cores, and still
+queue in the DDS readers.)
 
 Bad input (unsupported encodings, truncated buffers, mismatched sizes, empty depth, stamps going
 backwards, camera_info for another image size) is rejected, counted per reason, reported on
@@ -22,6 +33,7 @@ meters and reports are ``diagnostics.NodeDiagnostics``.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import platform
 import queue
@@ -29,7 +41,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -50,12 +61,12 @@ from .diagnostics import CompletionReport, InputReport, NodeDiagnostics, Warning
 from .geometry import CameraIntrinsics
 from .node_settings import COLOR_OPTIONAL_METHODS, PARAMETERS, NodeSettings, SettingsError
 from .options import CompleterOptions, OptionField
-from .pipeline import Completion, DepthCompleter
+from .pipeline import Completion, CompletionWork, DepthCompleter
 from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, MatchedSubscription, policy_name
 from .rgbd_input import INPUT_REJECT_REASONS, InputRejected, decode_rgbd, intrinsics_from_camera_info
 from .ros_image import color_to_buffer, depth_to_buffer, fill_image_msg, float_to_buffer
-from .sync import ApproximatePairSync, LatestSlot, StampGuard, StampRejected, stamp_to_ns
+from .sync import ApproximatePairSync, LatestSlot, StagePacer, StampGuard, StampRejected, stamp_to_ns
 from .topics import (
     CAMERA_INFO_TOPIC,
     COLOR_TOPIC,
@@ -108,9 +119,9 @@ def parameter_descriptor(option: OptionField) -> ParameterDescriptor:
     return descriptor
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Frame:
-    """What the worker needs for one output: the messages and when the pair became complete."""
+    """What the pipeline needs for one output: the messages and when the pair became complete."""
 
     depth: Image
     color: Image | None
@@ -119,17 +130,19 @@ class _Frame:
     received: float  # time.monotonic()
 
 
-@dataclass(frozen=True)
-class _Completed:
-    """A completed frame on its way from the completing thread to the publishing thread."""
+@dataclasses.dataclass(frozen=True)
+class _InProgress:
+    """A decoded frame on its way through the pipeline's threads."""
 
     frame: _Frame
-    completion: Completion[np.ndarray]
+    work: CompletionWork[np.ndarray]
+    #: The completer that prepared it completes it, whatever parameters changed in between.
+    completer: DepthCompleter
     rgb: np.ndarray | None
     settings: NodeSettings
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _ActiveCompleter:
     completer: DepthCompleter
     #: Why the requested method is not the one running ("" when it is).
@@ -142,11 +155,13 @@ class DepthCompletionNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         # First, so that destroy_node() works on a node whose start-up failed half-way.
         self._mailbox: LatestSlot[_Frame] = LatestSlot()
-        #: Completed frames on their way to the publishing thread; holding one makes the completing
-        #: thread wait, so at most one completed frame waits and latency cannot grow.
-        self._outbox: queue.Queue[_Completed | None] = queue.Queue(maxsize=1)
-        self._worker: threading.Thread | None = None
-        self._publisher: threading.Thread | None = None
+        #: Frames between the pipeline's threads; holding one makes the thread before wait, so at
+        #: most one frame waits at each hand-over and latency cannot grow.
+        self._prepared: queue.Queue[_InProgress | None] = queue.Queue(maxsize=1)
+        self._filled: queue.Queue[_InProgress | None] = queue.Queue(maxsize=1)
+        self._pacer = StagePacer()
+        #: preparing, filling, publishing (stopped in this order: each tells the next).
+        self._threads: list[threading.Thread] = []
         super().__init__(NODE_NAME, **node_kwargs)
         try:
             self._settings = self._declare_parameters()
@@ -188,11 +203,13 @@ class DepthCompletionNode(Node):
         # Steady clock: diagnostics and QoS re-matching must run even while sim time is paused.
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_timer, clock=steady)
-        self._worker = threading.Thread(target=self._work, name="depth_completion_worker", daemon=True)
-        self._publisher = threading.Thread(target=self._publish_completed, name="depth_completion_publisher",
-                                           daemon=True)
-        self._worker.start()
-        self._publisher.start()
+        self._threads = [
+            threading.Thread(target=loop, name=f"depth_completion_{name}", daemon=True)
+            for name, loop in (("preparing", self._prepare_frames), ("filling", self._fill_frames),
+                               ("publishing", self._publish_frames))
+        ]
+        for thread in self._threads:
+            thread.start()
         self.get_logger().info(
             f"completing {self._inputs['depth'].topic}"
             + (f" with colour {self._inputs['color'].topic}" if "color" in self._inputs else " (depth only)")
@@ -336,30 +353,48 @@ class DepthCompletionNode(Node):
         info, intrinsics = camera_info if camera_info is not None else (None, None)
         self._mailbox.put(_Frame(depth, color, info, intrinsics, received))
 
-    # ---- worker threads: decode and complete; encode and publish ------------------------------
+    # ---- the pipeline's threads: decode and prepare; fill; finish and publish -------------------
 
-    def _work(self) -> None:
-        """Decode and complete the newest pair; hand it to the publishing thread, which encodes and
-        publishes frame n while this thread completes frame n + 1 (the two stages share the cores)."""
-        while (frame := self._mailbox.get()) is not None:
+    def _prepare_frames(self) -> None:
+        # Paced: the newest pair is taken when its preparation will end as the filling thread
+        # frees up, so a prepared frame does not wait, ageing, for a slower fill (the network).
+        while True:
+            time.sleep(self._pacer.delay_s())
+            if (frame := self._mailbox.get()) is None:
+                break
+            begin = time.monotonic()
             try:
-                completed = self._complete(frame)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the worker
+                prepared = self._prepare(frame)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the pipeline
                 self._reject("processing_error", f"{type(exc).__name__}: {exc}")
                 continue
-            if completed is not None:
-                self._outbox.put(completed)
-        self._outbox.put(None)
+            if prepared is not None:
+                self._pacer.own_done(time.monotonic() - begin)
+                self._prepared.put(prepared)
+        self._prepared.put(None)
 
-    def _publish_completed(self) -> None:
-        while (completed := self._outbox.get()) is not None:
+    def _fill_frames(self) -> None:
+        while (item := self._prepared.get()) is not None:
+            self._pacer.next_started()
             try:
-                self._publish(completed.frame, completed.completion, completed.rgb, completed.settings)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the publishing thread
+                filled = dataclasses.replace(item, work=item.completer.fill(item.work))
+            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the pipeline
+                self._reject("processing_error", f"{type(exc).__name__}: {exc}")
+                continue
+            finally:
+                self._pacer.next_done()
+            self._filled.put(filled)
+        self._filled.put(None)
+
+    def _publish_frames(self) -> None:
+        while (item := self._filled.get()) is not None:
+            try:
+                self._publish(item.frame, item.completer.finish(item.work), item.rgb, item.settings)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the pipeline
                 self._reject("processing_error", f"{type(exc).__name__}: {exc}")
 
-    def _complete(self, frame: _Frame) -> _Completed | None:
-        """The frame decoded and completed, or None when its input was rejected (counted)."""
+    def _prepare(self, frame: _Frame) -> _InProgress | None:
+        """The frame decoded and prepared, or None when its input was rejected (counted)."""
         settings = self._settings
         if self._completer.completer.options != settings.completer:
             self._completer = self._build_completer(settings.completer, reuse=self._completer.completer)
@@ -371,7 +406,8 @@ class DepthCompletionNode(Node):
             where = f"{self._inputs[exc.source].topic}: " if exc.source else ""
             self._reject(exc.reason, f"{where}{exc}")
             return None
-        return _Completed(frame, self._completer.completer.complete(depth, rgb, sanitized=True), rgb, settings)
+        completer = self._completer.completer
+        return _InProgress(frame, completer.prepare(depth, rgb, sanitized=True), completer, rgb, settings)
 
     def _publish(
         self, frame: _Frame, completion: Completion[np.ndarray], rgb: np.ndarray | None, settings: NodeSettings
@@ -384,7 +420,7 @@ class DepthCompletionNode(Node):
 
         if frame.camera_info is not None:
             self._pub_camera_info.publish(_with_header(frame.camera_info, header))
-        if completion.confidence is not None:
+        if completion.confidence is not None and self._pub_confidence.get_subscription_count() > 0:
             self._pub_confidence.publish(fill_image_msg(Image(header=header), float_to_buffer(completion.confidence)))
         if self._pub_colorized.get_subscription_count() > 0:
             if settings.node.colorize_range == "robust":
@@ -471,12 +507,10 @@ class DepthCompletionNode(Node):
         self._warn(reason, f"rejected ({reason}, {count} so far): {detail}")
 
     def destroy_node(self) -> None:
-        """Stop the worker threads before the publishers they use go away."""
+        """Stop the pipeline's threads before the publishers they use go away."""
         self._mailbox.close()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)  # it tells the publishing thread to stop
-        if self._publisher is not None:
-            self._publisher.join(timeout=10.0)
+        for thread in self._threads:  # each tells the next to stop
+            thread.join(timeout=10.0)
         super().destroy_node()
 
 
@@ -504,11 +538,12 @@ class _InterruptOnce:
 def retain_freed_memory() -> bool:
     """Keep freed frame-sized buffers in the process for reuse (glibc only); True when applied.
 
-    Every frame allocates and frees several megabyte-sized buffers on three threads (rclpy's
+    Every frame allocates and frees several megabyte-sized buffers on four threads (rclpy's
     message arrays, the decoded depth, the fill's temporaries, the encoded output). By default
     glibc returns blocks that large to the kernel when they are freed (mmap threshold, heap
     trimming), so the next frame's buffers are page-faulted and zeroed afresh: measured ~2,400-3,700
-    page faults and ~7 ms of kernel time per 1920x1080 frame on the completing thread alone, a
+    page faults and ~7 ms of kernel time per 1920x1080 frame on the completing thread alone (then
+    the only one decoding and completing), a
     quarter of its time (docs/benchmarks.md). The cost is memory: the process keeps its peak
     working set (a few frames' worth) instead of giving it back between frames.
     """
@@ -527,7 +562,7 @@ def main(args: list[str] | None = None) -> int:
     retain_freed_memory()
     rclpy.init(args=args)
     if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
-        # The executor, completing and publishing threads already keep the cores busy; OpenCV's
+        # The executor and the pipeline's three threads already keep the cores busy; OpenCV's
         # own pool on top measured no faster and competes with them. torch's OpenMP threads spin
         # after every operation of the model's frame path and stalled the node for over a second
         # whenever another process held a core (docs/benchmarks.md); ONNX Runtime, which runs the

@@ -2,11 +2,18 @@
 
 Stages, each timed: ``sanitize`` (NaN, inf, out-of-range -> 0) -> ``interpolate`` (the fast
 midpoint pass, optional) -> the method: ``interp`` (that pass alone), ``classical``
-(:func:`classical.classical_fill`) or ``model`` (``fit`` the frame to the network, ``infer``,
-``restore`` the prediction to the frame) -> ``merge``: observed pixels are always returned as
-measured, and model fills whose confidence is below ``confidence_threshold`` are handled as
-``low_confidence`` says: ``hole`` leaves them 0, ``classical`` takes the classical fill there (a
-hybrid that keeps the network only where it is confident).
+(:func:`classical.classical_fill`) or ``model`` (a model refining the classical fill:
+``classical``, ``working inputs``, ``infer``, ``correction``; a model predicting depth itself:
+``fit`` the frame to the network, ``infer``, ``restore`` the prediction to the frame) ->
+``merge``: observed pixels are always returned as measured, and model fills whose confidence is
+below ``confidence_threshold`` are handled as ``low_confidence`` says: ``hole`` leaves them 0,
+``classical`` takes the classical fill there (a hybrid that keeps the network only where it is
+confident).
+
+:meth:`DepthCompleter.complete` runs three stages a stream may run on three threads:
+:meth:`~DepthCompleter.prepare` (checks, sanitising, the interpolation pass, a refining model's
+classical prior and working inputs), :meth:`~DepthCompleter.fill` (the method: the classical fill
+or the network) and :meth:`~DepthCompleter.finish` (a refining model's correction, the merge).
 
 The output has exactly the input's height and width, whatever ``fit`` does internally, so a
 published completed image keeps the input's ``camera_info`` unchanged.
@@ -35,7 +42,7 @@ from .classical import ClassicalOptions, classical_fill
 from .depth_io import sanitize_depth
 from .geometry import Box, fit_box, resize_color, resize_depth
 from .interpolation import midpoint_fill
-from .model import refine_usable_frames
+from .model.refine import PreparedRefinement, finish_refinement, prepare_refinement
 from .options import FITS, LOW_CONFIDENCE, METHODS, CompleterOptions
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -44,7 +51,7 @@ ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 #: backend's kind), so it cannot be a static type.
 FrameBatch = Any
 
-__all__ = ["FITS", "LOW_CONFIDENCE", "METHODS", "CompleterOptions", "Completion", "DepthCompleter"]
+__all__ = ["FITS", "LOW_CONFIDENCE", "METHODS", "CompleterOptions", "Completion", "CompletionWork", "DepthCompleter"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,35 @@ class Completion(Generic[ArrayT]):
     depth: ArrayT
     confidence: ArrayT | None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompletionWork(Generic[ArrayT]):
+    """A batch between the stages of :meth:`DepthCompleter.complete`, :meth:`~DepthCompleter.prepare`
+    -> :meth:`~DepthCompleter.fill` -> :meth:`~DepthCompleter.finish` (maybe on three threads).
+
+    ``depth_m`` is the caller's array (the output follows its kind, rank and device); ``frames``,
+    ``colors`` its (B, H, W[, 3]) views; the rest is what the stages so far made of them.
+    """
+
+    depth_m: ArrayT
+    frames: FrameBatch
+    colors: FrameBatch | None
+    observed: FrameBatch  # sanitised
+    prefilled: FrameBatch  # after the interpolation pass (``observed`` itself without it)
+    stopwatch: _Stopwatch
+    #: The classical fill when the method needs one besides its own fill: a refining model's
+    #: prior, the hybrid's fallback, the frame outside a cropping model's view.
+    classical: FrameBatch | None = None
+    #: A refining model's working-resolution inputs (prepare) and its outputs there (fill).
+    refinement: PreparedRefinement | None = None
+    network_outputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
+    #: The method's fill and, for a model, its confidence (fill, or finish for a refining model).
+    filled: FrameBatch | None = None
+    confidence: FrameBatch | None = None
+    #: Whether :meth:`DepthCompleter.fill` has run (a refining model's fill may legitimately be
+    #: None until finish: no frame had depth to refine).
+    fill_done: bool = False
 
 
 class DepthCompleter:
@@ -145,11 +181,20 @@ class DepthCompleter:
         this completer's ``min_depth`` and ``max_depth`` (as ``rgbd_input.decode_rgbd`` returns it), so
         the completer skips its own pass over the frame. ``depth_m`` is never written to.
         """
+        return self.finish(self.fill(self.prepare(depth_m, rgb, sanitized=sanitized)))
+
+    def prepare(
+        self, depth_m: ArrayT, rgb: np.ndarray | torch.Tensor | None = None, *, sanitized: bool = False
+    ) -> CompletionWork[ArrayT]:
+        """The first stage of :meth:`complete` (same arguments): input checks, sanitising, the
+        interpolation pass and, for a model that refines it, the classical prior and the network's
+        working-resolution inputs.
+
+        :meth:`fill` then runs the method (the classical fill, or the network) and :meth:`finish`
+        brings its result to the frames. The stages exist so that a stream can prepare frame n + 2
+        while the network runs on frame n + 1 and frame n is finished (the node does).
+        """
         frames, colors = self._check_inputs(depth_m, rgb)
-        batched = depth_m.ndim == 3
-        filled: FrameBatch
-        confidence: FrameBatch | None = None
-        classical: FrameBatch | None = None
         stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))
         if sanitized:
             observed = frames
@@ -160,25 +205,77 @@ class DepthCompleter:
         if self.options.interpolate:
             with stopwatch.stage("interpolate"):
                 prefilled = midpoint_fill(observed, sanitized=True)
+        classical = refinement = None
+        backend = self.backend
+        if backend is not None and backend.refines_prior:
+            # A refining model: the classical fill, computed once, is the network's prior and the
+            # fallback (low confidence, frames without any depth). ``fit`` does not apply: the
+            # network runs at a working resolution chosen from the frame size and its correction
+            # is upsampled edge-aware to the frame (:func:`model.refine_frames`).
+            if backend.config is None:
+                raise ModelFileError(f"{backend.describe()}: a prior-refining model must record its model config "
+                                     "(its working resolution); this file has none")
+            with stopwatch.stage("classical"):
+                classical = classical_fill(prefilled, colors, options=self.classical_options, sanitized=True)
+            with stopwatch.stage("working inputs"):
+                assert colors is not None  # _check_inputs demands colour for the model method
+                refinement = prepare_refinement(backend.config, colors, prefilled, classical)
+        stopwatch.pause()
+        return CompletionWork(depth_m, frames, colors, observed, prefilled, stopwatch, classical, refinement)
+
+    def fill(self, work: CompletionWork[ArrayT]) -> CompletionWork[ArrayT]:
+        """The second stage of :meth:`complete`: the method's own fill (the interpolation pass
+        alone, the classical fill or the network) for a batch from :meth:`prepare`."""
+        stopwatch = work.stopwatch
+        stopwatch.resume()
+        colors, prefilled, classical = work.colors, work.prefilled, work.classical
+        confidence = network_outputs = None
+        filled: FrameBatch | None = None
         if self.method == "interp":
-            filled = _copy(prefilled) if prefilled is frames else prefilled  # never return the caller's array
+            filled = _copy(prefilled) if prefilled is work.frames else prefilled  # never return the caller's array
         elif self.method == "classical":
             with stopwatch.stage("classical"):
                 filled = classical_fill(prefilled, colors, options=self.classical_options, sanitized=True)
+        elif work.refinement is not None:
+            assert self.backend is not None  # a refinement is prepared for a model only
+            working = work.refinement.working
+            with stopwatch.stage("infer"):
+                if working is not None:  # else no frame had depth to refine: finish keeps the prior
+                    network_outputs = self.backend.infer(working.rgb, working.depth, working.prior)
         else:
             backend = self.backend
             assert backend is not None  # method "model" loads one in __init__
-            filled, confidence, classical = self._model_fill(backend, prefilled, colors, stopwatch)
+            filled, confidence, classical = self._fit_model_fill(backend, prefilled, colors, stopwatch)
             hybrid = self.options.confidence_threshold > 0 and self.options.low_confidence == "classical"
             if hybrid and classical is None:
                 with stopwatch.stage("classical"):
                     classical = _as_kind(classical_fill(prefilled, colors, options=self.classical_options,
                                                         sanitized=True), backend)
+        stopwatch.pause()
+        return dataclasses.replace(work, classical=classical, network_outputs=network_outputs, filled=filled,
+                                   confidence=confidence, fill_done=True)
+
+    def finish(self, work: CompletionWork[ArrayT]) -> Completion[ArrayT]:
+        """The last stage of :meth:`complete`: a refining model's correction brought to the frames,
+        then the merge with the measured pixels, for a batch from :meth:`fill`."""
+        if not work.fill_done:
+            raise ValueError("finish() takes a batch that went through fill(); this one has not")
+        stopwatch = work.stopwatch
+        stopwatch.resume()
+        filled, confidence, classical = work.filled, work.confidence, work.classical
+        if work.refinement is not None:
+            backend = self.backend
+            assert backend is not None  # a refinement is prepared for a model only
+            with stopwatch.stage("correction"):
+                refined, refined_confidence = finish_refinement(work.refinement, work.network_outputs)
+                filled, confidence = _as_kind(refined, backend), _as_kind(refined_confidence, backend)
+                classical = _as_kind(classical, backend)
+        assert filled is not None  # every method's fill, a refining model's once corrected
         with stopwatch.stage("merge"):
             # Merge where the fill lies (the model's device, or the CPU for numpy work).
             on_device = isinstance(filled, torch.Tensor)
             where: Callable[..., FrameBatch] = torch.where if on_device else np.where
-            observed = torch.as_tensor(observed).to(filled.device) if on_device else to_numpy(observed)
+            observed = torch.as_tensor(work.observed).to(filled.device) if on_device else to_numpy(work.observed)
             if self.method == "model":
                 is_observed = observed > 0
                 completed = where(is_observed, observed, filled)
@@ -189,6 +286,7 @@ class DepthCompleter:
                 if self.options.confidence_threshold > 0:
                     fallback = 0.0 if self.options.low_confidence == "hole" else classical
                     completed = where(confidence >= self.options.confidence_threshold, completed, fallback)
+            depth_m, batched = work.depth_m, work.depth_m.ndim == 3
             depth_out = _like_input(completed, depth_m, batched)
             confidence_out = None if confidence is None else _like_input(confidence, depth_m, batched)
         return Completion(depth_out, confidence_out, stopwatch.finish())
@@ -225,17 +323,16 @@ class DepthCompleter:
             raise TypeError(f"rgb must be uint8, got {rgb.dtype}")
         return frames, rgb if rgb.ndim == 4 else rgb[None]
 
-    def _model_fill(
+    def _fit_model_fill(
         self, backend: CompletionBackend, prefilled: FrameBatch, colors: FrameBatch, stopwatch: _Stopwatch
     ) -> tuple[FrameBatch, FrameBatch, FrameBatch | None]:
-        """Network prediction (B, H, W), its confidence at frame resolution and the classical fill
-        when one was needed outside the model's view (else None), all in the backend's kind.
+        """A model that predicts depth itself (not a refining one), fitted to its input size:
+        prediction (B, H, W), its confidence at frame resolution and the classical fill when one
+        was needed outside the model's view (else None), all in the backend's kind.
 
         A backend that takes tensors gets the whole stage on its device; the ONNX Runtime CPU
         backend gets numpy and OpenCV, several times faster than torch's CPU kernels here.
         """
-        if backend.refines_prior:
-            return self._refine_classical(backend, prefilled, colors, stopwatch)
         with stopwatch.stage("fit"):
             depth, rgb = _as_kind(prefilled, backend), _as_kind(colors, backend)
             height, width = depth.shape[-2:]
@@ -262,22 +359,6 @@ class DepthCompleter:
             outside_confidence[:, y : y + box_h, x : x + box_w] = confidence
         return filled, outside_confidence, classical
 
-    def _refine_classical(
-        self, backend: CompletionBackend, prefilled: FrameBatch, colors: FrameBatch, stopwatch: _Stopwatch
-    ) -> tuple[FrameBatch, FrameBatch, FrameBatch]:
-        """A prior-anchored model refines the classical fill, computed once: it is the network's
-        prior and the fallback (low confidence, frames without any depth). ``fit`` does not apply:
-        the model runs at a working resolution chosen from the frame size and its correction is
-        upsampled edge-aware to the frame (:func:`model.refine_frames`)."""
-        if backend.config is None:
-            raise ModelFileError(f"{backend.describe()}: a prior-refining model must record its model config "
-                                 "(its working resolution); this file has none")
-        with stopwatch.stage("classical"):
-            classical = classical_fill(prefilled, colors, options=self.classical_options, sanitized=True)
-        with stopwatch.stage("infer"):
-            refined, confidence = refine_usable_frames(backend.infer, backend.config, colors, prefilled, classical)
-        return _as_kind(refined, backend), _as_kind(confidence, backend), _as_kind(classical, backend)
-
     def _fit_to_model(self, backend: CompletionBackend, depth: ArrayT, rgb: ArrayT) -> tuple[Box, ArrayT, ArrayT]:
         """The frame region the network sees (x, y, w, h) and the network's (N, C, h, w) inputs."""
         height, width = depth.shape[-2:]
@@ -295,12 +376,23 @@ class DepthCompleter:
 
 class _Stopwatch:
     """Milliseconds per stage; synchronises a CUDA device at stage ends so each figure is that
-    stage's own cost rather than whatever the asynchronous queue happened to flush."""
+    stage's own cost rather than whatever the asynchronous queue happened to flush.
+
+    ``total`` counts the time between :meth:`pause` and :meth:`resume` out: the wait of a
+    batch for the thread that runs its next stage is not the completer's work.
+    """
 
     def __init__(self, cuda_device: torch.device | None) -> None:
         self._cuda_device = cuda_device
         self._start = time.perf_counter()
+        self._counted_s = 0.0
         self.timings: dict[str, float] = {}
+
+    def pause(self) -> None:
+        self._counted_s += time.perf_counter() - self._start
+
+    def resume(self) -> None:
+        self._start = time.perf_counter()
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -311,7 +403,7 @@ class _Stopwatch:
         self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - begin) * 1000.0
 
     def finish(self) -> dict[str, float]:
-        self.timings["total"] = (time.perf_counter() - self._start) * 1000.0
+        self.timings["total"] = (self._counted_s + time.perf_counter() - self._start) * 1000.0
         return self.timings
 
 

@@ -3,6 +3,7 @@ batches, types, masking."""
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy as np
 import pytest
@@ -214,6 +215,40 @@ def test_sanitized_input_skips_the_pass_and_completes_the_same(torch_backend, sm
         assert "sanitize" in expected.timings and "sanitize" not in skipped.timings
         assert not np.shares_memory(skipped.depth, decoded)
     np.testing.assert_array_equal(decoded, untouched)
+
+
+@pytest.mark.parametrize("method", ["classical", "interp", "model", "prior_model"])
+def test_stages_interleaved_complete_each_frame_as_complete_does(torch_backend, small_kitchen, method):
+    """The node prepares frame n + 2 while the network fills frame n + 1 and frame n is finished:
+    the stages, interleaved like that, give exactly what complete() gives, and the waits between
+    them are not counted in ``total``."""
+    depth, rgb = small_kitchen
+    frames = [(depth[index], rgb[index]) for index in (0, 1, 0)]
+    if method == "prior_model":  # the shipped model: prepare() makes its classical prior
+        completer = DepthCompleter("model")
+    else:
+        completer = DepthCompleter(method, backend=torch_backend if method == "model" else None)
+    expected = [completer.complete(*frame) for frame in frames]
+    waited_ms = 100.0
+    prepared = [completer.prepare(*frame) for frame in frames]
+    time.sleep(waited_ms / 1000.0)
+    filled = [completer.fill(work) for work in prepared]
+    time.sleep(waited_ms / 1000.0)
+    results = [completer.finish(work) for work in reversed(filled)][::-1]
+    for result, reference in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(result.depth, reference.depth)
+        if reference.confidence is None:
+            assert result.confidence is None
+        else:
+            np.testing.assert_array_equal(result.confidence, reference.confidence)
+        assert set(result.timings) == set(reference.timings)
+        stages_ms = sum(ms for name, ms in result.timings.items() if name != "total")
+        assert stages_ms <= result.timings["total"] < stages_ms + waited_ms  # counted, the waits would be 2x that
+    if method == "prior_model":
+        assert prepared[0].classical is not None
+        assert {"working inputs", "infer", "correction"} <= set(results[0].timings)
+    with pytest.raises(ValueError, match="went through fill"):
+        completer.finish(completer.prepare(*frames[0]))
 
 
 def test_bad_inputs_and_settings_are_named(torch_backend, small_kitchen, tmp_path, network):

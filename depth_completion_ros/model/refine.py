@@ -8,6 +8,7 @@ correction upsampled edge-aware onto the full-resolution prior, measured pixels 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from torch import Tensor
 
 from .config import ModelConfig
 from .prior_costdcnet import check_prior, check_prior_shape
-from .resolution import apply_correction, to_working_resolution, working_size
+from .resolution import WorkingInputs, apply_correction, to_working_resolution, working_size
 
 #: ``infer(rgb, depth, prior) -> (completed_depth, confidence | None)`` on (N, C, h, w) tensors.
 WorkingInference = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor | None]]
@@ -38,7 +39,7 @@ def refine_frames(
     depth_t = torch.as_tensor(depth, dtype=torch.float32)
     prior_t = None if prior is None else torch.as_tensor(prior, dtype=torch.float32, device=depth_t.device)
     check_prior(prior_t, like=depth_t)
-    return _refine_checked(infer, config, rgb, depth_t, prior_t)
+    return _run(infer, _prepare_checked(config, rgb, depth_t, prior_t, None))
 
 
 def refine_usable_frames(
@@ -50,38 +51,90 @@ def refine_usable_frames(
 ) -> tuple[Tensor, Tensor]:
     """:func:`refine_frames` for the frames that have a usable prior (dense and positive); a frame
     without one (no valid depth at all, so the classical fill is empty) keeps its prior with
-    confidence 0. What the pipeline runs: a blank frame must not stop a stream."""
+    confidence 0. What the pipeline runs: a blank frame must not stop a stream.
+
+    The same as :func:`prepare_refinement`, the network on its ``working`` inputs, then
+    :func:`finish_refinement`: the halves let a stream run the network on one frame while the
+    next is prepared and the previous finished.
+    """
+    return _run(infer, prepare_refinement(config, rgb, depth, prior))
+
+
+@dataclass(frozen=True)
+class PreparedRefinement:
+    """Frames ready for the network: ``working`` its inputs (None when no frame has a usable
+    prior); the rest is what :func:`finish_refinement` needs to bring its outputs to the frames."""
+
+    config: ModelConfig
+    working: WorkingInputs | None
+    rgb: Tensor  # (b, 3, H, W) of the usable frames, uint8 or 0–1
+    depth: Tensor  # (b, 1, H, W)
+    prior: Tensor  # (B, H, W), every frame
+    usable: Tensor | None  # indices of the usable frames; None when all are
+
+
+def prepare_refinement(
+    config: ModelConfig, rgb: np.ndarray | Tensor, depth: np.ndarray | Tensor, prior: np.ndarray | Tensor
+) -> PreparedRefinement:
+    """The network's working-resolution inputs for the frames with a usable prior (arguments as
+    :func:`refine_frames`)."""
     prior_t = torch.as_tensor(prior, dtype=torch.float32)
     depth_t = torch.as_tensor(depth, dtype=torch.float32, device=prior_t.device)
     check_prior_shape(prior_t, depth_t)
     usable = ((prior_t > 0) & (prior_t < torch.inf)).flatten(1).all(dim=1)  # NaN fails both
-    if bool(usable.all()):
-        return _refine_checked(infer, config, rgb, depth_t, prior_t)  # what check_prior checks: done above
-    refined, confidence = prior_t.clone(), torch.zeros_like(prior_t)
-    if bool(usable.any()):
-        picked = usable.nonzero().flatten().cpu().numpy()  # indexes numpy colour and tensors alike
-        refined[picked], confidence[picked] = _refine_checked(infer, config, rgb[picked], depth_t[picked],
-                                                              prior_t[picked])
-    return refined, confidence
+    picked = None
+    if not bool(usable.all()):
+        picked = usable.nonzero().flatten()
+        # numpy colour is indexed with a numpy index
+        rgb = rgb[picked.cpu().numpy()] if isinstance(rgb, np.ndarray) else rgb[picked]
+        depth_t = depth_t[picked]
+    return _prepare_checked(config, rgb, depth_t, prior_t, picked)
 
 
-def _refine_checked(
-    infer: WorkingInference, config: ModelConfig, rgb: np.ndarray | Tensor, depth: Tensor, prior: Tensor
+def finish_refinement(
+    prepared: PreparedRefinement, outputs: tuple[Tensor, Tensor | None] | None
 ) -> tuple[Tensor, Tensor]:
-    """:func:`refine_frames` on float32 ``depth`` and a ``prior`` that passed :func:`check_prior`."""
-    if config.anchor != "prior":
-        raise ValueError(f"refine_frames needs a prior-anchored model config, got {config.name!r} ({config.anchor})")
-    rgb_t = _colour_tensor(rgb, depth.device)
-    depth, prior = depth[:, None], prior[:, None]
-    height, width = depth.shape[-2:]
-    working = to_working_resolution(rgb_t, depth, prior, working_size(width, height, config.working_area),
-                                    config.total_stride)
-    completed_w, confidence_w = infer(working.rgb, working.depth, working.prior)
+    """Refined depth and confidence (B, H, W) from the network's working-resolution ``outputs``
+    (completed depth, confidence or None) for ``prepared`` (None when it has no working inputs)."""
+    working = prepared.working
+    if working is None or outputs is None:
+        return prepared.prior.clone(), torch.zeros_like(prepared.prior)
+    completed_w, confidence_w = outputs
     if confidence_w is None:
         confidence_w = torch.ones_like(completed_w)
-    refined, confidence = apply_correction(working, completed_w, confidence_w, rgb_t, depth, prior,
-                                           (config.guide_sigma_depth, config.guide_sigma_color))
-    return refined[:, 0], confidence[:, 0]
+    config = prepared.config
+    usable_prior = prepared.prior if prepared.usable is None else prepared.prior[prepared.usable]
+    refined, confidence = apply_correction(working, completed_w, confidence_w, prepared.rgb, prepared.depth,
+                                           usable_prior[:, None], (config.guide_sigma_depth, config.guide_sigma_color))
+    if prepared.usable is None:
+        return refined[:, 0], confidence[:, 0]
+    all_refined, all_confidence = prepared.prior.clone(), torch.zeros_like(prepared.prior)
+    all_refined[prepared.usable], all_confidence[prepared.usable] = refined[:, 0], confidence[:, 0]
+    return all_refined, all_confidence
+
+
+def _run(infer: WorkingInference, prepared: PreparedRefinement) -> tuple[Tensor, Tensor]:
+    """The network on ``prepared``'s working inputs, brought back to the frames."""
+    working = prepared.working
+    return finish_refinement(prepared, None if working is None else infer(working.rgb, working.depth, working.prior))
+
+
+def _prepare_checked(
+    config: ModelConfig, rgb: np.ndarray | Tensor, depth: Tensor, prior: Tensor, usable: Tensor | None
+) -> PreparedRefinement:
+    """Working inputs of ``depth`` (b, H, W) and ``rgb`` (the usable frames) with the usable frames'
+    ``prior`` (``prior`` itself holds all B frames)."""
+    if config.anchor != "prior":
+        raise ValueError(f"refine_frames needs a prior-anchored model config, got {config.name!r} ({config.anchor})")
+    usable_prior = prior if usable is None else prior[usable]
+    if usable_prior.shape[0] == 0:
+        return PreparedRefinement(config, None, torch.empty(0), depth[:, None], prior, usable)
+    rgb_t = _colour_tensor(rgb, depth.device)
+    depth4, prior4 = depth[:, None], usable_prior[:, None]
+    height, width = depth4.shape[-2:]
+    working = to_working_resolution(rgb_t, depth4, prior4, working_size(width, height, config.working_area),
+                                    config.total_stride)
+    return PreparedRefinement(config, working, rgb_t, depth4, prior, usable)
 
 
 def _colour_tensor(values: np.ndarray | Tensor, device: torch.device) -> Tensor:
