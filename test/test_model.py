@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from depth_completion_ros.datasets import discover_frames, load_frame
+from depth_completion_ros.geometry import resize_color, resize_depth
 from depth_completion_ros.model import (
     CheckpointError,
     CostDCNet,
@@ -18,12 +19,14 @@ from depth_completion_ros.model import (
     available_configs,
     build_model,
     depth_to_planes,
+    fuse_for_inference,
     load_checkpoint,
     load_model_config,
     placement_weights,
     plane_confidence,
     save_checkpoint,
 )
+from depth_completion_ros.model.fused import subpixel_kernel
 from depth_completion_ros.model.layers import (
     MaskedBatchNorm,
     PlaneSites,
@@ -234,6 +237,41 @@ def test_plane_major_volume_ops_equal_their_3d_counterparts() -> None:
     torch.testing.assert_close(to_5d(max_pool_volume(plane_major, planes), planes // 2), F.max_pool3d(volume, 2))
     upsampled = F.interpolate(volume, scale_factor=2.0, mode="nearest")
     torch.testing.assert_close(to_5d(upsample_volume(plane_major), 2 * planes), upsampled)
+
+
+def test_subpixel_kernel_convolves_the_enlarged_image() -> None:
+    """A 3x3 convolution of a nearest x2 enlarged image is the pixel shuffle of subpixel_kernel's
+    convolution of the small image, border pixels (zero padding) included."""
+    generator = torch.Generator().manual_seed(0)
+    image = torch.randn(2, 3, 5, 7, generator=generator)
+    weight = torch.randn(4, 3, 3, 3, generator=generator)
+    enlarged = F.conv2d(F.interpolate(image, scale_factor=2.0, mode="nearest"), weight, padding=1)
+    torch.testing.assert_close(F.pixel_shuffle(F.conv2d(image, subpixel_kernel(weight), padding=1), 2), enlarged,
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["costdcnet_cpu", "costdcnet_faithful"])
+def test_fused_inference_form_computes_the_trained_function(name: str, matterport_root) -> None:
+    """The plane models share the fused U-Net: on a real Matterport3D frame at its 320x256 and at
+    384x224, outputs agree with the training modules within float32 rounding (measured: depth
+    <= 2.4e-6 m, probabilities and confidence <= 1.2e-7; asserted 1e-5 m and 1e-5); the model's
+    parameters stay as they were."""
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    randomise_batch_norm(model)
+    weights = {key: value.clone() for key, value in model.state_dict().items()}
+    fused = fuse_for_inference(model)
+    sample = load_frame(discover_frames(matterport_root, layout="matterport")[0])
+    for width, height in ((320, 256), (384, 224)):
+        rgb = torch.from_numpy(resize_color(sample.rgb, width, height)).permute(2, 0, 1)[None].float() / 255
+        depth = torch.from_numpy(resize_depth(np.nan_to_num(sample.depth), width, height))[None, None]
+        with torch.no_grad():
+            expected, actual = (network.predict(rgb, depth) for network in (model, fused))
+        torch.testing.assert_close(actual.depth, expected.depth, atol=1e-5, rtol=0)
+        torch.testing.assert_close(actual.confidence, expected.confidence, atol=1e-5, rtol=0)
+        torch.testing.assert_close(actual.probabilities, expected.probabilities, atol=1e-5, rtol=0)
+    state = model.state_dict()
+    assert state.keys() == weights.keys() and all(torch.equal(state[key], weights[key]) for key in weights)
 
 
 # --- plane handling ------------------------------------------------------------------------

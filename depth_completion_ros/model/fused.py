@@ -22,14 +22,14 @@ third (docs/benchmarks.md, "Network graph for CPU inference").
 from __future__ import annotations
 
 import copy
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .costdcnet import CostVolumeUNet
-from .layers import PlaneAxisConv, PseudoConv3dBlock, max_pool_volume, plane_neighbours
+from .layers import PlaneAxisConv, PlaneSites, PseudoConv3dBlock, SiteConv3d, max_pool_volume, plane_neighbours
 
 NetworkT = TypeVar("NetworkT", bound=nn.Module)
 
@@ -41,13 +41,17 @@ PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
 
 
 def fuse_for_inference(model: NetworkT) -> NetworkT:
-    """An eval-mode copy of ``model`` with its cost-volume U-Net in the fused form (see the
-    module docstring); ``model`` itself is not touched. Inference only: the copy refuses
-    ``train()``. Fusing an already fused model returns a plain copy."""
+    """An eval-mode copy of ``model`` with its cost-volume U-Net and its site convolutions in
+    the fused form (see the module docstring); ``model`` itself is not touched. Inference only:
+    the copy refuses ``train()``. Fusing an already fused model returns a plain copy."""
     fused = copy.deepcopy(model).eval()
-    for name, module in list(fused.named_children()):
-        if isinstance(module, CostVolumeUNet):
-            setattr(fused, name, FusedCostVolumeUNet(module))
+    with torch.no_grad():
+        for parent in list(fused.modules()):
+            for name, child in list(parent.named_children()):
+                if type(child) is CostVolumeUNet:
+                    setattr(parent, name, FusedCostVolumeUNet(child))
+                elif type(child) is SiteConv3d:
+                    setattr(parent, name, FusedSiteConv3d(child))
     return fused
 
 
@@ -81,6 +85,26 @@ class InferenceOnly(nn.Module):
         if mode:
             raise RuntimeError(f"{type(self).__name__} is an inference-only fused form; train the original model")
         return super().train(False)
+
+
+class FusedSiteConv3d(InferenceOnly, SiteConv3d):
+    """:class:`~.layers.SiteConv3d` whose gather runs one matrix product per plane offset on
+    the taps gated for that offset, summed, instead of one product on all three gated copies
+    stacked: the same sum in another order, with a third of the largest intermediate."""
+
+    def __init__(self, conv: SiteConv3d) -> None:
+        out_channels, in_channels = conv.weight.shape[:2]
+        super().__init__(in_channels, out_channels, conv.stride)
+        self.weight.data.copy_(conv.weight)
+
+    def _gather(self, x: Tensor, source: PlaneSites, target: PlaneSites) -> Tensor:
+        taps, gates = self.gated_neighbourhood(x, source, target)
+        weight = self.weight.flatten(3)  # (out, in, plane offset, 9 taps)
+        columns = [(taps * gate.unsqueeze(1)).flatten(1, 2) for gate in gates]  # (N, C * 9, H, W) per offset
+        out = sum(torch.matmul(weight[:, :, index].flatten(1), gated.flatten(2)) for index, gated in enumerate(columns))
+        assert isinstance(out, Tensor)
+        by_pixel: Tensor = out.unflatten(2, columns[0].shape[2:])
+        return by_pixel
 
 
 class FusedPlaneAxisConv(InferenceOnly):
@@ -147,10 +171,11 @@ class FusedCostVolumeUNet(InferenceOnly):
     def __init__(self, unet: CostVolumeUNet) -> None:
         super().__init__()
         self.num_planes = unet.num_planes
-        self.down = nn.ModuleList(FusedDownBlock(block) for block in unet.down)
-        coarse_widths = [block.image_conv.out_channels for block in unet.down][1:]
+        down, up = ([cast(PseudoConv3dBlock, block) for block in blocks] for blocks in (unet.down, unet.up))
+        self.down = nn.ModuleList(FusedDownBlock(block) for block in down)
+        # Up block i enlarges a volume as wide as down block i + 1's output.
         self.up = nn.ModuleList(
-            FusedUpBlock(block, width) for block, width in zip(unet.up, coarse_widths, strict=True)
+            FusedUpBlock(block, wider.image_conv.out_channels) for block, wider in zip(up, down[1:], strict=True)
         )
         self.head = copy.deepcopy(unet.head)
 

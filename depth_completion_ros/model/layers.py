@@ -137,19 +137,24 @@ class SiteConv3d(nn.Module):
 
     def _gather(self, x: Tensor, source: PlaneSites, target: PlaneSites) -> Tensor:
         """Per target pixel, the 3×3 source neighbourhood gated by plane difference, then one matrix product."""
-        neighbour_sites = neighbourhood(torch.cat([source.plane, source.valid], dim=1), self.site_taps, self.stride)
-        neighbour_planes, neighbour_valid = neighbour_sites[:, :9], neighbour_sites[:, 9:] * target.valid
-        gates = torch.stack(  # (N, 3, 9, H, W): which kernel slice, if any, each neighbour meets
-            [(neighbour_planes == target.plane + offset).to(x.dtype) * neighbour_valid for offset in PLANE_OFFSETS],
-            dim=1,
-        )
-        taps = neighbourhood(x, self.feature_taps, self.stride).unflatten(1, (x.shape[1], 1, 9))  # (N, C, 1, 9, H, W)
-        columns = (taps * gates.unsqueeze(1)).flatten(1, 3)  # (N, C * 27, H, W), ordered like the Conv3d weight
+        taps, gates = self.gated_neighbourhood(x, source, target)
+        stacked = torch.stack(gates, dim=1).unsqueeze(1)  # (N, 1, 3, 9, H, W)
+        columns = (taps.unsqueeze(2) * stacked).flatten(1, 3)  # (N, C * 27, H, W), ordered like the weight
         # A matrix product rather than a 1×1 conv: with C * 27 input channels it runs faster in
         # ONNX Runtime (no blocked-layout reorder) and its backward pass is several times faster.
         out = torch.matmul(self.weight.flatten(1), columns.flatten(2))
         by_pixel: Tensor = out.unflatten(2, columns.shape[2:])
         return by_pixel
+
+    def gated_neighbourhood(self, x: Tensor, source: PlaneSites, target: PlaneSites) -> tuple[Tensor, list[Tensor]]:
+        """``(taps, gates)`` of the gather: ``taps`` ``(N, C, 9, H, W)``, the 3×3 source neighbourhood of
+        every target pixel; per plane offset (kernel slice), a gate ``(N, 9, H, W)``: 1 where the
+        neighbour is a site on the target's plane + offset, else 0."""
+        neighbour_sites = neighbourhood(torch.cat([source.plane, source.valid], dim=1), self.site_taps, self.stride)
+        neighbour_planes, neighbour_valid = neighbour_sites[:, :9], neighbour_sites[:, 9:] * target.valid
+        gates = [(neighbour_planes == target.plane + offset).to(x.dtype) * neighbour_valid for offset in PLANE_OFFSETS]
+        taps = neighbourhood(x, self.feature_taps, self.stride).unflatten(1, (x.shape[1], 9))
+        return taps, gates
 
 
 def neighbourhood_kernel(channels: int) -> Tensor:
