@@ -201,7 +201,9 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
-def start_target(method: str, namespace: str, model_path: str, log_dir: Path) -> tuple[subprocess.Popen, Path]:
+def start_target(
+    method: str, namespace: str, model_path: str, log_dir: Path, node_parameters: list[str]
+) -> tuple[subprocess.Popen, Path]:
     """Start the node under test (or the pass-through) in its own process, logging to a file."""
     ros_args = ["--ros-args", "-r", f"__ns:={namespace}"]
     if method == PASSTHROUGH:
@@ -210,6 +212,8 @@ def start_target(method: str, namespace: str, model_path: str, log_dir: Path) ->
         command = [sys.executable, "-m", "depth_completion_ros.node", *ros_args, "-p", f"method:={method}"]
         if model_path:
             command += ["-p", f"model_path:={model_path}"]
+        for parameter in node_parameters:
+            command += ["-p", parameter]
     log = log_dir / f"{namespace.strip('/')}_{method}.log"
     with log.open("w") as handle:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT)
@@ -229,7 +233,7 @@ def measure(method: str, frames: Frames, args: argparse.Namespace, log_dir: Path
     """One run: start the target, warm up, publish for ``args.duration`` s, drain, summarise."""
     namespace = f"/bench_{os.getpid()}_{random.randrange(1 << 30)}"
     result = RunResult(size=f"{frames.width}x{frames.height}", method=method)
-    process, log = start_target(method, namespace, args.model_path, log_dir)
+    process, log = start_target(method, namespace, args.model_path, log_dir, args.param)
     context = Context()
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
@@ -360,6 +364,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(640, 480)], help="e.g. 640x480 1280x720")
     parser.add_argument("--methods", nargs="+", default=["classical", "model"], choices=METHODS)
     parser.add_argument("--model-path", default="", help="model for the model method (default: the shipped one)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="a parameter for the node under test, e.g. pipeline_fill:=true (repeatable)")
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per run (default 60)")
     parser.add_argument("--quick", action="store_true", help="10 s per run")
     parser.add_argument("--rate", type=float, default=30.0, help="frames per second published (default 30)")
@@ -384,7 +390,8 @@ def main() -> None:
     profile = use_large_frame_transport(os.environ) if args.transport == "large-frames" else "Fast DDS default"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), Python "
           f"{platform.python_version()}, ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}, transport: {profile}; "
-          f"{args.rate:g} Hz for {args.duration:g} s per run after {WARMUP_S:g} s warm-up")
+          + (f"node parameters: {' '.join(args.param)}; " if args.param else "")
+          + f"{args.rate:g} Hz for {args.duration:g} s per run after {WARMUP_S:g} s warm-up")
     results = []
     with tempfile.TemporaryDirectory(prefix="node_latency_") as log_dir:
         for width, height in args.sizes:

@@ -2,24 +2,21 @@
 
 Data flow. The executor thread only does bookkeeping: it reads stamps, pairs depth with colour
 (:class:`~depth_completion_ros.sync.ApproximatePairSync`, newest pair wins) and drops the pair
-into a one-slot mailbox (:class:`~depth_completion_ros.sync.LatestSlot`). Three threads then
+into a one-slot mailbox (:class:`~depth_completion_ros.sync.LatestSlot`). Two threads then
 work as a pipeline across the cores, in order, each on its own frame:
 
-1. *preparing*: decodes the newest pair and runs :meth:`DepthCompleter.prepare` (sanitising,
-   the interpolation pass, a refining model's classical prior and working inputs);
-2. *filling*: :meth:`DepthCompleter.fill`, the method's own work (the classical fill, or the
-   network);
-3. *publishing*: :meth:`DepthCompleter.finish` (a refining model's correction at full
+1. *completing*: decodes the newest pair, runs :meth:`DepthCompleter.prepare` (sanitising, the
+   interpolation pass, a refining model's classical prior and working inputs) and
+   :meth:`DepthCompleter.fill` (the method's own work: the classical fill, or the network);
+2. *publishing*: :meth:`DepthCompleter.finish` (a refining model's correction at full
    resolution, the merge with the measured pixels), then encodes and publishes the outputs.
 
-A pair the preparing thread had no time for is replaced, never queued, and each thread waits
-rather than queue a second frame for the next, so latency cannot grow when completion is slower
-than the camera; the preparing thread takes the newest pair just in time for the filling thread
-(:class:`~depth_completion_ros.sync.StagePacer`), so a prepared frame does not wait for it.
-Splitting the work lets the model method prepare frame n + 2 (mostly the classical fill) and
-finish frame n while the network runs on frame n + 1. (A MultiThreadedExecutor would instead
-run several completions at once, out of order, each slower for the shared cores, and still
-queue in the DDS readers.)
+A pair the completing thread had no time for is replaced, never queued, and it waits rather
+than queue a second frame for the publishing thread, so latency cannot grow when completion is
+slower than the camera. (A third thread for the network alone, overlapping it with the next
+frame's preparation, measured ~5-10 % more frames at twice the latency on 2 cores; a
+MultiThreadedExecutor would run several completions at once, out of order, each slower for the
+shared cores, and still queue in the DDS readers.)
 
 Bad input (unsupported encodings, truncated buffers, mismatched sizes, empty depth, stamps going
 backwards, camera_info for another image size) is rejected, counted per reason, reported on
@@ -66,7 +63,7 @@ from .pointcloud import depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from .qos import OUTPUT_QOS, MatchedSubscription, policy_name
 from .rgbd_input import INPUT_REJECT_REASONS, InputRejected, decode_rgbd, intrinsics_from_camera_info
 from .ros_image import color_to_buffer, depth_to_buffer, fill_image_msg, float_to_buffer
-from .sync import ApproximatePairSync, LatestSlot, StagePacer, StampGuard, StampRejected, stamp_to_ns
+from .sync import ApproximatePairSync, LatestSlot, StampGuard, StampRejected, stamp_to_ns
 from .topics import (
     CAMERA_INFO_TOPIC,
     COLOR_TOPIC,
@@ -157,10 +154,8 @@ class DepthCompletionNode(Node):
         self._mailbox: LatestSlot[_Frame] = LatestSlot()
         #: Frames between the pipeline's threads; holding one makes the thread before wait, so at
         #: most one frame waits at each hand-over and latency cannot grow.
-        self._prepared: queue.Queue[_InProgress | None] = queue.Queue(maxsize=1)
         self._filled: queue.Queue[_InProgress | None] = queue.Queue(maxsize=1)
-        self._pacer = StagePacer()
-        #: preparing, filling, publishing (stopped in this order: each tells the next).
+        #: completing, publishing (stopped in this order: the first tells the second).
         self._threads: list[threading.Thread] = []
         super().__init__(NODE_NAME, **node_kwargs)
         try:
@@ -205,8 +200,7 @@ class DepthCompletionNode(Node):
         self._timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_timer, clock=steady)
         self._threads = [
             threading.Thread(target=loop, name=f"depth_completion_{name}", daemon=True)
-            for name, loop in (("preparing", self._prepare_frames), ("filling", self._fill_frames),
-                               ("publishing", self._publish_frames))
+            for name, loop in (("completing", self._complete_frames), ("publishing", self._publish_frames))
         ]
         for thread in self._threads:
             thread.start()
@@ -353,37 +347,16 @@ class DepthCompletionNode(Node):
         info, intrinsics = camera_info if camera_info is not None else (None, None)
         self._mailbox.put(_Frame(depth, color, info, intrinsics, received))
 
-    # ---- the pipeline's threads: decode and prepare; fill; finish and publish -------------------
+    # ---- the pipeline's threads: decode, prepare and fill; finish and publish -------------------
 
-    def _prepare_frames(self) -> None:
-        # Paced: the newest pair is taken when its preparation will end as the filling thread
-        # frees up, so a prepared frame does not wait, ageing, for a slower fill (the network).
-        while True:
-            time.sleep(self._pacer.delay_s())
-            if (frame := self._mailbox.get()) is None:
-                break
-            begin = time.monotonic()
+    def _complete_frames(self) -> None:
+        while (frame := self._mailbox.get()) is not None:
             try:
-                prepared = self._prepare(frame)
+                item = self._prepare(frame)
+                if item is not None:
+                    self._filled.put(dataclasses.replace(item, work=item.completer.fill(item.work)))
             except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the pipeline
                 self._reject("processing_error", f"{type(exc).__name__}: {exc}")
-                continue
-            if prepared is not None:
-                self._pacer.own_done(time.monotonic() - begin)
-                self._prepared.put(prepared)
-        self._prepared.put(None)
-
-    def _fill_frames(self) -> None:
-        while (item := self._prepared.get()) is not None:
-            self._pacer.next_started()
-            try:
-                filled = dataclasses.replace(item, work=item.completer.fill(item.work))
-            except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the pipeline
-                self._reject("processing_error", f"{type(exc).__name__}: {exc}")
-                continue
-            finally:
-                self._pacer.next_done()
-            self._filled.put(filled)
         self._filled.put(None)
 
     def _publish_frames(self) -> None:

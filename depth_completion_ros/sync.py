@@ -1,18 +1,15 @@
-"""Frame flow policies that keep the node's latency bounded: pairing by stamp, a 1-slot hand-off and
-pacing of a pipeline's stages.
+"""Frame flow policies that keep the node's latency bounded: pairing by stamp and a 1-slot hand-off.
 
 ``message_filters`` has no pip wheel (the node also runs from a plain virtual environment), and its
 approximate-time policy queues: under load it hands out old sets while new ones wait. Here the
 newest matching pair always wins and everything older is dropped (and counted), so a slow
-consumer costs frames, never latency. The classes are plain Python (no rclpy) so the policies
+consumer costs frames, never latency. Both classes are plain Python (no rclpy) so the policies
 are unit-tested without DDS.
 """
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -211,54 +208,3 @@ class LatestSlot(Generic[T]):
             self._closed = True
             self._condition.notify_all()
 
-
-class StagePacer:
-    """When a pipeline stage should start its next item: just in time for the stage after it.
-
-    A stage that starts as soon as it may (a blocking one-item hand-over) finishes early whenever
-    the next stage is the slower one, and its item then waits, ageing, until the next stage takes
-    it: up to a whole period of the slowest stage added to the latency, for no gain in rate. The
-    pacer keeps smoothed durations of both stages and the time the next stage took its current
-    item; :meth:`delay_s` is how long to wait before taking the next input so that it is ready as
-    the next stage frees up (a ``margin_s`` early). With the next stage idle it is 0.
-    """
-
-    def __init__(self, smoothing: float = 0.25, margin_s: float = 0.005,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0.0 < smoothing <= 1.0:
-            raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
-        self._smoothing = smoothing
-        self._margin_s = margin_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._own_s: float | None = None
-        self._next_s: float | None = None
-        self._next_started: float | None = None  # None while the next stage is idle
-
-    def own_done(self, seconds: float) -> None:
-        """This stage spent ``seconds`` on an item."""
-        with self._lock:
-            self._own_s = self._smooth(self._own_s, seconds)
-
-    def next_started(self) -> None:
-        """The next stage took an item."""
-        with self._lock:
-            self._next_started = self._clock()
-
-    def next_done(self) -> None:
-        """The next stage finished its item."""
-        with self._lock:
-            if self._next_started is not None:
-                self._next_s = self._smooth(self._next_s, self._clock() - self._next_started)
-            self._next_started = None
-
-    def delay_s(self) -> float:
-        """Seconds to wait before taking the next input (0 until both durations are known)."""
-        with self._lock:
-            if self._next_started is None or self._own_s is None or self._next_s is None:
-                return 0.0
-            free_at = self._next_started + self._next_s
-            return max(0.0, free_at - self._own_s - self._margin_s - self._clock())
-
-    def _smooth(self, previous: float | None, value: float) -> float:
-        return value if previous is None else previous + self._smoothing * (value - previous)

@@ -49,6 +49,7 @@ from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.model import build_model, save_checkpoint
 from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, ParameterError
 from depth_completion_ros.node_settings import PARAMETERS
+from depth_completion_ros.pipeline import DepthCompleter
 from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
 from depth_completion_ros.qos import reliability_for
 from depth_completion_ros.ros_image import depth_from_msg
@@ -748,6 +749,21 @@ def test_the_model_path_publishes_completed_depth_and_confidence(make_rig, kitch
     confidence = np.frombuffer(bytes(confidence_msg.data), np.float32).reshape(480, 640)
     assert np.all((confidence >= 0) & (confidence <= 1))
     assert np.all(confidence[kitchen[0].depth > 0] == 1.0)  # observed pixels are certain
+
+
+def test_the_shipped_model_publishes_what_the_library_completes(make_rig, kitchen):
+    """The node runs DepthCompleter's stages on two threads (prepare and fill; finish): each frame
+    comes out exactly as one complete() call makes it, and nothing is rejected."""
+    rig = make_rig(method="model", output_encoding="32FC1")
+    completer = DepthCompleter("model")
+    for sample in kitchen:
+        stamp = rig.stamp()
+        rig.send_sample(sample, stamp)
+        completed = depth_from_msg(rig.depth_out.wait_for_stamp(stamp, timeout=20.0))
+        decoded = depth_from_msg(depth_msg(sample.depth, stamp, "16UC1"))  # what the node received
+        np.testing.assert_array_equal(completed, completer.complete(decoded, sample.rgb).depth)
+    assert rig.node.frames_published == len(kitchen)
+    assert sum(rig.node.rejected().values()) == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

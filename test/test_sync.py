@@ -1,5 +1,4 @@
-"""Pairing policy (newest pair wins, nothing queues up), the 1-slot worker hand-off and the pacing of
-the node's pipeline stages, without DDS."""
+"""Pairing policy (newest pair wins, nothing queues up) and the 1-slot worker hand-off, without DDS."""
 from __future__ import annotations
 
 import itertools
@@ -14,7 +13,6 @@ from depth_completion_ros.sync import (
     NANOSECONDS,
     ApproximatePairSync,
     LatestSlot,
-    StagePacer,
     StampGuard,
     StampRejected,
     stamp_to_ns,
@@ -211,44 +209,3 @@ def test_stamp_guard_for_a_single_stream():
     assert guard.check(2 * NANOSECONDS) is True  # a jump back well beyond 0.5 s: a new time line
     assert guard.check(2 * NANOSECONDS + 33 * MS) is False
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_stage_pacer_starts_the_next_item_just_in_time_for_a_slower_next_stage():
-    """A 30 ms stage before a 100 ms stage: after handing over, it waits ~65 ms (100 - 30 - 5 ms
-    margin) so its next item is ready as the slow stage frees up, not 70 ms early."""
-    clock = FakeClock()
-    pacer = StagePacer(margin_s=0.005, clock=clock)
-    assert pacer.delay_s() == 0.0, "nothing known yet: no waiting"
-    pacer.own_done(0.030)
-    pacer.next_started()
-    clock.now += 0.100
-    pacer.next_done()
-    assert pacer.delay_s() == 0.0, "next stage idle: start at once"
-    pacer.next_started()
-    assert pacer.delay_s() == pytest.approx(0.065)
-    clock.now += 0.040
-    assert pacer.delay_s() == pytest.approx(0.025)
-    clock.now += 0.100
-    assert pacer.delay_s() == 0.0, "next stage overdue: never a negative wait"
-
-
-def test_stage_pacer_follows_changing_durations_smoothly():
-    clock = FakeClock()
-    pacer = StagePacer(smoothing=0.5, margin_s=0.0, clock=clock)
-    pacer.own_done(0.020)
-    pacer.own_done(0.040)  # smoothed: 30 ms
-    for duration in (0.100, 0.200):  # smoothed: 150 ms
-        pacer.next_started()
-        clock.now += duration
-        pacer.next_done()
-    pacer.next_started()
-    assert pacer.delay_s() == pytest.approx(0.150 - 0.030)
-    with pytest.raises(ValueError, match="smoothing"):
-        StagePacer(smoothing=0.0)
