@@ -26,7 +26,7 @@ from depth_completion_ros.model import (
     plane_confidence,
     save_checkpoint,
 )
-from depth_completion_ros.model.fused import subpixel_kernel
+from depth_completion_ros.model.fused import pixel_shuffle_x2, subpixel_kernel
 from depth_completion_ros.model.layers import (
     MaskedBatchNorm,
     PlaneSites,
@@ -241,13 +241,15 @@ def test_plane_major_volume_ops_equal_their_3d_counterparts() -> None:
 
 def test_subpixel_kernel_convolves_the_enlarged_image() -> None:
     """A 3x3 convolution of a nearest x2 enlarged image is the pixel shuffle of subpixel_kernel's
-    convolution of the small image, border pixels (zero padding) included."""
+    convolution of the small image, border pixels (zero padding) included; pixel_shuffle_x2 is
+    F.pixel_shuffle."""
     generator = torch.Generator().manual_seed(0)
     image = torch.randn(2, 3, 5, 7, generator=generator)
     weight = torch.randn(4, 3, 3, 3, generator=generator)
     enlarged = F.conv2d(F.interpolate(image, scale_factor=2.0, mode="nearest"), weight, padding=1)
     torch.testing.assert_close(F.pixel_shuffle(F.conv2d(image, subpixel_kernel(weight), padding=1), 2), enlarged,
                                atol=1e-5, rtol=1e-5)
+    assert torch.equal(pixel_shuffle_x2(enlarged), F.pixel_shuffle(enlarged, 2))
 
 
 @pytest.mark.parametrize("name", ["costdcnet_cpu", "costdcnet_faithful"])
