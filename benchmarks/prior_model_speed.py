@@ -1,7 +1,7 @@
 """Per-frame cost of the prior-anchored model on the CPU, stage by stage, at several frame sizes.
 
     python benchmarks/prior_model_speed.py --onnx models/costdcnet_prior_cpu.onnx --threads 2 \
-        [--sizes 640x480 1280x720 1920x1080] [--repeats 10] [--clock wall|cpu]
+        [--sizes 640x480 1280x720 1920x1080] [--repeats 10] [--clock wall|cpu] [--operators]
 
 (a plain script against the installed library, ``pip install -e .``: no path set-up)
 
@@ -16,15 +16,19 @@ Frames are a real 640x480 7-Scenes frame resized to each size (colour area/bilin
 nearest), so the prior's work is that of real holes. Timings on a shared machine are noisy:
 report the machine's load with them, or use ``--clock cpu`` (process CPU time, all threads
 summed: with ``--threads 1`` it measures the work per frame and barely moves when other jobs
-share the cores).
+share the cores). ``--operators`` adds where the network's time goes at the last size: ONNX
+Runtime's own profile of ``--repeats`` runs, kernel time per operator type (ms per run, nodes).
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
+import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     parser.add_argument("--frame", type=Path, default=SHARED_DATA / "7scenes_redkitchen",
                         help="frame sequence whose frame 250 is resized to each size")
+    parser.add_argument("--operators", action="store_true",
+                        help="also print ONNX Runtime's kernel time per operator type at the last size")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     memory = "freed buffers retained, as in the node" if retain_freed_memory() else "glibc malloc defaults"
@@ -75,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     sample = load_frame(discover_frames(args.frame)[250])
     clock = CLOCKS[args.clock]
     stages: dict[str, list[float]] = {}
+    feeds: dict[str, object] = {}
 
     def network(rgb: torch.Tensor, depth: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feeds = {"rgb": rgb.numpy(), "depth": depth.numpy(), "prior": prior.numpy()}
+        feeds.update(rgb=rgb.numpy(), depth=depth.numpy(), prior=prior.numpy())
         run = functools.partial(session.run, ["completed_depth", "confidence"], feeds)
         completed, confidence = timed(run, stages["network"], clock)
         return torch.from_numpy(completed), torch.from_numpy(confidence)  # views: no copy
@@ -105,7 +112,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {width}x{height} | {size[0]}x{size[1]} ({padded[0]}x{padded[1]}) | "
               + " | ".join(f"{medians[name]:.1f}" for name in ("midpoint", "prior", "network", "around"))
               + f" | {statistics.median(totals[1:]):.1f} |")
+    if args.operators:
+        print(f"\nNetwork kernels at {width}x{height} (ONNX Runtime profile, {args.repeats} runs after one warm-up):\n")
+        print("| operator | ms per run | nodes |\n|---|---:|---:|")
+        for operator, milliseconds, nodes in operator_times(args.onnx, args.threads, feeds, args.repeats):
+            print(f"| {operator} | {milliseconds:.2f} | {nodes} |")
     return 0
+
+
+def operator_times(path: Path, threads: int, feeds: dict[str, object], runs: int) -> list[tuple[str, float, int]]:
+    """``(operator type, kernel ms per run, nodes)`` from ONNX Runtime's profiler, largest first;
+    the first run (warm-up) is left out."""
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(folder) / "network")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for _ in range(runs + 1):
+            session.run(None, feeds)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    warm_up = min((event for event in events if event["name"] == "model_run"), key=lambda event: event["ts"])
+    kernels = [event for event in events if event.get("cat") == "Node" and event["name"].endswith("_kernel_time")
+               and event["ts"] >= warm_up["ts"] + warm_up["dur"]]
+    time_by_operator: collections.Counter[str] = collections.Counter()
+    nodes_by_operator: collections.defaultdict[str, set[str]] = collections.defaultdict(set)
+    for event in kernels:
+        time_by_operator[event["args"]["op_name"]] += event["dur"] / 1000.0 / runs
+        nodes_by_operator[event["args"]["op_name"]].add(event["name"])
+    return [(operator, total, len(nodes_by_operator[operator])) for operator, total in time_by_operator.most_common()]
 
 
 if __name__ == "__main__":
