@@ -212,10 +212,12 @@ def test_fused_inference_form_computes_the_trained_function_on_real_frames(redki
     rewrite of the same function: on real frames at their own working size and at 256x160, working
     depth, confidence and offset probabilities and the frame-sized depth agree within float32
     rounding (measured: depth <= 1e-6 m, confidence and probabilities <= 6e-6; asserted 1e-5 m
-    and 1e-5). The trained model is untouched."""
+    and 1e-5). The trained model and the random stream are untouched."""
     model = trained_looking(seed=7)
     weights = {key: value.clone() for key, value in model.state_dict().items()}
+    random_state = torch.random.get_rng_state()
     fused = fuse_for_inference(model)
+    assert torch.equal(torch.random.get_rng_state(), random_state)  # the caller's random stream is untouched
     for name, rgb_u8, raw in frames_at_camera_sizes(redkitchen_root, cleargrasp_root):
         inputs = frame_tensors(rgb_u8, raw)
         for size in (None, (256, 160)):

@@ -49,13 +49,18 @@ def fuse_for_inference(model: NetworkT) -> NetworkT:
     the fused form (see the module docstring); ``model`` itself is not touched. Inference only:
     the copy refuses ``train()``. Fusing an already fused model returns a plain copy."""
     fused = copy.deepcopy(model).eval()
-    with torch.no_grad():
+    # The new modules' throw-away initialisation must not move the caller's random stream.
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         for parent in list(fused.modules()):
             for name, child in list(parent.named_children()):
+                replacement: nn.Module | None = None
                 if type(child) is CostVolumeUNet:
-                    setattr(parent, name, FusedCostVolumeUNet(child))
+                    replacement = FusedCostVolumeUNet(child)
                 elif type(child) is SiteConv3d:
-                    setattr(parent, name, FusedSiteConv3d(child))
+                    replacement = FusedSiteConv3d(child)
+                if replacement is not None:
+                    like = next(child.parameters())
+                    setattr(parent, name, replacement.to(like.device, like.dtype))
     return fused
 
 
