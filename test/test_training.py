@@ -27,6 +27,7 @@ from training.datasets import (
     parse_frame_range,
 )
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
+from training.release import main as release_main
 from training.schedules import ScheduleConfig, StepDecay, WarmupCosine, build_scheduler
 from training.train import TRAINING_STATE_KEY, stored_training_config
 from training.train import main as train_main
@@ -478,3 +479,16 @@ def test_prior_model_trains_and_resumes(tmp_path):
     resumed, _ = load_checkpoint(tmp_path / "split" / "model.pt")
     for name, tensor in resumed.state_dict().items():
         assert torch.equal(tensor, model.state_dict()[name]), name
+
+    # Released as the shipped files are: best.pt's weights, the card's metadata, the resume state.
+    best, best_meta = load_checkpoint(tmp_path / "straight" / "best.pt")
+    assert release_main([str(tmp_path / "straight"), "--output", str(tmp_path / "shipped.pt"),
+                         "--resume-dir", str(tmp_path / "shipped_run"), "--machine", "test"]) == 0
+    shipped, meta = load_checkpoint(tmp_path / "shipped.pt")
+    for name, tensor in shipped.state_dict().items():
+        assert torch.equal(tensor, best.state_dict()[name]), name
+    assert meta["steps"] == best_meta["steps"] and meta["run_steps"] == 2 and meta["val"] == best_meta["val"]
+    assert meta["resume_state"] == str(tmp_path / "shipped_run" / "last.pt")
+    assert {"last.pt", "history.json", "loss_curve.png"} <= {f.name for f in (tmp_path / "shipped_run").iterdir()}
+    assert release_main([str(tmp_path / "nowhere"), "--output", str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()

@@ -1,0 +1,95 @@
+"""Release a training run's selected weights as shipped files, with the metadata the model card quotes.
+
+    python -m training.release runs/prior_cpu --output models/costdcnet_prior_cpu.pt \\
+        --resume-dir models/prior_cpu_run --machine "2 shared CPU cores (x86_64), no GPU, 1 thread"
+    depth-completion export-onnx --checkpoint models/costdcnet_prior_cpu.pt \\
+        --output models/costdcnet_prior_cpu.onnx --dynamic
+
+From the run directory it takes ``best.pt`` (the weights ``training.train`` selected: the lowest
+validation hole RMSE) and ``last.pt`` (how far the run got, its training time and config), writes
+the weights with that metadata to ``--output``, and copies the run's resume state (``last.pt``,
+``history.json``, and draws ``loss_curve.png``) to ``--resume-dir``, so an unfinished run can be continued
+from a fresh clone with ``--resume``. Selection is by validation only: the evaluation sets play
+no part here. Every file is written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from depth_completion_ros.depth_io import atomic_output
+from depth_completion_ros.model import load_checkpoint, save_checkpoint
+from depth_completion_ros.model.checkpoint import CheckpointError, read_checkpoint
+from training.curves import plot_runs, read_history
+from training.train import TRAINING_STATE_KEY
+
+#: How ``training.train`` picks ``best.pt``; recorded with the released weights.
+SELECTED_BY = "lowest validation hole RMSE"
+#: The run's files copied beside the released weights so the run can be resumed.
+RESUME_FILES = ("last.pt", "history.json")
+
+
+def release(
+    run_dir: Path, output: Path, resume_dir: Path | None, machine: str, validation: str
+) -> dict[str, Any]:
+    """Write the run's best weights to ``output`` (and its resume state to ``resume_dir``); returns the meta."""
+    for name in ("best.pt", "last.pt", "history.json"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"{run_dir / name}: not found; is {run_dir} a training.train output directory?")
+    model, best_meta = load_checkpoint(run_dir / "best.pt")
+    last = read_checkpoint(run_dir / "last.pt")
+    state = last.get(TRAINING_STATE_KEY)
+    if not isinstance(state, dict) or "step" not in state:
+        raise CheckpointError(f"{run_dir / 'last.pt'}: no training state (step, train_seconds); "
+                              "it must be the resume checkpoint training.train writes")
+    meta = {
+        "steps": int(best_meta["steps"]),
+        "selected_by": f"{SELECTED_BY} ({validation})" if validation else SELECTED_BY,
+        "val": {key: float(value) for key, value in best_meta["val"].items()},
+        "run_steps": int(state["step"]),
+        "run_train_seconds": round(float(state.get("train_seconds", 0.0)), 1),
+        "machine": f"{machine}, torch {torch.__version__}",
+        "training_config": str(best_meta.get("training_config", state.get("training_config", ""))),
+    }
+    if resume_dir is not None:
+        meta["resume_state"] = str(resume_dir / "last.pt")
+        resume_dir.mkdir(parents=True, exist_ok=True)
+        for name in RESUME_FILES:
+            with atomic_output(resume_dir / name) as tmp:
+                shutil.copyfile(run_dir / name, tmp)
+        # drawn afresh: a run still going has not drawn its own yet
+        plot_runs({run_dir.name: read_history(run_dir)}, resume_dir / "loss_curve.png", title=model.config.name)
+    save_checkpoint(output, model, **meta)
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="a training.train output directory (best.pt, last.pt)")
+    parser.add_argument("--output", type=Path, required=True, help="the released checkpoint, e.g. models/NAME.pt")
+    parser.add_argument("--resume-dir", type=Path, help="copy the run's resume state (last.pt, history) here")
+    parser.add_argument("--machine", default="", help="where the run trained, for the model card")
+    parser.add_argument("--validation", default="", help="what the validation set was, for the model card")
+    args = parser.parse_args(argv)
+    try:
+        meta = release(args.run_dir, args.output, args.resume_dir, args.machine, args.validation)
+    except (FileNotFoundError, CheckpointError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    val = meta["val"]
+    print(f"wrote {args.output}: step {meta['steps']} of {meta['run_steps']} "
+          f"({meta['run_train_seconds'] / 3600:.1f} h of training), validation hole RMSE {val['hole_rmse']:.4f} m "
+          f"(prior {val.get('prior_hole_rmse', float('nan')):.4f} m), hole MAE {val['hole_mae']:.4f} m")
+    if args.resume_dir is not None:
+        print(f"resume state in {args.resume_dir} (python -m training.train ... --resume {meta['resume_state']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
