@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import yaml
 from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
-from depth_completion_ros.model import load_checkpoint, read_checkpoint
+from depth_completion_ros.model import load_checkpoint, read_checkpoint, save_checkpoint
 from training.config import TrainingConfig, load_training_config
 from training.curves import main as curves_main
 from training.curves import running_mean
@@ -492,3 +493,12 @@ def test_prior_model_trains_and_resumes(tmp_path):
     assert {"last.pt", "history.json", "loss_curve.png"} <= {f.name for f in (tmp_path / "shipped_run").iterdir()}
     assert release_main([str(tmp_path / "nowhere"), "--output", str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+    # Weights that move a small hole on a flat wall are refused: here every offset's logit but the
+    # largest is pushed down, so the model scales each hole's prior by ~x1.96.
+    shutil.copytree(tmp_path / "straight", tmp_path / "moving")
+    with torch.no_grad():
+        best.offset_bias.fill_(-30.0)
+        best.offset_bias[-1] = 30.0
+    save_checkpoint(tmp_path / "moving" / "best.pt", best, **best_meta)
+    assert release_main([str(tmp_path / "moving"), "--output", str(tmp_path / "refused.pt")]) == 2
+    assert not (tmp_path / "refused.pt").exists()
