@@ -14,6 +14,7 @@ See docs/model.md for what differs from the paper and why.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple, cast
 
 import torch
@@ -136,18 +137,36 @@ class CostVolumeUNet(nn.Module):
         self.head = nn.Conv2d(widths[0], config.up_scale**2, 1)
 
     def forward(self, volume: Tensor) -> Tensor:
-        planes, skips = self.num_planes, []
-        for index, block in enumerate(self.down):
-            if index > 0:
-                volume = max_pool_volume(volume, planes)
-                planes //= 2
-            volume = block(volume, planes)
-            skips.append(volume)
-        for block, skip in zip(reversed(self.up), reversed(skips[:-1]), strict=True):
-            planes *= 2
-            volume = block(torch.cat([upsample_volume(volume), skip], dim=1), planes)
-        logits: Tensor = self.head(volume)
-        return logits
+        return run_unet(volume, self.num_planes, self.down, self.up, self.head, _upsample_and_join)
+
+
+#: ``up_step(block, coarser volume, skip, planes) -> volume`` of :func:`run_unet`.
+UpStep = Callable[[nn.Module, Tensor, Tensor, int], Tensor]
+
+
+def run_unet(
+    volume: Tensor, planes: int, down: nn.ModuleList, up: nn.ModuleList, head: nn.Module, up_step: UpStep
+) -> Tensor:
+    """The cost-volume U-Net's data flow, shared by the training form and the fused inference form
+    (which differ only in how an up block joins the coarser volume with its skip): down blocks
+    with MaxPool3d(2) between them, then up blocks from the coarsest, then the head."""
+    skips = []
+    for index, block in enumerate(down):
+        if index > 0:
+            volume = max_pool_volume(volume, planes)
+            planes //= 2
+        volume = block(volume, planes)
+        skips.append(volume)
+    for block, skip in zip(reversed(up), reversed(skips[:-1]), strict=True):
+        planes *= 2
+        volume = up_step(block, volume, skip, planes)
+    logits: Tensor = head(volume)
+    return logits
+
+
+def _upsample_and_join(block: nn.Module, volume: Tensor, skip: Tensor, planes: int) -> Tensor:
+    joined: Tensor = block(torch.cat([upsample_volume(volume), skip], dim=1), planes)
+    return joined
 
 
 class CostDCNet(nn.Module):

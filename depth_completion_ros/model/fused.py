@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .costdcnet import CostVolumeUNet
-from .layers import PlaneAxisConv, PlaneSites, PseudoConv3dBlock, SiteConv3d, max_pool_volume, plane_neighbours
+from .costdcnet import CostVolumeUNet, run_unet
+from .layers import PlaneAxisConv, PlaneSites, PseudoConv3dBlock, SiteConv3d, plane_neighbours
 
 NetworkT = TypeVar("NetworkT", bound=nn.Module)
 
@@ -198,18 +198,12 @@ class FusedCostVolumeUNet(InferenceOnly):
         self.head = copy.deepcopy(unet.head)
 
     def forward(self, volume: Tensor) -> Tensor:
-        planes, skips = self.num_planes, []
-        for index, block in enumerate(self.down):
-            if index > 0:
-                volume = max_pool_volume(volume, planes)
-                planes //= 2
-            volume = block(volume, planes)
-            skips.append(volume)
-        for block, skip in zip(reversed(self.up), reversed(skips[:-1]), strict=True):
-            planes *= 2
-            volume = block(volume, skip, planes)
-        logits: Tensor = self.head(volume)
-        return logits
+        return run_unet(volume, self.num_planes, self.down, self.up, self.head, _join_fused)
+
+
+def _join_fused(block: nn.Module, volume: Tensor, skip: Tensor, planes: int) -> Tensor:
+    joined: Tensor = block(volume, skip, planes)  # a FusedUpBlock upsamples inside its convolution
+    return joined
 
 
 def biased_conv3x3(weight: Tensor, bias: Tensor) -> nn.Conv2d:
