@@ -152,8 +152,8 @@ class DepthCompletionNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         # First, so that destroy_node() works on a node whose start-up failed half-way.
         self._mailbox: LatestSlot[_Frame] = LatestSlot()
-        #: Frames between the pipeline's threads; holding one makes the thread before wait, so at
-        #: most one frame waits at each hand-over and latency cannot grow.
+        #: Filled frames on their way to the publishing thread; holding one makes the completing
+        #: thread wait, so at most one frame waits and latency cannot grow.
         self._filled: queue.Queue[_InProgress | None] = queue.Queue(maxsize=1)
         #: completing, publishing (stopped in this order: the first tells the second).
         self._threads: list[threading.Thread] = []
@@ -482,7 +482,7 @@ class DepthCompletionNode(Node):
     def destroy_node(self) -> None:
         """Stop the pipeline's threads before the publishers they use go away."""
         self._mailbox.close()
-        for thread in self._threads:  # each tells the next to stop
+        for thread in self._threads:  # the completing thread tells the publishing one to stop
             thread.join(timeout=10.0)
         super().destroy_node()
 
@@ -511,12 +511,11 @@ class _InterruptOnce:
 def retain_freed_memory() -> bool:
     """Keep freed frame-sized buffers in the process for reuse (glibc only); True when applied.
 
-    Every frame allocates and frees several megabyte-sized buffers on four threads (rclpy's
+    Every frame allocates and frees several megabyte-sized buffers on three threads (rclpy's
     message arrays, the decoded depth, the fill's temporaries, the encoded output). By default
     glibc returns blocks that large to the kernel when they are freed (mmap threshold, heap
     trimming), so the next frame's buffers are page-faulted and zeroed afresh: measured ~2,400-3,700
-    page faults and ~7 ms of kernel time per 1920x1080 frame on the completing thread alone (then
-    the only one decoding and completing), a
+    page faults and ~7 ms of kernel time per 1920x1080 frame on the completing thread alone, a
     quarter of its time (docs/benchmarks.md). The cost is memory: the process keeps its peak
     working set (a few frames' worth) instead of giving it back between frames.
     """
@@ -535,7 +534,7 @@ def main(args: list[str] | None = None) -> int:
     retain_freed_memory()
     rclpy.init(args=args)
     if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
-        # The executor and the pipeline's three threads already keep the cores busy; OpenCV's
+        # The executor, completing and publishing threads already keep the cores busy; OpenCV's
         # own pool on top measured no faster and competes with them. torch's OpenMP threads spin
         # after every operation of the model's frame path and stalled the node for over a second
         # whenever another process held a core (docs/benchmarks.md); ONNX Runtime, which runs the

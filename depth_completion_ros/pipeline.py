@@ -10,7 +10,7 @@ below ``confidence_threshold`` are handled as ``low_confidence`` says: ``hole`` 
 ``classical`` takes the classical fill there (a hybrid that keeps the network only where it is
 confident).
 
-:meth:`DepthCompleter.complete` runs three stages a stream may run on three threads:
+:meth:`DepthCompleter.complete` runs three stages a stream may run on different threads:
 :meth:`~DepthCompleter.prepare` (checks, sanitising, the interpolation pass, a refining model's
 classical prior and working inputs), :meth:`~DepthCompleter.fill` (the method: the classical fill
 or the network) and :meth:`~DepthCompleter.finish` (a refining model's correction, the merge).
@@ -71,7 +71,7 @@ class Completion(Generic[ArrayT]):
 @dataclass(frozen=True)
 class CompletionWork(Generic[ArrayT]):
     """A batch between the stages of :meth:`DepthCompleter.complete`, :meth:`~DepthCompleter.prepare`
-    -> :meth:`~DepthCompleter.fill` -> :meth:`~DepthCompleter.finish` (maybe on three threads).
+    -> :meth:`~DepthCompleter.fill` -> :meth:`~DepthCompleter.finish` (maybe on different threads).
 
     ``depth_m`` is the caller's array (the output follows its kind, rank and device); ``frames``,
     ``colors`` its (B, H, W[, 3]) views; the rest is what the stages so far made of them.
@@ -191,8 +191,8 @@ class DepthCompleter:
         working-resolution inputs.
 
         :meth:`fill` then runs the method (the classical fill, or the network) and :meth:`finish`
-        brings its result to the frames. The stages exist so that a stream can prepare frame n + 2
-        while the network runs on frame n + 1 and frame n is finished (the node does).
+        brings its result to the frames. The stages let a stream finish frame n on one thread while
+        another prepares and fills frame n + 1 (the node does).
         """
         frames, colors = self._check_inputs(depth_m, rgb)
         stopwatch = _Stopwatch(_cuda_device(frames, colors, self.backend))

@@ -207,4 +207,3 @@ class LatestSlot(Generic[T]):
         with self._condition:
             self._closed = True
             self._condition.notify_all()
-

@@ -37,6 +37,8 @@ from training.train import TRAINING_STATE_KEY
 SELECTED_BY = "lowest validation hole RMSE"
 #: Largest error (m) allowed where a released model fills a small hole in a flat wall.
 FLAT_WALL_TOLERANCE_M = 0.05
+#: The run's files copied beside the released weights so the run can be resumed.
+RESUME_FILES = ("last.pt", "history.json")
 
 
 class ReleaseRefusedError(ValueError):
@@ -55,9 +57,6 @@ def flat_wall_hole_error(completer: DepthCompleter, wall_m: float = 1.0) -> floa
     return float(np.abs(filled - wall_m).max())
 
 
-#: The run's files copied beside the released weights so the run can be resumed.
-RESUME_FILES = ("last.pt", "history.json")
-
 
 def release(
     run_dir: Path, output: Path, resume_dir: Path | None, machine: str, validation: str
@@ -69,9 +68,9 @@ def release(
     model, best_meta = load_checkpoint(run_dir / "best.pt")
     error = flat_wall_hole_error(DepthCompleter("model", backend=TorchBackend(model, "cpu")))
     if error > FLAT_WALL_TOLERANCE_M:
-        raise ReleaseRefusedError(f"{run_dir / 'best.pt'} (step {best_meta.get('steps')}) fills a 3x3 hole in a flat "
-                             f"wall {error * 100:.1f} cm off (allowed {FLAT_WALL_TOLERANCE_M * 100:.0f} cm): "
-                             "nothing was written")
+        raise ReleaseRefusedError(f"{run_dir / 'best.pt'} (step {best_meta.get('steps')}) fills a 3x3 hole in a "
+                                  f"flat wall {error * 100:.1f} cm off (allowed {FLAT_WALL_TOLERANCE_M * 100:.0f} "
+                                  "cm): nothing was written")
     last = read_checkpoint(run_dir / "last.pt")
     state = last.get(TRAINING_STATE_KEY)
     if not isinstance(state, dict) or "step" not in state:
