@@ -17,7 +17,7 @@ from depth_completion_ros.export import export_onnx
 from depth_completion_ros.geometry import fit_box, resize_color, resize_depth
 from depth_completion_ros.model import build_model
 from depth_completion_ros.pipeline import DepthCompleter
-from training.release import FLAT_WALL_TOLERANCE_M, flat_wall_hole_error
+from training.checks import FLAT_WALL_TOLERANCE_M, flat_wall_hole_error
 
 #: Network input of the test model: small enough for a 2-core CPU, 4:3 like the Kinect frames.
 MODEL_SIZE = (128, 96)

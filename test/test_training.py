@@ -14,7 +14,7 @@ import yaml
 from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
-from depth_completion_ros.model import load_checkpoint, read_checkpoint, save_checkpoint
+from depth_completion_ros.model import build_model, load_checkpoint, read_checkpoint, save_checkpoint
 from training.config import TrainingConfig, load_training_config
 from training.curves import main as curves_main
 from training.curves import running_mean
@@ -30,7 +30,7 @@ from training.datasets import (
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.release import main as release_main
 from training.schedules import ScheduleConfig, StepDecay, WarmupCosine, build_scheduler
-from training.train import TRAINING_STATE_KEY, stored_training_config
+from training.train import TRAINING_STATE_KEY, anchor_loss, selectable, stored_training_config
 from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
@@ -96,6 +96,8 @@ def test_loss_rejects_bad_input():
         LossConfig(hole_weight=0.0, observed_weight=0.0)
     with pytest.raises(ValueError, match="must match"):
         masked_depth_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 3), torch.zeros(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="anchor_weight must be >= 0"):
+        LossConfig(anchor_weight=-0.1)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -452,7 +454,36 @@ def test_mixture_shares_repeats_and_renewed_synthetic_scenes():
     assert repeated["prior"].shape == (1, 64, 64)
 
 
-def test_prior_model_trains_and_resumes(tmp_path):
+def _moving(model: torch.nn.Module, push: float) -> torch.nn.Module:
+    """``model`` with its offset bias pushed towards the largest offset: every hole moves away."""
+    with torch.no_grad():
+        model.offset_bias.fill_(-push)
+        model.offset_bias[-1] = push
+    return model
+
+
+def test_anchor_loss_pulls_measured_pixels_back_to_their_measurement():
+    """The anchor term scores the offset distribution at the measured working-resolution pixels:
+    small for the freshly initialised model (its output is the prior, which the measurements
+    match), large for one that moves every pixel, and its gradient pulls that one back."""
+    item = build_dataset({"kind": "synthetic", "length": 1, "size": [128, 96], "with_prior": True,
+                          "augmentation": {"extra_holes": 0.5}})[0]
+    rgb, depth, prior = item["rgb"][None], item["depth"][None], item["prior"][None]
+    fresh = build_model("costdcnet_prior_cpu")
+    moving = _moving(build_model("costdcnet_prior_cpu"), 3.0)
+    fresh_loss = anchor_loss(fresh.predict_full(rgb, depth, prior), fresh.offsets)
+    moving_loss = anchor_loss(moving.predict_full(rgb, depth, prior), moving.offsets)
+    assert moving_loss.item() > 3 * fresh_loss.item() > 0
+    moving_loss.backward()
+    assert moving.offset_bias.grad is not None and moving.offset_bias.grad[-1] > 0  # descent lowers it
+
+
+def test_selection_skips_weights_that_fail_the_flat_wall_check():
+    assert selectable({"hole_rmse": 0.2}) and selectable({"hole_rmse": 0.2, "flat_wall_error": 0.001})
+    assert not selectable({"hole_rmse": 0.1, "flat_wall_error": 0.3})
+
+
+def test_prior_model_trains_and_resumes(tmp_path, monkeypatch):
     """A short run of the prior model: batches carry priors, working sizes are drawn per step,
     validation scores model and prior, best.pt is written, and resume is bit-exact."""
     config = {
@@ -461,7 +492,7 @@ def test_prior_model_trains_and_resumes(tmp_path):
                  "num_workers": 0},
         "val": {"kind": "synthetic", "length": 2, "base_seed": 10_000, "size": [128, 96], "with_prior": True,
                 "every_steps": 2},
-        "loss": {"kind": "log_l1", "observed_weight": 0.0, "plane_weight": 0.05},
+        "loss": {"kind": "log_l1", "observed_weight": 0.0, "plane_weight": 0.05, "anchor_weight": 0.05},
         "schedule": {"kind": "cosine", "warmup_steps": 1},
         "train": {"max_steps": 2, "log_every": 1, "checkpoint_every": 1, "working_scale": [1.0, 3.0]},
     }
@@ -470,7 +501,7 @@ def test_prior_model_trains_and_resumes(tmp_path):
     arguments = ["--config", str(path)]
     assert train_main([*arguments, "--set", f"train.out_dir={tmp_path / 'straight'}"]) == 0
     history = json.loads((tmp_path / "straight" / "history.json").read_text())
-    assert {"hole_rmse", "prior_hole_rmse"} <= set(history["val"][-1])
+    assert {"hole_rmse", "prior_hole_rmse", "flat_wall_error"} <= set(history["val"][-1])
     assert (tmp_path / "straight" / "best.pt").is_file()
     model, _ = load_checkpoint(tmp_path / "straight" / "model.pt")
     assert model.config.anchor == "prior" and model.cost_volume.head.weight.abs().sum() > 0  # it learned
@@ -496,9 +527,11 @@ def test_prior_model_trains_and_resumes(tmp_path):
     # Weights that move a small hole on a flat wall are refused: here every offset's logit but the
     # largest is pushed down, so the model scales each hole's prior by ~x1.96.
     shutil.copytree(tmp_path / "straight", tmp_path / "moving")
-    with torch.no_grad():
-        best.offset_bias.fill_(-30.0)
-        best.offset_bias[-1] = 30.0
-    save_checkpoint(tmp_path / "moving" / "best.pt", best, **best_meta)
+    save_checkpoint(tmp_path / "moving" / "best.pt", _moving(best, 30.0), **best_meta)
     assert release_main([str(tmp_path / "moving"), "--output", str(tmp_path / "refused.pt")]) == 2
     assert not (tmp_path / "refused.pt").exists()
+    # The trainer itself never selects weights that fail the check.
+    monkeypatch.setattr("training.train.model_flat_wall_error", lambda model: 0.3)
+    assert train_main([*arguments, "--set", f"train.out_dir={tmp_path / 'failing'}"]) == 0
+    assert json.loads((tmp_path / "failing" / "history.json").read_text())["val"][-1]["flat_wall_error"] == 0.3
+    assert not (tmp_path / "failing" / "best.pt").exists() and (tmp_path / "failing" / "model.pt").is_file()

@@ -25,13 +25,19 @@ class LossConfig:
     log depth: a relative error, so a 1 m room and a 0.4 m tabletop weigh alike);
     ``hole_weight``: weight of target pixels missing from the input relative to observed ones
     (1 = plain masked mean); ``observed_weight`` 0 trains on hole pixels only;
-    ``plane_weight``: weight of :func:`plane_distribution_loss` added to the depth loss."""
+    ``plane_weight``: weight of :func:`plane_distribution_loss` added to the depth loss;
+    ``anchor_weight`` (prior-anchored models): weight of the same cross-entropy at the *measured*
+    pixels of the working resolution, towards their measured offset from the prior. The pipeline
+    returns measured pixels as measured, so nothing else constrains the network's output there,
+    yet it is what the edge-aware upsampling carries into the small holes between them: without
+    this term a model can learn a bias that moves every small hole (training.checks)."""
 
     kind: str = "l1"
     hole_weight: float = 1.0
     observed_weight: float = 1.0
     beta: float = 0.1
     plane_weight: float = 0.0
+    anchor_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in LOSS_KINDS:
@@ -43,8 +49,9 @@ class LossConfig:
             )
         if self.beta <= 0:
             raise ValueError(f"smooth_l1 beta must be positive, got {self.beta}")
-        if self.plane_weight < 0:
-            raise ValueError(f"plane_weight must be >= 0, got {self.plane_weight}")
+        if self.plane_weight < 0 or self.anchor_weight < 0:
+            raise ValueError(f"plane_weight and anchor_weight must be >= 0, got {self.plane_weight} and "
+                             f"{self.anchor_weight}")
 
 
 def pixel_weights(target: torch.Tensor, input_depth: torch.Tensor, config: LossConfig) -> torch.Tensor:

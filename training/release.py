@@ -6,12 +6,13 @@
         --output models/costdcnet_prior_cpu.onnx --dynamic
 
 From the run directory it takes ``best.pt`` (the weights ``training.train`` selected: the lowest
-validation hole RMSE) and ``last.pt`` (how far the run got, its training time and config), writes
-the weights with that metadata to ``--output``, and copies the run's resume state (``last.pt``,
-``history.json``, and draws ``loss_curve.png``) to ``--resume-dir``, so an unfinished run can be continued
-from a fresh clone with ``--resume``. Selection is by validation only: the evaluation sets play
-no part here. Weights that move a small hole in a flat wall (:func:`flat_wall_hole_error`) are
-refused before anything is written. Every file is written atomically.
+validation hole RMSE among weights that pass the flat-wall check) and ``last.pt`` (how far the
+run got, its training time and config), writes the weights with that metadata to ``--output``,
+and copies the run's resume state (``last.pt``, ``history.json``, and draws ``loss_curve.png``)
+to ``--resume-dir``, so an unfinished run can be continued from a fresh clone with ``--resume``.
+Selection is by validation only: the evaluation sets play no part here. Weights that move a
+small hole in a flat wall (:mod:`training.checks`) are refused before anything is written (a
+run older than that check may have selected them). Every file is written atomically.
 """
 from __future__ import annotations
 
@@ -22,40 +23,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from depth_completion_ros.backends import TorchBackend
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.model import load_checkpoint, save_checkpoint
 from depth_completion_ros.model.checkpoint import CheckpointError, read_checkpoint
-from depth_completion_ros.pipeline import DepthCompleter
+from training.checks import FLAT_WALL_TOLERANCE_M, model_flat_wall_error
 from training.curves import plot_runs, read_history
 from training.train import TRAINING_STATE_KEY
 
 #: How ``training.train`` picks ``best.pt``; recorded with the released weights.
-SELECTED_BY = "lowest validation hole RMSE"
-#: Largest error (m) allowed where a released model fills a small hole in a flat wall.
-FLAT_WALL_TOLERANCE_M = 0.05
+SELECTED_BY = "lowest validation hole RMSE among weights passing the flat-wall check"
 #: The run's files copied beside the released weights so the run can be resumed.
 RESUME_FILES = ("last.pt", "history.json")
 
 
 class ReleaseRefusedError(ValueError):
     """The selected weights fail a check that every shipped model must pass."""
-
-
-def flat_wall_hole_error(completer: DepthCompleter, wall_m: float = 1.0) -> float:
-    """Largest error (m) of ``completer`` on a 3x3 hole in a flat wall ``wall_m`` away (640x480,
-    textured colour). The classical fill is exact there; a model that moves such a hole has learned
-    to move isolated small holes on flat surfaces, the fault validation averages can hide (step
-    6900 of the prior_cpu run: 0.14 m, and 63 % worse on ClearGrasp)."""
-    depth = np.full((480, 640), wall_m, np.float32)
-    depth[239:242, 319:322] = 0.0
-    rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    filled = completer.complete(depth, rgb).depth[239:242, 319:322]
-    return float(np.abs(filled - wall_m).max())
-
 
 
 def release(
@@ -66,7 +50,7 @@ def release(
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir / name}: not found; is {run_dir} a training.train output directory?")
     model, best_meta = load_checkpoint(run_dir / "best.pt")
-    error = flat_wall_hole_error(DepthCompleter("model", backend=TorchBackend(model, "cpu")))
+    error = model_flat_wall_error(model)
     if error > FLAT_WALL_TOLERANCE_M:
         raise ReleaseRefusedError(f"{run_dir / 'best.pt'} (step {best_meta.get('steps')}) fills a 3x3 hole in a "
                                   f"flat wall {error * 100:.1f} cm off (allowed {FLAT_WALL_TOLERANCE_M * 100:.0f} "

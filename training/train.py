@@ -8,7 +8,8 @@ What a run writes to ``train.out_dir``:
   ``last.pt``        full training state (model, optimizer, scheduler, AMP scaler, step, RNG,
                      history), every ``train.checkpoint_every`` steps and at the end;
                      ``--resume last.pt`` continues bit-exactly where it stopped
-  ``best.pt``        the weights of the best validation hole RMSE so far (model selection)
+  ``best.pt``        the weights of the best validation hole RMSE so far (model selection; for a
+                     prior-anchored model among the weights that pass training.checks)
   ``model.pt``       the trained weights with their config and training metadata (what
                      ``training.evaluate``, ``depth-completion export-onnx`` and the node load)
   ``history.json``   per-step loss and learning rate, periodic validation metrics (with last.pt)
@@ -45,6 +46,7 @@ from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
 from depth_completion_ros.model import (
     DepthNetwork,
+    FullResolutionPrediction,
     PriorCostDCNet,
     build_model,
     load_checkpoint,
@@ -52,10 +54,11 @@ from depth_completion_ros.model import (
     read_checkpoint,
     save_checkpoint,
 )
+from training.checks import FLAT_WALL_TOLERANCE_M, model_flat_wall_error
 from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
 from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, TrainingItem, build_dataset
-from training.losses import masked_depth_loss, plane_distribution_loss
+from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
 
 if TYPE_CHECKING:
@@ -64,6 +67,8 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("train")
 #: Key of the optimizer/scheduler/RNG state in ``last.pt``, next to the model checkpoint's keys.
 TRAINING_STATE_KEY = "training_state"
+#: :func:`anchor_loss` weighs the measured pixels only.
+ANCHOR_PIXELS = LossConfig(hole_weight=0.0, observed_weight=1.0)
 
 # ----------------------------------------------------------------------------- distributed
 
@@ -251,6 +256,21 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
     return metrics
 
 
+def selectable(metrics: Mapping[str, float]) -> bool:
+    """Validation ``metrics`` of weights that may become ``best.pt``: those that pass the
+    flat-wall check, where it was made (runs before it was introduced did not make it)."""
+    return metrics.get("flat_wall_error", 0.0) <= FLAT_WALL_TOLERANCE_M
+
+
+def anchor_loss(prediction: FullResolutionPrediction, offsets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the offset distribution at the measured working-resolution pixels towards
+    their measured offset from the prior (``LossConfig.anchor_weight``)."""
+    inputs = prediction.inputs
+    measured = torch.log(inputs.depth.clamp_min(MIN_GT_DEPTH) / inputs.prior)
+    return plane_distribution_loss(prediction.working.probabilities, inputs.depth, inputs.depth, offsets,
+                                   ANCHOR_PIXELS, positions=measured)
+
+
 # ----------------------------------------------------------------------------- outputs
 
 
@@ -408,11 +428,16 @@ class Trainer:
             self.writer.add_scalar("train/lr", lr, self.step)
 
     def run_validation(self, loader: DataLoader[TrainingItem]) -> None:
-        """Validate; the best hole RMSE so far is also written as ``best.pt`` (model selection)."""
+        """Validate; the best hole RMSE so far is also written as ``best.pt`` (model selection).
+
+        A prior-anchored model is also put through the release check (:mod:`training.checks`):
+        weights that fail it are never selected, whatever their hole RMSE."""
         metrics = validate(self.model, loader, self.device)
-        best = min((entry["hole_rmse"] for entry in self.history["val"]), default=float("inf"))
+        if isinstance(self.model, PriorCostDCNet):
+            metrics["flat_wall_error"] = model_flat_wall_error(self.model)
+        best = min((entry["hole_rmse"] for entry in self.history["val"] if selectable(entry)), default=float("inf"))
         self.history["val"].append({"step": self.step, **metrics})
-        if metrics["hole_rmse"] < best:
+        if selectable(metrics) and metrics["hole_rmse"] < best:
             save_checkpoint(self.out_dir / "best.pt", self.model, steps=self.step, val=metrics,
                             training_config=self.config.to_dict())
         if self.writer is not None:
@@ -432,6 +457,8 @@ class Trainer:
         loss = masked_depth_loss(prediction.depth.float(), target, depth, self.loss_config)
         if self.loss_config.plane_weight > 0:
             loss = loss + self.loss_config.plane_weight * self.distribution_loss(prediction, target, depth)
+        if self.loss_config.anchor_weight > 0 and isinstance(self.model, PriorCostDCNet):
+            loss = loss + self.loss_config.anchor_weight * anchor_loss(prediction, self.model.offsets)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.grad_clip:

@@ -61,16 +61,29 @@ def refine_usable_frames(
 
 
 @dataclass(frozen=True)
+class RefinedFrames:
+    """The frames with a usable prior, as the network and the edge-aware upsampling see them."""
+
+    working: WorkingInputs  # the network's inputs at the working resolution
+    rgb: Tensor  # (b, 3, H, W), uint8 or 0–1
+    depth: Tensor  # (b, 1, H, W)
+    prior: Tensor  # (b, 1, H, W)
+
+
+@dataclass(frozen=True)
 class PreparedRefinement:
-    """Frames ready for the network: ``working`` its inputs (None when no frame has a usable
-    prior); the rest is what :func:`finish_refinement` needs to bring its outputs to the frames."""
+    """Frames ready for the network. ``frames`` holds the ones with a usable prior (None when no
+    frame has one: each then keeps its prior); ``usable`` their indices (None when all are)."""
 
     config: ModelConfig
-    working: WorkingInputs | None
-    rgb: Tensor  # (b, 3, H, W) of the usable frames, uint8 or 0–1
-    depth: Tensor  # (b, 1, H, W)
     prior: Tensor  # (B, H, W), every frame
-    usable: Tensor | None  # indices of the usable frames; None when all are
+    frames: RefinedFrames | None
+    usable: Tensor | None
+
+    @property
+    def working(self) -> WorkingInputs | None:
+        """The network's inputs; None when there is nothing to run it on."""
+        return None if self.frames is None else self.frames.working
 
 
 def prepare_refinement(
@@ -96,16 +109,15 @@ def finish_refinement(
 ) -> tuple[Tensor, Tensor]:
     """Refined depth and confidence (B, H, W) from the network's working-resolution ``outputs``
     (completed depth, confidence or None) for ``prepared`` (None when it has no working inputs)."""
-    working = prepared.working
-    if working is None or outputs is None:
+    frames = prepared.frames
+    if frames is None or outputs is None:
         return prepared.prior.clone(), torch.zeros_like(prepared.prior)
     completed_w, confidence_w = outputs
     if confidence_w is None:
         confidence_w = torch.ones_like(completed_w)
     config = prepared.config
-    usable_prior = prepared.prior if prepared.usable is None else prepared.prior[prepared.usable]
-    refined, confidence = apply_correction(working, completed_w, confidence_w, prepared.rgb, prepared.depth,
-                                           usable_prior[:, None], (config.guide_sigma_depth, config.guide_sigma_color))
+    refined, confidence = apply_correction(frames.working, completed_w, confidence_w, frames.rgb, frames.depth,
+                                           frames.prior, (config.guide_sigma_depth, config.guide_sigma_color))
     if prepared.usable is None:
         return refined[:, 0], confidence[:, 0]
     all_refined, all_confidence = prepared.prior.clone(), torch.zeros_like(prepared.prior)
@@ -128,13 +140,13 @@ def _prepare_checked(
         raise ValueError(f"refine_frames needs a prior-anchored model config, got {config.name!r} ({config.anchor})")
     usable_prior = prior if usable is None else prior[usable]
     if usable_prior.shape[0] == 0:
-        return PreparedRefinement(config, None, torch.empty(0), depth[:, None], prior, usable)
+        return PreparedRefinement(config, prior, None, usable)
     rgb_t = _colour_tensor(rgb, depth.device)
     depth4, prior4 = depth[:, None], usable_prior[:, None]
     height, width = depth4.shape[-2:]
     working = to_working_resolution(rgb_t, depth4, prior4, working_size(width, height, config.working_area),
                                     config.total_stride)
-    return PreparedRefinement(config, working, rgb_t, depth4, prior, usable)
+    return PreparedRefinement(config, prior, RefinedFrames(working, rgb_t, depth4, prior4), usable)
 
 
 def _colour_tensor(values: np.ndarray | Tensor, device: torch.device) -> Tensor:
