@@ -5,7 +5,8 @@ runs on shared axes, to compare schedules, losses or augmentations without Tenso
 
 Each run is a ``history.json`` written by train.py (or the folder holding it). Panels: the
 training loss (a running mean over ``window`` logged points, the raw values faint for a single
-run), the validation hole RMSE when the runs have validation, and the learning rate.
+run), the validation hole RMSE when the runs have validation (with the prior's, and the checks
+whose weights fail the flat-wall check marked), and the learning rate.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from depth_completion_ros.depth_io import atomic_output
+from training.checks import FLAT_WALL_TOLERANCE_M
 
 History = Mapping[str, Any]
 
@@ -52,8 +54,7 @@ def plot_runs(histories: Mapping[str, History], path: str | Path, title: str = "
             ax_loss.plot(steps, loss, color="0.75", linewidth=0.8, label="logged loss")
         ax_loss.plot(steps, running_mean(loss, window), color=colour, label=f"{name} (mean of {window})")
         if with_val and history.get("val"):
-            val = history["val"]
-            axes[1].plot([v["step"] for v in val], [v["hole_rmse"] for v in val], "o-", color=colour, label=name)
+            plot_validation(axes[1], history["val"], name, colour)
         ax_lr.plot(steps, history["lr"], color=colour, label=name)
     ax_loss.set_ylabel("training loss")
     ax_loss.set_title(title)
@@ -71,6 +72,20 @@ def plot_runs(histories: Mapping[str, History], path: str | Path, title: str = "
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path
+
+
+def plot_validation(axis: Any, val: Sequence[Mapping[str, float]], name: str, colour: str) -> None:
+    """Validation hole RMSE; the prior's (a prior-anchored model) dashed, and a cross on each
+    check whose weights fail the flat-wall check (never selected: training.checks)."""
+    steps = [entry["step"] for entry in val]
+    axis.plot(steps, [entry["hole_rmse"] for entry in val], "o-", color=colour, markersize=3, label=name)
+    if all("prior_hole_rmse" in entry for entry in val):
+        axis.plot(steps, [entry["prior_hole_rmse"] for entry in val], "--", color=colour, linewidth=1,
+                  label=f"{name}: the prior (classical fill)")
+    failing = [entry for entry in val if entry.get("flat_wall_error", 0.0) > FLAT_WALL_TOLERANCE_M]
+    if failing:
+        axis.plot([entry["step"] for entry in failing], [entry["hole_rmse"] for entry in failing], "x",
+                  color="red", markersize=7, label=f"{name}: fails the flat-wall check")
 
 
 def read_history(path: str | Path) -> History:
