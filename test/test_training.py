@@ -30,7 +30,7 @@ from training.datasets import (
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.release import main as release_main
 from training.schedules import ScheduleConfig, StepDecay, WarmupCosine, build_scheduler
-from training.train import TRAINING_STATE_KEY, anchor_loss, selectable, stored_training_config
+from training.train import TRAINING_STATE_KEY, anchor_loss, collate_frames, selectable, stored_training_config
 from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
@@ -476,6 +476,16 @@ def test_anchor_loss_pulls_measured_pixels_back_to_their_measurement():
     assert moving_loss.item() > 3 * fresh_loss.item() > 0
     moving_loss.backward()
     assert moving.offset_bias.grad is not None and moving.offset_bias.grad[-1] > 0  # descent lowers it
+
+
+def test_a_batch_of_mixed_frame_sizes_names_the_fix():
+    """Whole frames of two cameras (a validation mixture) cannot share a batch: the message says
+    what to change instead of torch.stack's size error."""
+    parts = [{"kind": "synthetic", "length": 1, "size": [64, 48]}, {"kind": "synthetic", "length": 1, "size": [64, 36]}]
+    mixture = build_dataset({"kind": "mixture", "parts": parts, "shared": {"with_prior": True}})
+    with pytest.raises(ValueError, match=r"mixes frame sizes \(64x36, 64x48\).*batch_size: 1"):
+        collate_frames([mixture[0], mixture[1]])
+    assert collate_frames([mixture[0], mixture[0]])["depth"].shape == (2, 1, 48, 64)
 
 
 def test_selection_skips_weights_that_fail_the_flat_wall_check():

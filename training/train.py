@@ -39,7 +39,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 from tqdm import tqdm
 
 from depth_completion_ros.depth_io import atomic_output
@@ -136,6 +136,18 @@ def model_inputs(model: DepthNetwork, batch: Mapping[str, torch.Tensor], device:
         raise ValueError(f"model {model.config.name} needs inputs {list(model.input_names)}; the batch lacks {missing} "
                          "(a prior-anchored model needs with_prior: true in the data config)")
     return [batch[name].to(device, non_blocking=True) for name in model.input_names]
+
+
+def collate_frames(items: Sequence[TrainingItem]) -> TrainingItem:
+    """``default_collate``, with a message that names the fix when a batch mixes frame sizes (a
+    mixture of cameras validated on whole frames)."""
+    sizes = sorted({tuple(item["depth"].shape[-2:]) for item in items})
+    if len(sizes) > 1:
+        listed = ", ".join(f"{width}x{height}" for height, width in sizes)
+        raise ValueError(f"a batch mixes frame sizes ({listed}): crop the items to one size "
+                         "(augmentation: {crop: [W, H]}) or set that section's batch_size: 1")
+    batch: TrainingItem = default_collate(list(items))
+    return batch
 
 
 def draw_working_size(
@@ -325,6 +337,7 @@ class Trainer:
             num_workers=num_workers,
             pin_memory=self.device.type == "cuda",
             drop_last=True,
+            collate_fn=collate_frames,
         )
         self.steps_per_epoch = self.sampler.num_samples // self.batch_size
         if self.steps_per_epoch == 0:
@@ -337,7 +350,7 @@ class Trainer:
         self.val_loader = None
         if config.val is not None and context.is_main:
             self.val_every = config.val.every_steps or self.steps_per_epoch
-            self.val_loader = DataLoader(build_dataset(config.val.dataset),
+            self.val_loader = DataLoader(build_dataset(config.val.dataset), collate_fn=collate_frames,
                                          batch_size=config.val.batch_size or self.batch_size, num_workers=num_workers)
 
         self.loss_config = config.loss
