@@ -15,6 +15,7 @@ from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
 from depth_completion_ros.model import build_model, load_checkpoint, read_checkpoint, save_checkpoint
+from training.checks import passes_flat_wall_check
 from training.config import TrainingConfig, load_training_config
 from training.curves import main as curves_main
 from training.curves import running_mean
@@ -30,7 +31,7 @@ from training.datasets import (
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.release import main as release_main
 from training.schedules import ScheduleConfig, StepDecay, WarmupCosine, build_scheduler
-from training.train import TRAINING_STATE_KEY, anchor_loss, collate_frames, selectable, stored_training_config
+from training.train import TRAINING_STATE_KEY, anchor_loss, collate_frames, stored_training_config
 from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
@@ -489,8 +490,9 @@ def test_a_batch_of_mixed_frame_sizes_names_the_fix():
 
 
 def test_selection_skips_weights_that_fail_the_flat_wall_check():
-    assert selectable({"hole_rmse": 0.2}) and selectable({"hole_rmse": 0.2, "flat_wall_error": 0.001})
-    assert not selectable({"hole_rmse": 0.1, "flat_wall_error": 0.3})
+    assert passes_flat_wall_check({"hole_rmse": 0.2})  # a run from before the check
+    assert passes_flat_wall_check({"hole_rmse": 0.2, "flat_wall_error": 0.001})
+    assert not passes_flat_wall_check({"hole_rmse": 0.1, "flat_wall_error": 0.3})
 
 
 def test_prior_model_trains_and_resumes(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ so the error there is the model's alone.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -35,3 +36,9 @@ def model_flat_wall_error(model: DepthNetwork) -> float:
     CPU; ``model`` itself is neither moved nor switched out of training mode."""
     evaluated = copy.deepcopy(model).cpu()
     return flat_wall_hole_error(DepthCompleter("model", backend=TorchBackend(evaluated, "cpu")))
+
+
+def passes_flat_wall_check(metrics: Mapping[str, float]) -> bool:
+    """Whether validation ``metrics`` belong to weights that pass the flat-wall check; metrics
+    without the check (runs older than it, absolute-plane models) pass."""
+    return metrics.get("flat_wall_error", 0.0) <= FLAT_WALL_TOLERANCE_M

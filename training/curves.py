@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from depth_completion_ros.depth_io import atomic_output
-from training.checks import FLAT_WALL_TOLERANCE_M
+from training.checks import passes_flat_wall_check
 
 History = Mapping[str, Any]
 
@@ -82,7 +82,7 @@ def plot_validation(axis: Any, val: Sequence[Mapping[str, float]], name: str, co
     if all("prior_hole_rmse" in entry for entry in val):
         axis.plot(steps, [entry["prior_hole_rmse"] for entry in val], "--", color=colour, linewidth=1,
                   label=f"{name}: the prior (classical fill)")
-    failing = [entry for entry in val if entry.get("flat_wall_error", 0.0) > FLAT_WALL_TOLERANCE_M]
+    failing = [entry for entry in val if not passes_flat_wall_check(entry)]
     if failing:
         axis.plot([entry["step"] for entry in failing], [entry["hole_rmse"] for entry in failing], "x",
                   color="red", markersize=7, label=f"{name}: fails the flat-wall check")

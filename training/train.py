@@ -54,7 +54,7 @@ from depth_completion_ros.model import (
     read_checkpoint,
     save_checkpoint,
 )
-from training.checks import FLAT_WALL_TOLERANCE_M, model_flat_wall_error
+from training.checks import model_flat_wall_error, passes_flat_wall_check
 from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
 from training.curves import plot_runs
 from training.datasets import MIN_GT_DEPTH, TrainingItem, build_dataset
@@ -268,12 +268,6 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
     return metrics
 
 
-def selectable(metrics: Mapping[str, float]) -> bool:
-    """Validation ``metrics`` of weights that may become ``best.pt``: those that pass the
-    flat-wall check, where it was made (runs before it was introduced did not make it)."""
-    return metrics.get("flat_wall_error", 0.0) <= FLAT_WALL_TOLERANCE_M
-
-
 def anchor_loss(prediction: FullResolutionPrediction, offsets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the offset distribution at the measured working-resolution pixels towards
     their measured offset from the prior (``LossConfig.anchor_weight``)."""
@@ -448,9 +442,10 @@ class Trainer:
         metrics = validate(self.model, loader, self.device)
         if isinstance(self.model, PriorCostDCNet):
             metrics["flat_wall_error"] = model_flat_wall_error(self.model)
-        best = min((entry["hole_rmse"] for entry in self.history["val"] if selectable(entry)), default=float("inf"))
+        selectable = (entry["hole_rmse"] for entry in self.history["val"] if passes_flat_wall_check(entry))
+        best = min(selectable, default=float("inf"))
         self.history["val"].append({"step": self.step, **metrics})
-        if selectable(metrics) and metrics["hole_rmse"] < best:
+        if passes_flat_wall_check(metrics) and metrics["hole_rmse"] < best:
             save_checkpoint(self.out_dir / "best.pt", self.model, steps=self.step, val=metrics,
                             training_config=self.config.to_dict())
         if self.writer is not None:
