@@ -26,9 +26,10 @@ from depth_completion_ros.model import (
     refine_usable_frames,
     save_checkpoint,
     to_working_resolution,
+    with_config,
     working_size,
 )
-from depth_completion_ros.model.resolution import guide_image
+from depth_completion_ros.model.resolution import guide_image, measurement_ramp
 from depth_completion_ros.synthetic import generate_sample
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -207,6 +208,53 @@ def test_hole_pixel_frame_path_matches_the_dense_formula(redkitchen_root, clearg
         model.zero_grad()
 
 
+def test_measurement_ramp_rises_with_distance_from_measured_cells() -> None:
+    """0 at a measured working cell, min(distance, cells) / cells beyond (chessboard distance),
+    all ones without a ramp: the correction is full only well inside a hole."""
+    depth = torch.zeros(1, 1, 12, 20)
+    depth[0, 0, 5, 3] = 1.5  # one measured cell
+    rows, cols = torch.meshgrid(torch.arange(12), torch.arange(20), indexing="ij")
+    distance = torch.maximum((rows - 5).abs(), (cols - 3).abs()).float()
+    for cells in (1, 4, 8):
+        assert torch.equal(measurement_ramp(depth, cells)[0, 0], distance.clamp(max=cells) / cells), cells
+    assert torch.equal(measurement_ramp(depth, 0), torch.ones_like(depth))
+    assert torch.equal(measurement_ramp(torch.ones(1, 1, 4, 4), 8), torch.zeros(1, 1, 4, 4))  # fully measured
+
+
+def test_ramp_scales_the_correction_before_the_upsampling_on_real_frames(redkitchen_root, cleargrasp_root) -> None:
+    """With ``correction_ramp_cells`` the frame path is the dense formula applied to the working
+    correction times the ramp; hole pixels next to a measurement move far less than without the
+    ramp, and where every neighbouring cell is ``cells`` away or more nothing changes."""
+    model = trained_looking(seed=6)
+    cells = model.config.correction_ramp_cells
+    assert cells > 0  # the packaged config ramps
+    for name, rgb_u8, raw in frames_at_camera_sizes(redkitchen_root, cleargrasp_root):
+        rgb, depth, prior = frame_tensors(rgb_u8, raw)
+        working = to_working_resolution(rgb, depth, prior, model.working_size(depth.shape[-1], depth.shape[-2]),
+                                        model.config.total_stride)
+        with torch.no_grad():
+            completed = model.predict(working.rgb, working.depth, working.prior)
+            ramp = measurement_ramp(working.crop(working.depth), cells)
+            correction = torch.log(working.crop(completed.depth) / working.crop(working.prior))
+            dense = dense_upsampling_reference(correction * ramp, working.guide, guide_image(rgb, prior),
+                                               model.guide_sigmas)
+            ramped, _ = apply_correction(working, completed.depth, completed.confidence, rgb, depth, prior,
+                                         model.guide_sigmas, cells)
+            plain, _ = apply_correction(working, completed.depth, completed.confidence, rgb, depth, prior,
+                                        model.guide_sigmas)
+        holes = depth == 0
+        assert torch.allclose(ramped, torch.where(holes, prior * torch.exp(dense), depth), rtol=1e-5, atol=0), name
+        # hole pixels with a measured 4-neighbour: corrections at most half of the unramped ones
+        measured = (~holes).float()
+        edge = holes & (torch.nn.functional.max_pool2d(measured, 3, stride=1, padding=1) > 0)
+        moved = {key: (value[edge] / prior[edge]).log().abs().mean() for key, value in
+                 (("ramped", ramped), ("plain", plain))}
+        assert moved["ramped"] < 0.5 * moved["plain"], (name, moved)
+        full = torch.nn.functional.interpolate(ramp, size=depth.shape[-2:], mode="nearest") == 1
+        inside = holes & (-torch.nn.functional.max_pool2d(-full.float(), 9, stride=1, padding=4) > 0)
+        assert inside.any() and torch.allclose(ramped[inside], plain[inside], rtol=1e-5, atol=0), name
+
+
 def test_fused_inference_form_computes_the_trained_function_on_real_frames(redkitchen_root, cleargrasp_root) -> None:
     """fuse_for_inference (folded batch norms, sub-pixel up blocks, per-offset site gathers) is a
     rewrite of the same function: on real frames at their own working size and at 256x160, working
@@ -284,6 +332,8 @@ def test_prior_config_validation_and_checkpoint_round_trip(tmp_path) -> None:
         config.replace(offsets=(0.01, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64))
     with pytest.raises(ModelConfigError, match="only used with anchor: prior"):
         ModelConfig(offsets=(0.1,))
+    with pytest.raises(ModelConfigError, match="correction_ramp_cells must be >= 0"):
+        config.replace(correction_ramp_cells=-1)
     model = trained_looking()
     loaded, meta = load_checkpoint(save_checkpoint(tmp_path / "prior.pt", model, steps=3))
     assert isinstance(loaded, PriorCostDCNet) and loaded.config == config and meta == {"steps": 3}
@@ -358,21 +408,32 @@ def test_same_scene_at_two_resolutions_gives_consistent_depth() -> None:
     input and the depth it adds agrees. (The inputs are upscaled after the midpoint pre-pass and
     the classical fill, which work in pixels and are not the model's to keep consistent.) A
     randomly initialised network is no test of this: its features are so sensitive that the
-    0.01 % difference between the two area-averaged priors changes its output completely."""
+    0.01 % difference between the two area-averaged priors changes its output completely.
+    The network and upsampling are checked without the correction ramp; the ramp, computed from
+    the same working inputs at both sizes, is identical and only makes the two agree more."""
     from pathlib import Path
 
-    model, _ = load_checkpoint(Path(__file__).resolve().parents[1] / "models" / "costdcnet_prior_cpu.pt")
+    shipped, _ = load_checkpoint(Path(__file__).resolve().parents[1] / "models" / "costdcnet_prior_cpu.pt")
     sample = generate_sample(seed=4, width=640, height=480)
     rgb, depth, prior = frame_tensors(sample.rgb, sample.raw)
-    corrections = []
-    for factor in (1, 2):
-        assert working_size(640 * factor, 480 * factor, model.config.working_area) == (330, 248)
-        inputs = [torch.nn.functional.interpolate(t, scale_factor=factor, mode="nearest") for t in (rgb, depth, prior)]
-        with torch.no_grad():
-            refined = model.predict_full(*inputs).depth
-        corrections.append(torch.log(refined / inputs[2])[0, 0, ::factor, ::factor])
     holes = depth[0, 0] == 0
-    difference = (corrections[0] - corrections[1]).abs()[holes]
-    scale = corrections[0].abs()[holes].median()
-    assert scale > 1e-3  # the shipped model does correct the holes
-    assert difference.median() < 0.1 * scale and difference.quantile(0.95) < 0.5 * scale
+    differences = {}
+    for cells in (0, shipped.config.correction_ramp_cells):
+        model = with_config(shipped, shipped.config.replace(correction_ramp_cells=cells))
+        corrections, ramps = [], []
+        for factor in (1, 2):
+            assert working_size(640 * factor, 480 * factor, model.config.working_area) == (330, 248)
+            inputs = [torch.nn.functional.interpolate(t, scale_factor=factor, mode="nearest")
+                      for t in (rgb, depth, prior)]
+            with torch.no_grad():
+                prediction = model.predict_full(*inputs)
+            ramps.append(measurement_ramp(prediction.inputs.crop(prediction.inputs.depth), cells))
+            corrections.append(torch.log(prediction.depth / inputs[2])[0, 0, ::factor, ::factor])
+        assert torch.equal(ramps[0], ramps[1])
+        differences[cells] = (corrections[0] - corrections[1]).abs()[holes]
+        if cells == 0:
+            scale = corrections[0].abs()[holes].median()
+            assert scale > 1e-3  # the shipped model does correct the holes
+            assert differences[0].median() < 0.1 * scale and differences[0].quantile(0.95) < 0.5 * scale
+    ramped = differences[shipped.config.correction_ramp_cells]
+    assert ramped.median() <= differences[0].median() and ramped.quantile(0.95) <= differences[0].quantile(0.95)

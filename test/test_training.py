@@ -463,6 +463,38 @@ def _moving(model: torch.nn.Module, push: float) -> torch.nn.Module:
     return model
 
 
+def test_frame_path_settings_change_on_fine_tune_and_re_release(tmp_path, capsys):
+    """Weights trained without the correction ramp fine-tune and re-release in the packaged config,
+    which has it: same weights and metadata, the config's frame path. Weights of another
+    architecture are refused with a message naming both, and nothing is written."""
+    packaged = build_model("costdcnet_prior_cpu").config
+    assert packaged.correction_ramp_cells > 0
+    torch.manual_seed(0)
+    old = build_model(packaged.replace(correction_ramp_cells=0))
+    torch.nn.init.normal_(old.cost_volume.head.weight, std=0.01)
+    source = save_checkpoint(tmp_path / "old.pt", old, steps=7)
+    assert release_main([str(source), "--model-config", "costdcnet_prior_cpu",
+                         "--output", str(tmp_path / "new.pt")]) == 0
+    new, meta = load_checkpoint(tmp_path / "new.pt")
+    assert new.config == packaged and meta == {"steps": 7}
+    assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values(), strict=True))
+    assert release_main([str(source), "--output", str(tmp_path / "plain.pt")]) == 2
+    assert "only with --model-config" in capsys.readouterr().err
+    assert release_main([str(source), "--model-config", "costdcnet_cpu", "--output", str(tmp_path / "cpu.pt")]) == 2
+    assert "do not fit the model config 'costdcnet_cpu'" in capsys.readouterr().err
+    assert not (tmp_path / "plain.pt").exists() and not (tmp_path / "cpu.pt").exists()
+    config = {
+        "model": "costdcnet_prior_cpu", "init": str(source),
+        "data": {"kind": "synthetic", "length": 2, "size": [128, 96], "with_prior": True, "batch_size": 2,
+                 "num_workers": 0},
+        "val": None, "loss": {"kind": "log_l1", "observed_weight": 0.0},
+        "train": {"max_steps": 1, "log_every": 1, "checkpoint_every": 1, "out_dir": str(tmp_path / "tuned")},
+    }
+    (tmp_path / "tune.yaml").write_text(yaml.safe_dump(config))
+    assert train_main(["--config", str(tmp_path / "tune.yaml")]) == 0
+    assert load_checkpoint(tmp_path / "tuned" / "model.pt")[0].config == packaged
+
+
 def test_anchor_loss_pulls_measured_pixels_back_to_their_measurement():
     """The anchor term scores the offset distribution at the measured working-resolution pixels:
     small for the freshly initialised model (its output is the prior, which the measurements

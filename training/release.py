@@ -13,6 +13,14 @@ to ``--resume-dir``, so an unfinished run can be continued from a fresh clone wi
 Selection is by validation only: the evaluation sets play no part here. Weights that move a
 small hole in a flat wall (:mod:`training.checks`) are refused before anything is written (a
 run older than that check may have selected them). Every file is written atomically.
+
+``--model-config NAME|YAML`` releases the weights in another model config of the same
+architecture: settings outside the weights (the frame path: upsampling sigmas, the correction
+ramp) come from it. With a released checkpoint instead of a run directory, that re-releases
+shipped weights under a new frame path, their metadata kept and the check made again:
+
+    python -m training.release models/costdcnet_prior_cpu.pt --model-config costdcnet_prior_cpu \
+        --output models/costdcnet_prior_cpu.pt
 """
 from __future__ import annotations
 
@@ -26,7 +34,14 @@ from typing import Any
 import torch
 
 from depth_completion_ros.depth_io import atomic_output
-from depth_completion_ros.model import load_checkpoint, save_checkpoint
+from depth_completion_ros.model import (
+    DepthNetwork,
+    ModelConfigError,
+    load_checkpoint,
+    load_model_config,
+    save_checkpoint,
+    with_config,
+)
 from depth_completion_ros.model.checkpoint import CheckpointError, read_checkpoint
 from training.checks import FLAT_WALL_TOLERANCE_M, model_flat_wall_error
 from training.curves import plot_runs, read_history
@@ -43,18 +58,15 @@ class ReleaseRefusedError(ValueError):
 
 
 def release(
-    run_dir: Path, output: Path, resume_dir: Path | None, machine: str, validation: str
+    run_dir: Path, output: Path, resume_dir: Path | None, machine: str, validation: str, model_config: str | None = None
 ) -> dict[str, Any]:
-    """Write the run's best weights to ``output`` (and its resume state to ``resume_dir``); returns the meta."""
+    """Write the run's best weights to ``output`` (and its resume state to ``resume_dir``), in
+    ``model_config`` when given; returns the meta."""
     for name in ("best.pt", "last.pt", "history.json"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir / name}: not found; is {run_dir} a training.train output directory?")
     model, best_meta = load_checkpoint(run_dir / "best.pt")
-    error = model_flat_wall_error(model)
-    if error > FLAT_WALL_TOLERANCE_M:
-        raise ReleaseRefusedError(f"{run_dir / 'best.pt'} (step {best_meta.get('steps')}) fills a 3x3 hole in a "
-                                  f"flat wall {error * 100:.1f} cm off (allowed {FLAT_WALL_TOLERANCE_M * 100:.0f} "
-                                  "cm): nothing was written")
+    model = _checked(model, run_dir / "best.pt", best_meta, model_config)
     last = read_checkpoint(run_dir / "last.pt")
     state = last.get(TRAINING_STATE_KEY)
     if not isinstance(state, dict) or "step" not in state:
@@ -81,17 +93,52 @@ def release(
     return meta
 
 
+def rerelease(checkpoint: Path, output: Path, model_config: str) -> dict[str, Any]:
+    """Write released ``checkpoint``'s weights and metadata to ``output`` in ``model_config``."""
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: not found")
+    model, meta = load_checkpoint(checkpoint)
+    save_checkpoint(output, _checked(model, checkpoint, meta, model_config), **meta)
+    return meta
+
+
+def _checked(model: DepthNetwork, source: Path, meta: dict[str, Any], model_config: str | None) -> DepthNetwork:
+    """``model`` in ``model_config`` (when given), refused if it fails the flat-wall check."""
+    if model_config is not None:
+        model = with_config(model, load_model_config(model_config), str(source))
+    error = model_flat_wall_error(model)
+    if error > FLAT_WALL_TOLERANCE_M:
+        raise ReleaseRefusedError(f"{source} (step {meta.get('steps')}) fills a 3x3 hole in a flat wall "
+                                  f"{error * 100:.1f} cm off (allowed {FLAT_WALL_TOLERANCE_M * 100:.0f} cm): "
+                                  "nothing was written")
+    return model
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="a training.train output directory (best.pt, last.pt)")
+    parser.add_argument("run_dir", type=Path,
+                        help="a training.train output directory (best.pt, last.pt), or a released checkpoint to "
+                             "re-release with --model-config")
     parser.add_argument("--output", type=Path, required=True, help="the released checkpoint, e.g. models/NAME.pt")
     parser.add_argument("--resume-dir", type=Path, help="copy the run's resume state (last.pt, history) here")
     parser.add_argument("--machine", default="", help="where the run trained, for the model card")
     parser.add_argument("--validation", default="", help="what the validation set was, for the model card")
+    parser.add_argument("--model-config", metavar="NAME|YAML",
+                        help="release the weights in this model config (same architecture; the frame-path settings "
+                             "may differ)")
     args = parser.parse_args(argv)
     try:
-        meta = release(args.run_dir, args.output, args.resume_dir, args.machine, args.validation)
-    except (FileNotFoundError, CheckpointError, KeyError, ReleaseRefusedError) as exc:
+        if args.run_dir.is_dir():
+            meta = release(args.run_dir, args.output, args.resume_dir, args.machine, args.validation,
+                           args.model_config)
+        elif args.model_config is None:
+            raise FileNotFoundError(f"{args.run_dir}: not a training run directory (a released checkpoint is "
+                                    "re-released only with --model-config)")
+        else:
+            meta = rerelease(args.run_dir, args.output, args.model_config)
+            print(f"wrote {args.output}: {args.run_dir}'s weights (step {meta.get('steps')}) in {args.model_config}")
+            return 0
+    except (FileNotFoundError, CheckpointError, KeyError, ReleaseRefusedError, ModelConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     val = meta["val"]

@@ -53,6 +53,7 @@ from depth_completion_ros.model import (
     load_model_config,
     read_checkpoint,
     save_checkpoint,
+    with_config,
 )
 from training.checks import model_flat_wall_error, passes_flat_wall_check
 from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
@@ -304,11 +305,9 @@ class Trainer:
 
         model_config = load_model_config(config.model)
         if config.init:
-            # Fine-tuning: start from trained weights (same architecture), fresh optimizer.
-            model, _ = load_checkpoint(config.init)
-            if model.config != model_config:
-                raise ValueError(f"init checkpoint {config.init} holds {model.config.name}, "
-                                 f"config asks for {config.model}")
+            # Fine-tuning: the init checkpoint's weights in the config's model, fresh optimizer;
+            # the config may change settings outside the weights (the frame path).
+            model = with_config(load_checkpoint(config.init)[0], model_config, f"init checkpoint {config.init}")
         else:
             model = build_model(model_config)
         self.model = model.to(self.device)

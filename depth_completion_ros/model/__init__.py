@@ -3,7 +3,7 @@
 ``CostDCNet`` is the paper's network (absolute depth planes); ``PriorCostDCNet`` refines a prior
 depth (the classical fill) with offsets around it. :func:`build_model` picks by config.
 """
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint, with_config
 from .config import ModelConfig, ModelConfigError, available_configs, load_model_config
 from .costdcnet import CostDCNet, Prediction, depth_to_planes, placement_weights, plane_confidence
 from .factory import NETWORKS, DepthNetwork, build_model
@@ -40,5 +40,6 @@ __all__ = [
     "refine_usable_frames",
     "save_checkpoint",
     "to_working_resolution",
+    "with_config",
     "working_size",
 ]

@@ -94,3 +94,20 @@ def load_checkpoint(
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not match the stored config {config.name!r} ({exc})") from exc
     return model.to(map_location).eval(), payload["meta"]
+
+
+def with_config(model: DepthNetwork, config: ModelConfig, source: str = "the weights") -> DepthNetwork:
+    """``model``'s weights in a fresh network built from ``config`` (eval mode).
+
+    The weights must fit ``config``'s architecture; settings outside the weights (the frame
+    path: working area, upsampling sigmas, the correction ramp) come from ``config``, so
+    fine-tuning and releases can change them without retraining. ``source`` names the weights
+    in the error.
+    """
+    adopted = build_model(config)
+    try:
+        adopted.load_state_dict(model.state_dict())
+    except RuntimeError as exc:
+        raise CheckpointError(f"{source} ({model.config.name}) do not fit the model config {config.name!r}: "
+                              f"{exc}") from exc
+    return adopted.to(next(model.parameters()).device).eval()

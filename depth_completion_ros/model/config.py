@@ -41,7 +41,8 @@ class ModelConfig:
     ``k = 0 … num_planes - 1``. With ``anchor: prior`` the hypotheses are the log-depth offsets
     ``-offsets[::-1] + offsets`` around a prior depth (``num_planes = 2 * len(offsets)``), the
     network runs at a working resolution of about ``working_area`` pixels and its correction
-    is upsampled edge-aware with the ``guide_sigma_*`` range sigmas. The 2D and
+    is upsampled edge-aware with the ``guide_sigma_*`` range sigmas, after scaling it from 0 at
+    measured working cells to full at ``correction_ramp_cells`` cells away (0: no ramp). The 2D and
     3D encoders both reduce the image by ``up_scale`` (stem stride times 2 per further stage);
     the cost-volume U-Net halves the volume ``len(unet_widths) - 1`` more times, so input
     height and width must be multiples of :attr:`total_stride`.
@@ -66,6 +67,7 @@ class ModelConfig:
     working_area: int = 320 * 256
     guide_sigma_depth: float = 0.05
     guide_sigma_color: float = 0.1
+    correction_ramp_cells: int = 0
     init_logit_decay: float = 2.0
     description: str = field(default="", compare=False)
 
@@ -129,6 +131,8 @@ class ModelConfig:
         for name in ("guide_sigma_depth", "guide_sigma_color", "init_logit_decay"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if self.correction_ramp_cells < 0:
+            problems.append(f"correction_ramp_cells must be >= 0 (0: no ramp), got {self.correction_ramp_cells}")
         return problems
 
     @property

@@ -184,7 +184,7 @@ class PriorCostDCNet(nn.Module):
         inputs = to_working_resolution(rgb, depth, prior, size, self.config.total_stride)
         working = self.predict(inputs.rgb, inputs.depth, inputs.prior)
         full_depth, full_confidence = apply_correction(inputs, working.depth, working.confidence, rgb, depth, prior,
-                                                       self.guide_sigmas)
+                                                       self.guide_sigmas, self.config.correction_ramp_cells)
         return FullResolutionPrediction(full_depth, full_confidence, working, inputs)
 
     @property

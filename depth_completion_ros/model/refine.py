@@ -117,7 +117,8 @@ def finish_refinement(
         confidence_w = torch.ones_like(completed_w)
     config = prepared.config
     refined, confidence = apply_correction(frames.working, completed_w, confidence_w, frames.rgb, frames.depth,
-                                           frames.prior, (config.guide_sigma_depth, config.guide_sigma_color))
+                                           frames.prior, (config.guide_sigma_depth, config.guide_sigma_color),
+                                           config.correction_ramp_cells)
     if prepared.usable is None:
         return refined[:, 0], confidence[:, 0]
     all_refined, all_confidence = prepared.prior.clone(), torch.zeros_like(prepared.prior)

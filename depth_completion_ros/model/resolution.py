@@ -170,6 +170,25 @@ def edge_aware_upsample(
     return total / weight_sum
 
 
+def measurement_ramp(depth_w: Tensor, cells: int) -> Tensor:
+    """(N, 1, h, w) weights in [0, 1]: 0 at working cells with a measurement, rising by
+    ``1 / cells`` per cell of (chessboard) distance from the nearest one, 1 from ``cells`` away.
+
+    Why: near its measurements a hole is bridged best by the measurements themselves (the
+    prior), and the network, which sees the frame at about a quarter of its width, is least
+    reliable there; its corrections pay off in the interior of larger holes (docs/model.md).
+    ``cells = 0`` gives all ones (no ramp); otherwise ``cells - 1`` 3×3 max-pools, cheap at the working size.
+    """
+    reached = (depth_w > 0).to(depth_w.dtype)
+    if cells <= 0:
+        return torch.ones_like(reached)
+    not_reached = 1.0 - reached
+    for _ in range(cells - 1):
+        reached = F.max_pool2d(reached, kernel_size=3, stride=1, padding=1)
+        not_reached = not_reached + (1.0 - reached)
+    return not_reached / cells
+
+
 def apply_correction(
     working: WorkingInputs,
     completed_w: Tensor,
@@ -178,18 +197,22 @@ def apply_correction(
     depth: Tensor,
     prior: Tensor,
     sigmas: tuple[float, float],
+    ramp_cells: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Full-resolution ``(depth, confidence)`` from the network's working-resolution outputs.
 
-    The correction ``log(completed_w / prior_w)`` and the confidence are upsampled edge-aware
-    at the holes of ``depth`` and the correction is applied to the full-resolution ``prior``
-    there; pixels with measured ``depth`` keep it exactly (confidence 1 there). ``rgb`` is 0–1
-    floats or uint8 (:func:`unit_colour`). Only the hole pixels are read, computed and written
-    (one copy of ``depth`` and one of the confidence), so the cost follows the hole area.
+    The correction ``log(completed_w / prior_w)``, scaled by :func:`measurement_ramp` over
+    ``ramp_cells`` cells, and the confidence are upsampled edge-aware at the holes of ``depth``
+    and the correction is applied to the full-resolution ``prior`` there; pixels with measured
+    ``depth`` keep it exactly (confidence 1 there). ``rgb`` is 0–1 floats or uint8
+    (:func:`unit_colour`). Only the hole pixels are read, computed and written (one copy of
+    ``depth`` and one of the confidence), so the cost follows the hole area.
     """
     completed_w, confidence_w = working.crop(completed_w), working.crop(confidence_w)
     prior_w = working.crop(working.prior)
     correction_w = torch.log(completed_w.clamp_min(MIN_PRIOR_DEPTH) / prior_w)
+    if ramp_cells > 0:
+        correction_w = correction_w * measurement_ramp(working.crop(working.depth), ramp_cells)
     height, width = depth.shape[-2:]
     holes = (depth > 0).logical_not_().flatten().nonzero().squeeze(1)  # flat indices into (N, 1, H, W)
     frame, y, x = holes // (height * width), holes // width % height, holes % width
