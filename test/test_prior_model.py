@@ -29,7 +29,12 @@ from depth_completion_ros.model import (
     with_config,
     working_size,
 )
-from depth_completion_ros.model.resolution import guide_image, measurement_ramp
+from depth_completion_ros.model.resolution import (
+    _chessboard_distance,
+    _dilation_distance,
+    guide_image,
+    measurement_ramp,
+)
 from depth_completion_ros.synthetic import generate_sample
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -219,6 +224,10 @@ def test_measurement_ramp_rises_with_distance_from_measured_cells() -> None:
         assert torch.equal(measurement_ramp(depth, cells)[0, 0], distance.clamp(max=cells) / cells), cells
     assert torch.equal(measurement_ramp(depth, 0), torch.ones_like(depth))
     assert torch.equal(measurement_ramp(torch.ones(1, 1, 4, 4), 8), torch.zeros(1, 1, 4, 4))  # fully measured
+    # The CPU transform (OpenCV) and the dilations other devices run agree on sparse and dense masks.
+    for fraction in (0.01, 0.3, 0.9):
+        measured = torch.rand(2, 1, 48, 64, generator=torch.Generator().manual_seed(3)) < fraction
+        assert torch.equal(_chessboard_distance(measured).clamp(max=8), _dilation_distance(measured, 8)), fraction
 
 
 def test_ramp_scales_the_correction_before_the_upsampling_on_real_frames(redkitchen_root, cleargrasp_root) -> None:

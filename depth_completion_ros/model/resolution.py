@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -177,16 +179,31 @@ def measurement_ramp(depth_w: Tensor, cells: int) -> Tensor:
     Why: near its measurements a hole is bridged best by the measurements themselves (the
     prior), and the network, which sees the frame at about a quarter of its width, is least
     reliable there; its corrections pay off in the interior of larger holes (docs/model.md).
-    ``cells = 0`` gives all ones (no ramp); otherwise ``cells - 1`` 3×3 max-pools, cheap at the working size.
+    ``cells = 0`` gives all ones (no ramp). Not differentiable (nothing to learn in it).
     """
-    reached = (depth_w > 0).to(depth_w.dtype)
     if cells <= 0:
-        return torch.ones_like(reached)
-    not_reached = 1.0 - reached
+        return torch.ones_like(depth_w)
+    measured = depth_w > 0
+    distance = _chessboard_distance(measured) if depth_w.device.type == "cpu" else _dilation_distance(measured, cells)
+    return (distance.clamp(max=cells) / cells).to(depth_w.dtype)
+
+
+def _chessboard_distance(measured: Tensor) -> Tensor:
+    """Chessboard distance of every cell to the nearest measured one (CPU: OpenCV's exact
+    two-pass transform, ~20x faster than the dilations of :func:`_dilation_distance`)."""
+    holes = (~measured).to(torch.uint8).numpy()
+    distance = np.stack([cv2.distanceTransform(frame[0], cv2.DIST_C, 3) for frame in holes])
+    return torch.from_numpy(distance)[:, None]
+
+
+def _dilation_distance(measured: Tensor, cells: int) -> Tensor:
+    """:func:`_chessboard_distance` capped at ``cells``, by ``cells - 1`` 3x3 dilations on any device."""
+    reached = measured.float()
+    distance = 1.0 - reached
     for _ in range(cells - 1):
         reached = F.max_pool2d(reached, kernel_size=3, stride=1, padding=1)
-        not_reached = not_reached + (1.0 - reached)
-    return not_reached / cells
+        distance = distance + (1.0 - reached)
+    return distance
 
 
 def apply_correction(
