@@ -31,7 +31,7 @@ from training.datasets import (
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss, plane_targets
 from training.release import main as release_main
 from training.schedules import ScheduleConfig, StepDecay, WarmupCosine, build_scheduler
-from training.train import TRAINING_STATE_KEY, anchor_loss, collate_frames, stored_training_config
+from training.train import TRAINING_STATE_KEY, anchor_loss, collate_frames, stored_training_config, validate
 from training.train import main as train_main
 
 # ----------------------------------------------------------------------------- losses
@@ -493,6 +493,49 @@ def test_frame_path_settings_change_on_fine_tune_and_re_release(tmp_path, capsys
     (tmp_path / "tune.yaml").write_text(yaml.safe_dump(config))
     assert train_main(["--config", str(tmp_path / "tune.yaml")]) == 0
     assert load_checkpoint(tmp_path / "tuned" / "model.pt")[0].config == packaged
+
+
+def test_validation_scores_each_mixture_part_and_selects_by_the_worst(tmp_path):
+    """On a mixture each part is scored on its own (the same figures as validating that part
+    alone) and ``worst_part`` is the largest change against the prior; ``select_by:
+    worst_part`` picks best.pt by it; a model without a prior cannot select so."""
+    torch.manual_seed(0)
+    model = build_model("costdcnet_prior_cpu")
+    torch.nn.init.normal_(model.cost_volume.head.weight, std=0.3)
+    spec = [{"kind": "synthetic", "length": 2, "base_seed": 500, "size": [128, 96], "with_prior": True},
+            {"kind": "synthetic", "length": 3, "base_seed": 900, "size": [96, 64], "with_prior": True,
+             "scene": "tabletop"}]
+    loader = torch.utils.data.DataLoader(build_dataset({"kind": "mixture", "parts": spec}), batch_size=1,
+                                         collate_fn=collate_frames)
+    metrics = validate(model, loader, torch.device("cpu"))
+    changes = []
+    for index, part in enumerate(spec):
+        alone = validate(model, torch.utils.data.DataLoader(build_dataset(part), batch_size=1,
+                                                            collate_fn=collate_frames), torch.device("cpu"))
+        assert metrics[f"part{index}_hole_rmse"] == pytest.approx(alone["hole_rmse"], rel=1e-6)
+        assert metrics[f"part{index}_prior_hole_rmse"] == pytest.approx(alone["prior_hole_rmse"], rel=1e-6)
+        changes.append(alone["hole_rmse"] / alone["prior_hole_rmse"] - 1)
+    assert metrics["worst_part"] == pytest.approx(max(changes), rel=1e-6)
+
+    config = {
+        "model": "costdcnet_prior_cpu",
+        "data": {"kind": "synthetic", "length": 4, "size": [128, 96], "with_prior": True, "batch_size": 2,
+                 "num_workers": 0},
+        "val": {"kind": "mixture", "parts": spec, "every_steps": 1, "batch_size": 1, "select_by": "worst_part"},
+        "loss": {"kind": "log_l1", "observed_weight": 0.0},
+        "train": {"max_steps": 3, "log_every": 1, "checkpoint_every": 1, "out_dir": str(tmp_path / "run")},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert train_main(["--config", str(tmp_path / "run.yaml")]) == 0
+    history = json.loads((tmp_path / "run" / "history.json").read_text())["val"]
+    _, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta["val"]["worst_part"] == min(entry["worst_part"] for entry in history)
+    config["model"] = "costdcnet_cpu"
+    (tmp_path / "cpu.yaml").write_text(yaml.safe_dump({**config, "data": {**config["data"], "with_prior": False}}))
+    with pytest.raises(ValueError, match="worst_part compares each part with the prior"):
+        train_main(["--config", str(tmp_path / "cpu.yaml")])
+    with pytest.raises(ValueError, match=r"val\.select_by must be one of hole_rmse, worst_part"):
+        load_training_config(tmp_path / "run.yaml", ["val.select_by=mae"])
 
 
 def test_anchor_loss_pulls_measured_pixels_back_to_their_measurement():

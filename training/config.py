@@ -37,6 +37,9 @@ OPTIMIZERS = ("adam", "adamw")
 SectionT = TypeVar("SectionT")
 
 
+#: What ``val.select_by`` may name: validation metrics, lower is better.
+SELECTION_METRICS = ("hole_rmse", "worst_part")
+
 @dataclass(frozen=True)
 class OptimConfig:
     """``name``: adam or adamw (weight decay skips biases and norm parameters); ``grad_clip``:
@@ -108,22 +111,30 @@ class DataConfig:
 @dataclass(frozen=True)
 class ValConfig:
     """The ``val`` section: a dataset spec, validated every ``every_steps`` (None: once per
-    epoch) in batches of ``batch_size`` (None: the training batch size)."""
+    epoch) in batches of ``batch_size`` (None: the training batch size). ``select_by`` decides
+    which weights become ``best.pt``: ``hole_rmse`` (the lowest over all validation frames) or
+    ``worst_part`` (prior-anchored models on a mixture: the lowest hole RMSE change against the
+    prior on the mixture part where it is worst, so no camera or scene kind is traded away)."""
 
     dataset: Mapping[str, Any]
     every_steps: int | None = None
     batch_size: int | None = None
+    select_by: str = "hole_rmse"
 
     def __post_init__(self) -> None:
         if any(value is not None and value < 1 for value in (self.every_steps, self.batch_size)):
             raise ValueError(f"val needs every_steps and batch_size >= 1, got {self.every_steps}, {self.batch_size}")
+        if self.select_by not in SELECTION_METRICS:
+            raise ValueError(f"val.select_by must be one of {', '.join(SELECTION_METRICS)}, got {self.select_by!r}")
 
     @classmethod
     def from_mapping(cls, data: Any, where: str) -> ValConfig:
-        return cls(**_split_dataset(data, where, {"every_steps": int | None, "batch_size": int | None}))
+        return cls(**_split_dataset(data, where, {"every_steps": int | None, "batch_size": int | None,
+                                                  "select_by": str}))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_plain(self.dataset), "every_steps": self.every_steps, "batch_size": self.batch_size}
+        return {**_plain(self.dataset), "every_steps": self.every_steps, "batch_size": self.batch_size,
+                "select_by": self.select_by}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -410,10 +410,14 @@ class MixtureDataset(Dataset[TrainingItem]):
         for part in self.parts:
             part.set_epoch(epoch)
 
-    def __getitem__(self, index: int) -> TrainingItem:
+    def part_of(self, index: int) -> int:
+        """Which part item ``index`` comes from (validation scores each part on its own)."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for a mixture of {len(self)} items")
-        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return int(np.searchsorted(self.offsets, index, side="right")) - 1
+
+    def __getitem__(self, index: int) -> TrainingItem:
+        part = self.part_of(index)
         local = int(index - self.offsets[part])
         # Repeats of a part are distinct items (other holes, crops): shift the seed per repeat.
         dataset = self.parts[part]

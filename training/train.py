@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import logging
+import math
 import os
 import random
 import sys
@@ -58,7 +59,7 @@ from depth_completion_ros.model import (
 from training.checks import model_flat_wall_error, passes_flat_wall_check
 from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
 from training.curves import plot_runs
-from training.datasets import MIN_GT_DEPTH, TrainingItem, build_dataset
+from training.datasets import MIN_GT_DEPTH, MixtureDataset, TrainingItem, build_dataset
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
 
@@ -247,10 +248,16 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
     runs the full inference pipeline at native resolution against the baselines.
     A prior-anchored model is scored on the whole frame (:meth:`predict_full`) and the prior
     itself is scored too (``prior_*``): the model is only worth its cost where it beats it.
+    On a mixture (read in order: validation loaders do not shuffle) each part's hole RMSE is
+    reported too (``part{i}_hole_rmse``, ``part{i}_prior_hole_rmse``), and ``worst_part``: the
+    largest relative change of hole RMSE against the prior over the parts. A mean over all
+    frames lets one camera's gains hide another's losses (docs/training.md).
     """
     was_training = model.training
     model.eval()
+    dataset = loader.dataset
     per_frame: dict[str, list[dict[str, float]]] = {"": [], "prior_": []}
+    parts: list[int] = []
     for batch in loader:
         inputs = model_inputs(model, batch, device)
         predictions = {"": training_prediction(model)(*inputs).depth.float().cpu()}
@@ -259,6 +266,9 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
         for prefix, pred in predictions.items():
             for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"], strict=True):
                 per_frame[prefix].append(depth_metrics(frame_pred, target, raw=depth, min_gt=MIN_GT_DEPTH))
+        first = len(parts)
+        parts += [dataset.part_of(first + i) if isinstance(dataset, MixtureDataset) else 0
+                  for i in range(len(batch["depth"]))]
     model.train(was_training)
     metrics = {}
     for prefix, frames in per_frame.items():
@@ -266,6 +276,14 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
             summary = aggregate_metrics(frames)
             metrics.update({f"{prefix}{group}_{metric}": summary[metric_key(group, metric)]
                             for group in ("all", "hole") for metric in ("rmse", "mae")})
+    if per_frame["prior_"]:
+        changes = []
+        for part in sorted(set(parts)):
+            for prefix in ("", "prior_"):
+                frames = [frame for frame, p in zip(per_frame[prefix], parts, strict=True) if p == part]
+                metrics[f"part{part}_{prefix}hole_rmse"] = aggregate_metrics(frames)[metric_key("hole", "rmse")]
+            changes.append(metrics[f"part{part}_hole_rmse"] / metrics[f"part{part}_prior_hole_rmse"] - 1.0)
+        metrics["worst_part"] = float(np.nanmax(changes)) if not np.isnan(changes).all() else math.nan
     return metrics
 
 
@@ -345,6 +363,10 @@ class Trainer:
             self.val_every = config.val.every_steps or self.steps_per_epoch
             self.val_loader = DataLoader(build_dataset(config.val.dataset), collate_fn=collate_frames,
                                          batch_size=config.val.batch_size or self.batch_size, num_workers=num_workers)
+        self.select_by = "hole_rmse" if config.val is None else config.val.select_by
+        if self.select_by == "worst_part" and not isinstance(self.model, PriorCostDCNet):
+            raise ValueError(f"val.select_by: worst_part compares each part with the prior; {config.model} has none "
+                             "(use hole_rmse)")
 
         self.loss_config = config.loss
         self.optimizer = build_optimizer(self.model, config.optim)
@@ -434,17 +456,19 @@ class Trainer:
             self.writer.add_scalar("train/lr", lr, self.step)
 
     def run_validation(self, loader: DataLoader[TrainingItem]) -> None:
-        """Validate; the best hole RMSE so far is also written as ``best.pt`` (model selection).
+        """Validate; the best weights so far by ``val.select_by`` are also written as ``best.pt``
+        (model selection).
 
         A prior-anchored model is also put through the release check (:mod:`training.checks`):
         weights that fail it are never selected, whatever their hole RMSE."""
         metrics = validate(self.model, loader, self.device)
         if isinstance(self.model, PriorCostDCNet):
             metrics["flat_wall_error"] = model_flat_wall_error(self.model)
-        selectable = (entry["hole_rmse"] for entry in self.history["val"] if passes_flat_wall_check(entry))
+        key = self.select_by
+        selectable = (entry[key] for entry in self.history["val"] if passes_flat_wall_check(entry) and key in entry)
         best = min(selectable, default=float("inf"))
         self.history["val"].append({"step": self.step, **metrics})
-        if passes_flat_wall_check(metrics) and metrics["hole_rmse"] < best:
+        if passes_flat_wall_check(metrics) and metrics[key] < best:
             save_checkpoint(self.out_dir / "best.pt", self.model, steps=self.step, val=metrics,
                             training_config=self.config.to_dict())
         if self.writer is not None:
