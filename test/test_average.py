@@ -28,3 +28,6 @@ def test_average_is_the_weighted_mean_and_keeps_the_second_config(tmp_path, caps
     assert main([*map(str, paths), "--weight", "1.5", "--output", str(tmp_path / "bad.pt")]) == 2
     assert "weight must be in [0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "bad.pt").exists()
+    (tmp_path / "file").write_text("")
+    assert main([*map(str, paths), "--output", str(tmp_path / "file" / "soup.pt")]) == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from depth_completion_ros.datasets import discover_frames, load_frame
@@ -52,4 +53,13 @@ def test_bad_edges_and_missing_data_are_errors_not_tracebacks(tmp_path, capsys) 
     assert "--edges must start at 0 and increase" in capsys.readouterr().err
     assert main(["--data", str(tmp_path / "nowhere"), *common]) == 2
     assert "error:" in capsys.readouterr().err
+    # a recording whose depth image is truncated: an error naming the file, no traceback, nothing written
+    recording = tmp_path / "recording"
+    (recording / "color").mkdir(parents=True)
+    (recording / "depth").mkdir()
+    cv2.imwrite(str(recording / "color" / "000000.png"), np.zeros((48, 64, 3), np.uint8))
+    cv2.imwrite(str(recording / "depth" / "000000.png"), np.full((48, 64), 1000, np.uint16))
+    (recording / "depth" / "000000.png").write_bytes((recording / "depth" / "000000.png").read_bytes()[:40])
+    assert main(["--data", str(recording), "--protocol", "hidden", *common]) == 2
+    assert "000000.png" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

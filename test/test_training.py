@@ -480,6 +480,8 @@ def test_frame_path_settings_change_on_fine_tune_and_re_release(tmp_path, capsys
     assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values(), strict=True))
     assert release_main([str(source), "--output", str(tmp_path / "plain.pt")]) == 2
     assert "only with --model-config" in capsys.readouterr().err
+    assert release_main([str(tmp_path / "nowhere.pt"), "--output", str(tmp_path / "plain.pt")]) == 2
+    assert "nowhere.pt: not found" in capsys.readouterr().err
     assert release_main([str(source), "--model-config", "costdcnet_cpu", "--output", str(tmp_path / "cpu.pt")]) == 2
     assert "do not fit the model config 'costdcnet_cpu'" in capsys.readouterr().err
     assert not (tmp_path / "plain.pt").exists() and not (tmp_path / "cpu.pt").exists()

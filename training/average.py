@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     meta["averaged_from"] = {"first": str(args.first), "second": str(args.second), "weight": args.weight}
-    save_checkpoint(args.output, averaged, **meta)
+    try:
+        save_checkpoint(args.output, averaged, **meta)
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {args.output}: {1 - args.weight:g} x {args.first} + {args.weight:g} x {args.second}")
     return 0
 

@@ -40,6 +40,7 @@ SectionT = TypeVar("SectionT")
 #: What ``val.select_by`` may name: validation metrics, lower is better.
 SELECTION_METRICS = ("hole_rmse", "worst_part")
 
+
 @dataclass(frozen=True)
 class OptimConfig:
     """``name``: adam or adamw (weight decay skips biases and norm parameters); ``grad_clip``:

@@ -65,8 +65,9 @@ def score_bands(
     for index, frame in enumerate(tqdm(frames, desc="scoring by distance", unit="frame")):
         sample = load_frame(frame)
         input_depth, reference = prepare_inputs(sample, protocol, seed, index)
-        scored = (reference > min_gt) & np.isfinite(reference) & ~(np.isfinite(input_depth) & (input_depth > 0))
-        band = np.searchsorted(edges, measurement_distance(input_depth)[scored], side="right") - 1
+        distance = measurement_distance(input_depth)
+        scored = (reference > min_gt) & np.isfinite(reference) & (distance > 0)  # hole pixels with a reference
+        band = np.searchsorted(edges, distance[scored], side="right") - 1
         pixels += np.bincount(band, minlength=len(edges))
         for name, method in methods.items():
             error = (method(input_depth, sample.rgb)[scored] - reference[scored]).astype(np.float64)
@@ -156,10 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         protocol = resolve_protocol(frames, args.protocol)
         methods, _ = build_methods(dict(parse_model_argument(text) for text in args.model), [args.against],
                                    args.backend)
-    except (FileNotFoundError, ValueError) as exc:
+        bands = score_bands(frames, methods, protocol, args.seed, edges, args.min_gt)
+    except (OSError, ValueError) as exc:  # missing or corrupt data or model: nothing written
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    bands = score_bands(frames, methods, protocol, args.seed, edges, args.min_gt)
     labels = band_labels(edges)
     title = f"{args.data.name} ({len(frames)} frames, {protocol}{'' if args.frames is None else ', ' + args.frames})"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "may differ)")
     args = parser.parse_args(argv)
     try:
+        if not args.run_dir.exists():
+            raise FileNotFoundError(f"{args.run_dir}: not found (give a training run directory, or a released "
+                                    "checkpoint with --model-config)")
         if args.run_dir.is_dir():
             meta = release(args.run_dir, args.output, args.resume_dir, args.machine, args.validation,
                            args.model_config)

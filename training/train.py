@@ -256,6 +256,7 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
     was_training = model.training
     model.eval()
     dataset = loader.dataset
+    part_of = dataset.part_of if isinstance(dataset, MixtureDataset) else (lambda index: 0)
     per_frame: dict[str, list[dict[str, float]]] = {"": [], "prior_": []}
     parts: list[int] = []
     for batch in loader:
@@ -266,9 +267,7 @@ def validate(model: DepthNetwork, loader: DataLoader[TrainingItem], device: torc
         for prefix, pred in predictions.items():
             for frame_pred, target, depth in zip(pred, batch["target"], batch["depth"], strict=True):
                 per_frame[prefix].append(depth_metrics(frame_pred, target, raw=depth, min_gt=MIN_GT_DEPTH))
-        first = len(parts)
-        parts += [dataset.part_of(first + i) if isinstance(dataset, MixtureDataset) else 0
-                  for i in range(len(batch["depth"]))]
+        parts += [part_of(len(parts) + i) for i in range(len(batch["depth"]))]
     model.train(was_training)
     metrics = {}
     for prefix, frames in per_frame.items():
