@@ -417,6 +417,24 @@ def test_log_l1_and_plane_targets_on_log_spaced_bins():
     target = torch.tensor([[[[1.0, 1.0]]]])
     loss = masked_depth_loss(pred, target, torch.zeros_like(target), LossConfig(kind="log_l1"))
     assert loss.item() == pytest.approx(float(np.log(2.0)))  # a factor of two either way costs the same
+    squared = masked_depth_loss(pred, target, torch.zeros_like(target), LossConfig(kind="log_l2"))
+    assert squared.item() == pytest.approx(float(np.log(2.0)) ** 2)
+
+
+def test_log_l2_is_minimised_by_the_mean_of_two_sides_where_log_l1_is_not():
+    # One hole pixel seen twice with a target on either side of a depth step (1 m, 4 m): log_l2's
+    # best single prediction is the geometric mean (2 m), log_l1 is flat between the two.
+    target = torch.tensor([[[[1.0, 4.0]]]])
+    candidates = torch.linspace(1.0, 4.0, 61)
+
+    def loss_at(kind: str, depth: float) -> float:
+        pred = torch.full_like(target, depth)
+        return masked_depth_loss(pred, target, torch.zeros_like(target), LossConfig(kind=kind)).item()
+
+    l2_losses = [loss_at("log_l2", float(d)) for d in candidates]
+    assert float(candidates[int(np.argmin(l2_losses))]) == pytest.approx(2.0)
+    l1_losses = [loss_at("log_l1", float(d)) for d in candidates]
+    assert max(l1_losses) - min(l1_losses) < 1e-6
     offsets = torch.tensor([-0.4, -0.1, -0.02, 0.02, 0.1, 0.4])
     positions = torch.tensor([[[[0.0, 0.25, -1.0]]]])
     two_hot = plane_targets(positions, offsets)

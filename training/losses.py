@@ -14,15 +14,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-#: Depths are clamped to at least this (m) before the log of ``log_l1``.
+#: Depths are clamped to at least this (m) before the log of ``log_l1`` and ``log_l2``.
 MIN_LOG_DEPTH = 1e-3
-LOSS_KINDS = ("l1", "l2", "smooth_l1", "log_l1")
+LOSS_KINDS = ("l1", "l2", "smooth_l1", "log_l1", "log_l2")
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """``kind``: l1 (the paper's), l2, smooth_l1 (Huber with ``beta`` metres) or log_l1 (L1 of
-    log depth: a relative error, so a 1 m room and a 0.4 m tabletop weigh alike);
+    """``kind``: l1 (the paper's), l2, smooth_l1 (Huber with ``beta`` metres), log_l1 (L1 of
+    log depth: a relative error, so a 1 m room and a 0.4 m tabletop weigh alike) or log_l2 (its
+    square: still relative, but its optimum is the conditional *mean* of log depth rather than
+    the median, so where a hole may belong to either side of a depth step the output hedges
+    between them instead of committing to one; RMSE rewards the hedge, L1 the commitment);
     ``hole_weight``: weight of target pixels missing from the input relative to observed ones
     (1 = plain masked mean); ``observed_weight`` 0 trains on hole pixels only;
     ``plane_weight``: weight of :func:`plane_distribution_loss` added to the depth loss;
@@ -80,8 +83,9 @@ def masked_depth_loss(
         error = (pred - target).abs()
     elif config.kind == "l2":
         error = (pred - target).square()
-    elif config.kind == "log_l1":
-        error = (pred.clamp_min(MIN_LOG_DEPTH).log() - target.clamp_min(MIN_LOG_DEPTH).log()).abs()
+    elif config.kind in ("log_l1", "log_l2"):
+        error = pred.clamp_min(MIN_LOG_DEPTH).log() - target.clamp_min(MIN_LOG_DEPTH).log()
+        error = error.abs() if config.kind == "log_l1" else error.square()
     else:
         error = F.smooth_l1_loss(pred, target, reduction="none", beta=config.beta)
     # Invalid targets may hold anything the network predicts; zero them so 0 * inf cannot be NaN.
