@@ -9,6 +9,9 @@ Two protocols:
     For sequences without ground truth (7-Scenes, a user's own recordings): hide extra
     realistic regions of each raw frame (``holes.hide_regions``, seeded per frame), complete
     the rest, and score only the hidden pixels against what the sensor measured there.
+    ``draws > 1`` scores every frame under that many independent draws of hidden regions
+    (seeds ``seed``, ``seed + 1``, ...): on a set of a few frames one draw decides a comparison
+    by where its regions happened to fall.
 
 Every method sees exactly the same input depth and colour; per-frame metrics are averaged
 over frames (``metrics.aggregate_metrics``).
@@ -50,6 +53,8 @@ class EvaluationReport:
 
     protocol: str
     frames: int
+    #: Hidden-region draws per frame; ``per_frame`` holds draw 0 of every frame, then draw 1, ...
+    draws: int = 1
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     per_frame: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     ms_per_frame: dict[str, float] = field(default_factory=dict)
@@ -58,7 +63,8 @@ class EvaluationReport:
         """One Markdown table per pixel group (hole pixels are what completion is for)."""
         scored = "hidden pixels (measured by the sensor, hidden from the method)" if self.protocol == "hidden" \
             else "pixels with valid reference depth"
-        parts = [f"Protocol `{self.protocol}`, {self.frames} frames, metrics averaged over frames on {scored}."]
+        drawn = f" x {self.draws} draws of hidden regions" if self.draws > 1 else ""
+        parts = [f"Protocol `{self.protocol}`, {self.frames} frames{drawn}, metrics averaged over frames on {scored}."]
         for group in groups:
             rows = {
                 name: {metric: values[metric_key(group, metric)] for metric in
@@ -80,7 +86,7 @@ class EvaluationReport:
         path = Path(path)
         with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(
-                {"protocol": self.protocol, "frames": self.frames, "metrics": self.metrics,
+                {"protocol": self.protocol, "frames": self.frames, "draws": self.draws, "metrics": self.metrics,
                  "ms_per_frame": self.ms_per_frame, "per_frame": self.per_frame},
                 indent=2, allow_nan=True))
         return path
@@ -107,6 +113,21 @@ def prepare_inputs(sample: Sample, protocol: str, seed: int, index: int) -> tupl
     return input_depth, np.where(hidden, sample.depth, 0.0).astype(np.float32)
 
 
+def check_draws(protocol: str, draws: int) -> None:
+    """More than one draw only exists for hidden regions: a reference frame has one set of holes."""
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    if draws > 1 and protocol != "hidden":
+        raise ValueError(f"{draws} draws need the hidden-region protocol; protocol {protocol!r} scores each "
+                         "frame's own holes once")
+
+
+def scored_entry(position: int, frame_count: int, seed: int) -> tuple[int, int]:
+    """(frame index, hidden-region seed) of entry ``position`` of a report's per-frame list."""
+    draw, index = divmod(position, frame_count)
+    return index, seed + draw
+
+
 def evaluate(
     frames: Sequence[Frame],
     methods: Mapping[str, Method],
@@ -116,19 +137,25 @@ def evaluate(
     panels_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     panel_range: tuple[float, float] | None = None,
+    draws: int = 1,
 ) -> EvaluationReport:
-    """Run every method on every frame and score it; ``panels_dir`` gets raw/pred/GT/error panels
-    (depth colours on ``panel_range`` metres, by default each frame's robust range)."""
+    """Run every method on every frame (``draws`` times under the hidden-region protocol) and
+    score it; ``panels_dir`` gets raw/pred/GT/error panels (depth colours on ``panel_range``
+    metres, by default each frame's robust range)."""
     if not frames:
         raise ValueError("no frames to evaluate")
     if not methods:
         raise ValueError("no methods to evaluate")
     protocol = resolve_protocol(frames, protocol)
-    report = EvaluationReport(protocol=protocol, frames=len(frames))
+    check_draws(protocol, draws)
+    report = EvaluationReport(protocol=protocol, frames=len(frames), draws=draws)
     busy = dict.fromkeys(methods, 0.0)
-    for index, frame in enumerate(tqdm(frames, desc=f"evaluating ({protocol})", unit="frame", disable=not progress)):
+    entries = len(frames) * draws
+    for position in tqdm(range(entries), desc=f"evaluating ({protocol})", unit="frame", disable=not progress):
+        index, draw_seed = scored_entry(position, len(frames), seed)
+        frame = frames[index]
         sample = load_frame(frame)
-        input_depth, reference = prepare_inputs(sample, protocol, seed, index)
+        input_depth, reference = prepare_inputs(sample, protocol, draw_seed, index)
         for name, method in methods.items():
             start = time.perf_counter()
             pred = method(input_depth, sample.rgb)
@@ -138,9 +165,10 @@ def evaluate(
                 reference_title = "hidden (measured)" if protocol == "hidden" else "reference"
                 panel = make_panel(input_depth, pred, gt=reference, rgb=sample.rgb, depth_range=panel_range,
                                    titles={"completed": name, "gt": reference_title})
-                write_color(Path(panels_dir) / name / f"{frame.name}.png", panel)
+                drawn = f"_seed{draw_seed}" if draws > 1 else ""
+                write_color(Path(panels_dir) / name / f"{frame.name}{drawn}.png", panel)
     report.metrics = {name: aggregate_metrics(values) for name, values in report.per_frame.items()}
-    report.ms_per_frame = {name: 1000.0 * seconds / len(frames) for name, seconds in busy.items()}
+    report.ms_per_frame = {name: 1000.0 * seconds / entries for name, seconds in busy.items()}
     return report
 
 

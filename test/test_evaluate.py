@@ -14,6 +14,7 @@ from depth_completion_ros.model import build_model, load_checkpoint, save_checkp
 from training.evaluate import main as evaluate_main
 from training.evaluate import panel_indices, parse_model_argument
 from training.protocol_audit import VARIANTS, audit
+from training.win_loss import main as win_loss_main
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,13 @@ def test_frame_sequence_hidden_protocol_with_onnx(generated_kitchen, checkpoint,
     # A fixed seed hides the same regions again.
     again = _run(args, tmp_path / "b")
     assert again["metrics"]["classical"] == first["metrics"]["classical"]
+    # Two draws per frame: draw 0 is the run above, and win_loss redraws any listed entry.
+    drawn = _run([*args, "--draws", "2"], tmp_path / "c")
+    assert drawn["draws"] == 2 and drawn["info"]["selection"]["draws"] == 2
+    assert "seeds 0..1" in drawn["info"]["protocol"]
+    assert drawn["per_frame"]["m.onnx"][:2] == first["per_frame"]["m.onnx"] != drawn["per_frame"]["m.onnx"][2:]
+    assert win_loss_main([str(tmp_path / "c"), "--model", f"m.onnx={onnx_path}", "--out", str(tmp_path / "w.png")]) == 0
+    assert read_color(tmp_path / "w.png").shape[0] > 100
 
 
 def test_cleargrasp_at_native_resolution(generated_cleargrasp, checkpoint, tmp_path):

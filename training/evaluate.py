@@ -39,7 +39,14 @@ from tqdm import tqdm
 from depth_completion_ros.classical import inpaint_fill, nearest_fill
 from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, load_frame, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output, write_color
-from depth_completion_ros.evaluation import EvaluationReport, Method, evaluate, prepare_inputs, resolve_protocol
+from depth_completion_ros.evaluation import (
+    EvaluationReport,
+    Method,
+    check_draws,
+    evaluate,
+    prepare_inputs,
+    resolve_protocol,
+)
 from depth_completion_ros.pipeline import FITS, DepthCompleter
 from depth_completion_ros.visualization import make_panel, robust_depth_range
 from training.datasets import MIN_GT_DEPTH
@@ -151,19 +158,21 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
     for name, completer in completers.items():
         LOG.info("%s: %s", name, completer.describe())
     started = time.perf_counter()
-    report = evaluate(frames, methods, protocol=protocol, seed=args.seed, min_gt=args.min_gt)
+    check_draws(protocol, args.draws)
+    report = evaluate(frames, methods, protocol=protocol, seed=args.seed, min_gt=args.min_gt, draws=args.draws)
     info = {
         "dataset": str(args.data),
         "layout": frames[0].layout,
         "frames": f"{len(frames)} ({frames[0].name} ... {frames[-1].name}; range {args.frames or 'all'})",
-        "protocol": protocol + (f" (seed {args.seed})" if protocol == "hidden" else ""),
+        "protocol": protocol + (f" (seeds {args.seed}..{args.seed + args.draws - 1})" if args.draws > 1 else
+                                f" (seed {args.seed})" if protocol == "hidden" else ""),
         "models": {name: str(path) for name, path in models.items()},
         "fit": args.fit,
         "hybrid_thresholds": args.hybrid,
         "min_gt": args.min_gt,
         "wall_seconds": round(time.perf_counter() - started, 1),
         # The exact selection, to redo any frame as scored (training.win_loss).
-        "selection": {"protocol": protocol, "seed": args.seed, "frames": args.frames},
+        "selection": {"protocol": protocol, "seed": args.seed, "draws": args.draws, "frames": args.frames},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out / "metrics.json") as tmp:
@@ -188,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="evaluate only these frames (sorted order), e.g. 220:300 - keep them disjoint from "
                              "training")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="hidden-region protocol: score every frame under this many draws of hidden regions "
+                             "(seeds SEED, SEED+1, ...); small sets need several for a comparison to hold")
     parser.add_argument("--min-gt", type=float, default=MIN_GT_DEPTH, help="reference depth must exceed this (m)")
     parser.add_argument("--backend", default="auto",
                         help="inference backend: auto|tensorrt|onnxruntime-cuda|onnxruntime|torch")

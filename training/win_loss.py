@@ -22,7 +22,7 @@ import numpy as np
 
 from depth_completion_ros.datasets import discover_frames, load_frame, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output
-from depth_completion_ros.evaluation import prepare_inputs
+from depth_completion_ros.evaluation import prepare_inputs, scored_entry
 from depth_completion_ros.metrics import metric_key
 from training.evaluate import BASELINES, build_methods, parse_model_argument
 
@@ -68,14 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     picked = pick_frames(metrics, name, args.against)
     figure, axes = plt.subplots(len(picked), 5, figsize=(20, 3.4 * len(picked)), squeeze=False)
     for row, (label, position, difference) in zip(axes, picked, strict=True):
-        sample = load_frame(frames[position])
-        input_depth, reference = prepare_inputs(sample, protocol, seed, position)
+        index, draw_seed = scored_entry(position, len(frames), seed)  # evaluations with --draws list every draw
+        sample = load_frame(frames[index])
+        input_depth, reference = prepare_inputs(sample, protocol, draw_seed, index)
         scored = (reference > info.get("min_gt", 0.1)) & (input_depth <= 0)
         errors = {method: np.where(scored, np.abs(methods[method](input_depth, sample.rgb) - reference), np.nan)
                   for method in (args.against, name)}
         top = float(np.nanquantile(np.concatenate([e[scored] for e in errors.values()]), ERROR_QUANTILE)) or 1.0
         delta = errors[name] - errors[args.against]
-        panels = [(sample.rgb, None, f"{frames[position].name}: {label}"),
+        drawn = f" (hidden-region seed {draw_seed})" if protocol == "hidden" else ""
+        panels = [(sample.rgb, None, f"{frames[index].name}{drawn}: {label}"),
                   (np.where(input_depth > 0, input_depth, np.nan), "viridis", "input depth (m)"),
                   (errors[args.against], "magma", f"|{args.against} - reference| (m)"),
                   (errors[name], "magma", f"|{name} - reference| (m)"),

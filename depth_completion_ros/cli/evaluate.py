@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         prepare_output_folder(args.json.parent)
     completer = build_completer(args)
-    report = evaluate_completer(frames, completer, protocol=args.protocol, seed=args.seed, panels_dir=panels,
-                                panel_range=args.color_range, progress=not args.quiet)
+    report = evaluate_completer(frames, completer, protocol=args.protocol, seed=args.seed, draws=args.draws,
+                                panels_dir=panels, panel_range=args.color_range, progress=not args.quiet)
     print(report.markdown())
     if args.json:
         report.write_json(args.json)
@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="gt: compare with ground truth; hidden: hide extra raw regions and score them; "
                              "auto: gt when the dataset has it")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="hidden-region protocol: score every frame under this many draws of hidden regions "
+                             "(seeds SEED, SEED+1, ...)")
     parser.add_argument("--panels", type=Path, default=None, help="write raw/pred/GT/error panels here")
     add_color_range_argument(parser, "each panel's 2-98 %% range of measured and reference depth")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
