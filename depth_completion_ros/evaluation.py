@@ -22,7 +22,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +128,32 @@ def scored_entry(position: int, frame_count: int, seed: int) -> tuple[int, int]:
     return index, seed + draw
 
 
+@dataclass(frozen=True)
+class ScoredFrame:
+    """One frame as a protocol scores it: what the methods get and what they are scored against."""
+
+    frame: Frame
+    sample: Sample
+    input_depth: np.ndarray
+    reference: np.ndarray
+    #: The hidden-region seed of this draw (the protocol's ``seed`` for ``gt``).
+    seed: int
+
+
+def scored_frames(
+    frames: Sequence[Frame], protocol: str, seed: int = 0, draws: int = 1, progress: bool = True,
+    desc: str = "evaluating",
+) -> Iterator[ScoredFrame]:
+    """Every frame under ``protocol``, ``draws`` times (draw 0 of every frame first), in the
+    order of a report's per-frame list: one loop for every tool that scores a protocol."""
+    check_draws(protocol, draws)
+    for position in tqdm(range(len(frames) * draws), desc=desc, unit="frame", disable=not progress):
+        index, draw_seed = scored_entry(position, len(frames), seed)
+        sample = load_frame(frames[index])
+        input_depth, reference = prepare_inputs(sample, protocol, draw_seed, index)
+        yield ScoredFrame(frames[index], sample, input_depth, reference, draw_seed)
+
+
 def evaluate(
     frames: Sequence[Frame],
     methods: Mapping[str, Method],
@@ -147,28 +173,23 @@ def evaluate(
     if not methods:
         raise ValueError("no methods to evaluate")
     protocol = resolve_protocol(frames, protocol)
-    check_draws(protocol, draws)
     report = EvaluationReport(protocol=protocol, frames=len(frames), draws=draws)
     busy = dict.fromkeys(methods, 0.0)
-    entries = len(frames) * draws
-    for position in tqdm(range(entries), desc=f"evaluating ({protocol})", unit="frame", disable=not progress):
-        index, draw_seed = scored_entry(position, len(frames), seed)
-        frame = frames[index]
-        sample = load_frame(frame)
-        input_depth, reference = prepare_inputs(sample, protocol, draw_seed, index)
+    for scored in scored_frames(frames, protocol, seed, draws, progress, desc=f"evaluating ({protocol})"):
         for name, method in methods.items():
             start = time.perf_counter()
-            pred = method(input_depth, sample.rgb)
+            pred = method(scored.input_depth, scored.sample.rgb)
             busy[name] += time.perf_counter() - start
-            report.per_frame.setdefault(name, []).append(depth_metrics(pred, reference, raw=input_depth, min_gt=min_gt))
+            report.per_frame.setdefault(name, []).append(
+                depth_metrics(pred, scored.reference, raw=scored.input_depth, min_gt=min_gt))
             if panels_dir is not None:
                 reference_title = "hidden (measured)" if protocol == "hidden" else "reference"
-                panel = make_panel(input_depth, pred, gt=reference, rgb=sample.rgb, depth_range=panel_range,
-                                   titles={"completed": name, "gt": reference_title})
-                drawn = f"_seed{draw_seed}" if draws > 1 else ""
-                write_color(Path(panels_dir) / name / f"{frame.name}{drawn}.png", panel)
+                panel = make_panel(scored.input_depth, pred, gt=scored.reference, rgb=scored.sample.rgb,
+                                   depth_range=panel_range, titles={"completed": name, "gt": reference_title})
+                drawn = f"_seed{scored.seed}" if draws > 1 else ""
+                write_color(Path(panels_dir) / name / f"{scored.frame.name}{drawn}.png", panel)
     report.metrics = {name: aggregate_metrics(values) for name, values in report.per_frame.items()}
-    report.ms_per_frame = {name: 1000.0 * seconds / entries for name, seconds in busy.items()}
+    report.ms_per_frame = {name: 1000.0 * seconds / (len(frames) * draws) for name, seconds in busy.items()}
     return report
 
 

@@ -11,7 +11,7 @@ from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.evaluation import prepare_inputs
 from depth_completion_ros.metrics import depth_metrics
 from depth_completion_ros.pipeline import DepthCompleter
-from training.hole_distance import main, measurement_distance
+from training.hole_distance import DEFAULT_EDGES, main, measurement_distance, score_bands
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "costdcnet_prior_cpu.onnx"
 
@@ -63,3 +63,13 @@ def test_bad_edges_and_missing_data_are_errors_not_tracebacks(tmp_path, capsys) 
     assert main(["--data", str(recording), "--protocol", "hidden", *common]) == 2
     assert "000000.png" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_draws_pool_every_draw_of_hidden_regions(redkitchen_root) -> None:
+    """Two draws pool the pixels of the single draws with seeds 0 and 1."""
+    frames = discover_frames(redkitchen_root)[250:251]
+    methods = {"classical": lambda depth, rgb: DepthCompleter(method="classical").complete(depth, rgb).depth}
+    single = [score_bands(frames, methods, "hidden", seed, DEFAULT_EDGES, 0.1)["classical"] for seed in (0, 1)]
+    pooled = score_bands(frames, methods, "hidden", 0, DEFAULT_EDGES, 0.1, draws=2)["classical"]
+    assert pooled["pixels"] == [a + b for a, b in zip(single[0]["pixels"], single[1]["pixels"], strict=True)]
+    assert single[0]["pixels"] != single[1]["pixels"]

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, load_frame, parse_frame_range
+from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output
-from depth_completion_ros.evaluation import Method, prepare_inputs, resolve_protocol
+from depth_completion_ros.evaluation import Method, resolve_protocol, scored_frames
 from training.datasets import MIN_GT_DEPTH
 from training.evaluate import BASELINES, build_methods, parse_model_argument
 
@@ -57,20 +56,20 @@ def score_bands(
     seed: int,
     edges: Sequence[float],
     min_gt: float,
+    draws: int = 1,
 ) -> dict[str, dict[str, list[float]]]:
     """Per method: pooled hole ``rmse`` and ``mae`` per band, and the band's ``pixels``."""
     squared = {name: np.zeros(len(edges)) for name in methods}
     absolute = {name: np.zeros(len(edges)) for name in methods}
     pixels = np.zeros(len(edges))
-    for index, frame in enumerate(tqdm(frames, desc="scoring by distance", unit="frame")):
-        sample = load_frame(frame)
-        input_depth, reference = prepare_inputs(sample, protocol, seed, index)
-        distance = measurement_distance(input_depth)
+    for frame in scored_frames(frames, protocol, seed, draws, desc="scoring by distance"):
+        reference = frame.reference
+        distance = measurement_distance(frame.input_depth)
         scored = (reference > min_gt) & np.isfinite(reference) & (distance > 0)  # hole pixels with a reference
         band = np.searchsorted(edges, distance[scored], side="right") - 1
         pixels += np.bincount(band, minlength=len(edges))
         for name, method in methods.items():
-            error = (method(input_depth, sample.rgb)[scored] - reference[scored]).astype(np.float64)
+            error = (method(frame.input_depth, frame.sample.rgb)[scored] - reference[scored]).astype(np.float64)
             squared[name] += np.bincount(band, weights=error**2, minlength=len(edges))
             absolute[name] += np.bincount(band, weights=np.abs(error), minlength=len(edges))
     present = np.maximum(pixels, 1)
@@ -136,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocol", choices=("auto", "gt", "hidden"), default="auto")
     parser.add_argument("--frames", default=None, metavar="START:STOP", help="only these frames (sorted order)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="hidden-region protocol: pool this many draws of hidden regions per frame")
     parser.add_argument("--min-gt", type=float, default=MIN_GT_DEPTH, help="reference depth must exceed this (m)")
     parser.add_argument("--against", default="classical", choices=BASELINES, help="the baseline to compare with")
     parser.add_argument("--edges", type=float, nargs="+", default=list(DEFAULT_EDGES),
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         protocol = resolve_protocol(frames, args.protocol)
         methods, _ = build_methods(dict(parse_model_argument(text) for text in args.model), [args.against],
                                    args.backend)
-        bands = score_bands(frames, methods, protocol, args.seed, edges, args.min_gt)
+        bands = score_bands(frames, methods, protocol, args.seed, edges, args.min_gt, args.draws)
     except (OSError, ValueError) as exc:  # missing or corrupt data or model: nothing written
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -169,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.write_text(f"# Hole RMSE by distance to the nearest measurement: {title}\n\n{table}")
     with atomic_output(args.out / "distance.json") as tmp:
         tmp.write_text(json.dumps({"dataset": str(args.data), "frames": args.frames, "protocol": protocol,
-                                   "seed": args.seed, "edges": edges, "bands": bands}, indent=1, allow_nan=True))
+                                   "seed": args.seed, "draws": args.draws, "edges": edges, "bands": bands},
+                                  indent=1, allow_nan=True))
     plot_bands(bands, labels, args.against, title, args.out / "distance.png")
     print(table)
     print(f"written to {args.out}/distance.md, distance.json and distance.png")
