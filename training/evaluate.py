@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from depth_completion_ros.classical import inpaint_fill, nearest_fill
+from depth_completion_ros.cli.common import add_protocol_arguments
 from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, load_frame, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output, write_color
 from depth_completion_ros.evaluation import (
@@ -192,14 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, required=True,
                         help="dataset root (Matterport3D, frame sequence, ClearGrasp)")
     parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto")
-    parser.add_argument("--protocol", choices=("auto", "gt", "hidden"), default="auto")
+    add_protocol_arguments(parser)
     parser.add_argument("--frames", default=None, metavar="START:STOP",
                         help="evaluate only these frames (sorted order), e.g. 220:300 - keep them disjoint from "
                              "training")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
-    parser.add_argument("--draws", type=int, default=1,
-                        help="hidden-region protocol: score every frame under this many draws of hidden regions "
-                             "(seeds SEED, SEED+1, ...); small sets need several for a comparison to hold")
     parser.add_argument("--min-gt", type=float, default=MIN_GT_DEPTH, help="reference depth must exceed this (m)")
     parser.add_argument("--backend", default="auto",
                         help="inference backend: auto|tensorrt|onnxruntime-cuda|onnxruntime|torch")

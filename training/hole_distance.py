@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from depth_completion_ros.cli.common import add_protocol_arguments
 from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.evaluation import Method, resolve_protocol, scored_frames
@@ -132,11 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model to score (.pt/.onnx/.engine); repeat to compare several")
     parser.add_argument("--data", type=Path, required=True, help="dataset root")
     parser.add_argument("--layout", choices=("auto", *LAYOUTS), default="auto")
-    parser.add_argument("--protocol", choices=("auto", "gt", "hidden"), default="auto")
+    add_protocol_arguments(parser)
     parser.add_argument("--frames", default=None, metavar="START:STOP", help="only these frames (sorted order)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
-    parser.add_argument("--draws", type=int, default=1,
-                        help="hidden-region protocol: pool this many draws of hidden regions per frame")
     parser.add_argument("--min-gt", type=float, default=MIN_GT_DEPTH, help="reference depth must exceed this (m)")
     parser.add_argument("--against", default="classical", choices=BASELINES, help="the baseline to compare with")
     parser.add_argument("--edges", type=float, nargs="+", default=list(DEFAULT_EDGES),

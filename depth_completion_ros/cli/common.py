@@ -16,6 +16,7 @@ from typing import Any
 
 from ..datasets import LAYOUTS, Frame, discover_frames
 from ..depth_io import stale_partials
+from ..evaluation import PROTOCOLS
 from ..options import CompleterOptions, OptionField, option_fields
 from ..pipeline import DepthCompleter
 
@@ -109,6 +110,18 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that find the frames of INPUT; read back with :func:`dataset_frames`."""
     add_layout_arguments(parser, "INPUT")
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N frames")
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--protocol``, ``--seed`` and ``--draws``: how an evaluation scores frames
+    (:func:`evaluation.scored_frames`), the same in every tool that scores a protocol."""
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="auto",
+                        help="gt: compare with the dataset's reference depth; hidden: hide extra regions of the raw "
+                             "depth and score them; auto: gt when every frame has a reference")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
+    parser.add_argument("--draws", type=positive_int, default=1,
+                        help="hidden-region protocol: score every frame under this many draws of hidden regions "
+                             "(seeds SEED, SEED+1, ...); a set of a few frames needs several for a comparison to hold")
 
 
 def add_layout_arguments(parser: argparse.ArgumentParser, source: str) -> None:

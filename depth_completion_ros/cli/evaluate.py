@@ -8,6 +8,7 @@ from .common import (
     add_color_range_argument,
     add_completer_arguments,
     add_dataset_arguments,
+    add_protocol_arguments,
     add_quiet_argument,
     build_completer,
     dataset_frames,
@@ -38,13 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("input", type=Path, help="dataset root (Matterport3D, ClearGrasp, frame sequence)")
     add_dataset_arguments(parser)
     add_completer_arguments(parser)
-    parser.add_argument("--protocol", choices=("auto", "gt", "hidden"), default="auto",
-                        help="gt: compare with ground truth; hidden: hide extra raw regions and score them; "
-                             "auto: gt when the dataset has it")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the hidden-region protocol")
-    parser.add_argument("--draws", type=int, default=1,
-                        help="hidden-region protocol: score every frame under this many draws of hidden regions "
-                             "(seeds SEED, SEED+1, ...)")
+    add_protocol_arguments(parser)
     parser.add_argument("--panels", type=Path, default=None, help="write raw/pred/GT/error panels here")
     add_color_range_argument(parser, "each panel's 2-98 %% range of measured and reference depth")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON")
