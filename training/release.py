@@ -19,7 +19,7 @@ architecture: settings outside the weights (the frame path: upsampling sigmas, t
 ramp) come from it. With a released checkpoint instead of a run directory, that re-releases
 shipped weights under a new frame path, their metadata kept and the check made again:
 
-    python -m training.release models/costdcnet_prior_cpu.pt --model-config costdcnet_prior_cpu \
+    python -m training.release models/costdcnet_prior_cpu.pt --model-config costdcnet_prior_cpu \\
         --output models/costdcnet_prior_cpu.pt
 """
 from __future__ import annotations
