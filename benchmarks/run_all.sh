@@ -23,6 +23,7 @@ run() {
 }
 run interpolation benchmarks/interpolation.py
 run classical benchmarks/classical.py
+run local_fill_bound benchmarks/local_fill_bound.py --data ../shared/data/7scenes_redkitchen --frames 220:300
 run node_profile benchmarks/node_profile.py
 run model_speed benchmarks/model_speed.py
 run node_latency_640 benchmarks/node_latency.py --sizes 640x480 --methods classical model --duration 60
