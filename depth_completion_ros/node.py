@@ -494,13 +494,22 @@ def _with_header(msg: Any, header: Any) -> Any:
     return copy
 
 
-class _InterruptOnce:
+class InterruptOnce:
     """SIGINT handler: the first Ctrl-C interrupts (start-up may be loading a model), later ones are
     ignored. Under ``ros2 launch`` a terminal's Ctrl-C reaches the node twice (from the terminal
-    and forwarded by launch); the second must not break the clean-up the first started."""
+    and forwarded by launch); the second must not break the clean-up the first started.
+
+    :meth:`disarm` when the clean-up begins: rclpy's own handler stops the executor at once,
+    while this one runs only at the interpreter's next check, so on a busy machine it can fire
+    after ``spin`` has returned; a KeyboardInterrupt raised then would escape ``main`` and end
+    the process by the signal (exit -2) instead of cleanly."""
 
     def __init__(self) -> None:
         self.interrupted = False
+
+    def disarm(self) -> None:
+        """From now on a SIGINT is ignored: nothing is left to interrupt."""
+        self.interrupted = True
 
     def __call__(self, signum: int, frame: Any) -> None:
         if not self.interrupted:
@@ -530,7 +539,8 @@ def retain_freed_memory() -> bool:
 def main(args: list[str] | None = None) -> int:
     """``ros2 run depth_completion_ros depth_completion_node``: spin until Ctrl-C or SIGTERM."""
     # Installed first: rclpy's own handler (which stops the executor) calls it after its own work.
-    signal.signal(signal.SIGINT, _InterruptOnce())
+    interrupt = InterruptOnce()
+    signal.signal(signal.SIGINT, interrupt)
     retain_freed_memory()
     rclpy.init(args=args)
     if (os.cpu_count() or 1) <= SMALL_MACHINE_CORES:
@@ -559,6 +569,7 @@ def main(args: list[str] | None = None) -> int:
             raise
         # Ctrl-C or SIGTERM during start-up shut the context down under the node being built.
     finally:
+        interrupt.disarm()
         if node is not None:
             node.destroy_node()
         executor.shutdown()

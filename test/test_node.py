@@ -47,7 +47,7 @@ from depth_completion_ros.diagnostics import (
 )
 from depth_completion_ros.geometry import CameraIntrinsics
 from depth_completion_ros.model import build_model, save_checkpoint
-from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, ParameterError
+from depth_completion_ros.node import REJECT_REASONS, DepthCompletionNode, InterruptOnce, ParameterError
 from depth_completion_ros.node_settings import PARAMETERS
 from depth_completion_ros.pipeline import DepthCompleter
 from depth_completion_ros.pointcloud import POINTFIELD_FLOAT32, depth_to_points, fill_pointcloud2_msg, pointcloud_buffer
@@ -83,6 +83,27 @@ worker = threading.Thread(target=work)
 worker.start()
 worker.join()
 """
+
+
+def test_the_first_sigint_interrupts_and_none_does_once_the_clean_up_began():
+    """A real SIGINT to this process: the first raises KeyboardInterrupt, a second is ignored, and a
+    disarmed handler (main's clean-up) never raises, however late the interpreter runs it."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        for disarmed in (False, True):
+            handler = InterruptOnce()
+            signal.signal(signal.SIGINT, handler)
+            if disarmed:
+                handler.disarm()
+            else:
+                with pytest.raises(KeyboardInterrupt):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(1.0)  # the handler runs at the interpreter's next check
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            assert handler.interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings and page faults are Linux's")
