@@ -24,16 +24,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from tqdm import tqdm
 
 from depth_completion_ros.datasets import (
     Frame,
     discover_frames,
-    load_frame,
     parse_frame_range,
 )
 from depth_completion_ros.depth_io import atomic_output, write_color
-from depth_completion_ros.evaluation import prepare_inputs, resolve_protocol
+from depth_completion_ros.evaluation import resolve_protocol, scored_frames
 from depth_completion_ros.pipeline import DepthCompleter
 from depth_completion_ros.visualization import make_panel
 
@@ -48,9 +46,8 @@ def collect(
     """(confidence, |error|) of every hole the model filled, over ``frames``; optionally one frame's panel."""
     protocol = resolve_protocol(frames, "auto")
     confidences, errors = [], []
-    for index, frame in enumerate(tqdm(frames, desc=frames[0].layout, unit="frame")):
-        sample = load_frame(frame)
-        input_depth, reference = prepare_inputs(sample, protocol, seed, index)
+    for index, scored_frame in enumerate(scored_frames(frames, protocol, seed, desc=frames[0].layout)):
+        sample, input_depth, reference = scored_frame.sample, scored_frame.input_depth, scored_frame.reference
         result = completer.complete(input_depth, sample.rgb)
         if result.confidence is None:
             raise ValueError(f"{completer.describe()}: no confidence to calibrate (use the model method)")
