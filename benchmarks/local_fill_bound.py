@@ -22,8 +22,7 @@ from depth_completion_ros.classical import classical_fill, nearest_fill
 from depth_completion_ros.cli.common import add_protocol_arguments
 from depth_completion_ros.datasets import discover_frames, parse_frame_range
 from depth_completion_ros.evaluation import resolve_protocol, scored_frames
-
-MIN_GT_DEPTH = 0.1
+from depth_completion_ros.metrics import MIN_GT_DEPTH
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -32,9 +31,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--frames", default=None, metavar="START:STOP", help="only these frames (sorted order)")
     add_protocol_arguments(parser)
     args = parser.parse_args(argv)
-    frames = discover_frames(args.data)
-    frames = [frames[i] for i in parse_frame_range(args.frames, len(frames))]
-    protocol = resolve_protocol(frames, args.protocol)
+    try:
+        frames = discover_frames(args.data)
+        frames = [frames[i] for i in parse_frame_range(args.frames, len(frames))]
+        protocol = resolve_protocol(frames, args.protocol, args.draws)
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     errors: dict[str, list[tuple[float, float]]] = {"classical": [], "nearest": [], "mean of both": [],
                                                     "per-pixel better of both (oracle)": []}
     for frame in scored_frames(frames, protocol, args.seed, args.draws):

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from .datasets import Frame, Sample, load_frame
 from .depth_io import atomic_output, write_color
 from .holes import hide_regions
-from .metrics import aggregate_metrics, depth_metrics, format_metrics_table, metric_key
+from .metrics import MIN_GT_DEPTH, aggregate_metrics, depth_metrics, format_metrics_table, metric_key
 from .visualization import make_panel
 
 if TYPE_CHECKING:
@@ -92,14 +92,17 @@ class EvaluationReport:
         return path
 
 
-def resolve_protocol(frames: Sequence[Frame], protocol: str) -> str:
-    """``auto`` means ``gt`` when every frame has reference depth, else ``hidden``."""
+def resolve_protocol(frames: Sequence[Frame], protocol: str, draws: int = 1) -> str:
+    """``auto`` means ``gt`` when every frame has reference depth, else ``hidden``; ``draws`` is
+    checked against the result (:func:`check_draws`), so a tool can refuse a bad choice before
+    it loads any model."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r} (use one of {', '.join(PROTOCOLS)})")
     if protocol == "auto":
-        return "gt" if all(frame.gt is not None for frame in frames) else "hidden"
-    if protocol == "gt" and any(frame.gt is None for frame in frames):
+        protocol = "gt" if all(frame.gt is not None for frame in frames) else "hidden"
+    elif protocol == "gt" and any(frame.gt is None for frame in frames):
         raise ValueError("protocol 'gt' needs reference depth for every frame; use 'hidden' for raw-only data")
+    check_draws(protocol, draws)
     return protocol
 
 
@@ -159,7 +162,7 @@ def evaluate(
     methods: Mapping[str, Method],
     protocol: str = "auto",
     seed: int = 0,
-    min_gt: float = 0.1,
+    min_gt: float = MIN_GT_DEPTH,
     panels_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     panel_range: tuple[float, float] | None = None,
@@ -172,7 +175,7 @@ def evaluate(
         raise ValueError("no frames to evaluate")
     if not methods:
         raise ValueError("no methods to evaluate")
-    protocol = resolve_protocol(frames, protocol)
+    protocol = resolve_protocol(frames, protocol, draws)
     report = EvaluationReport(protocol=protocol, frames=len(frames), draws=draws)
     busy = dict.fromkeys(methods, 0.0)
     for scored in scored_frames(frames, protocol, seed, draws, progress, desc=f"evaluating ({protocol})"):

@@ -42,11 +42,15 @@ def metric_key(group: str, metric: str) -> str:
     return metric if group == "all" else f"{group}/{metric}"
 
 
+#: Ground truth at or below this (metres) is not a measurement (benchmark convention).
+MIN_GT_DEPTH = 0.1
+
+
 def depth_metrics(
     pred: np.ndarray | torch.Tensor,
     gt: np.ndarray | torch.Tensor,
     raw: np.ndarray | torch.Tensor | None = None,
-    min_gt: float = 0.1,
+    min_gt: float = MIN_GT_DEPTH,
     max_gt: float | None = None,
     *,
     small_hole_fraction: float = DEFAULT_SMALL_HOLE_FRACTION,

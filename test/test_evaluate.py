@@ -93,6 +93,16 @@ def test_protocol_audit_on_matterport(matterport_root):
     assert results["+ bilinear resize"]["count"] < ours["count"]  # scored at the smaller size
 
 
+def test_data_and_protocol_mistakes_are_errors_not_tracebacks(generated_matterport, checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert evaluate_main(["--data", str(tmp_path / "missing"), "--model", str(checkpoint), "--out", str(out)]) == 2
+    assert "no such dataset folder" in capsys.readouterr().err
+    args = ["--data", str(generated_matterport), "--model", str(checkpoint), "--draws", "2", "--out", str(out)]
+    assert evaluate_main(args) == 2
+    assert "2 draws need the hidden-region protocol" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_arguments():
     assert parse_model_argument("cpu=models/a.onnx")[0] == "cpu"
     assert parse_model_argument("models/a.onnx")[0] == "a.onnx"

@@ -14,13 +14,13 @@ import yaml
 from depth_completion_ros.bags import CameraTopics, frames_to_bag
 from depth_completion_ros.datasets import MATTERPORT_MIN_DEPTH, discover_frames, load_frame
 from depth_completion_ros.interpolation import midpoint_fill
+from depth_completion_ros.metrics import MIN_GT_DEPTH
 from depth_completion_ros.model import build_model, load_checkpoint, read_checkpoint, save_checkpoint
 from training.checks import passes_flat_wall_check
 from training.config import TrainingConfig, load_training_config
 from training.curves import main as curves_main
 from training.curves import running_mean
 from training.datasets import (
-    MIN_GT_DEPTH,
     Augmentation,
     SelfSupervisedDataset,
     SyntheticDataset,

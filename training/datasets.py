@@ -43,9 +43,8 @@ from depth_completion_ros.datasets import Frame, discover_frames, load_frame, pa
 from depth_completion_ros.geometry import crop, fit_box, resize_color, resize_depth
 from depth_completion_ros.holes import PRESETS, HoleSimulator, hide_regions
 from depth_completion_ros.interpolation import midpoint_fill
+from depth_completion_ros.metrics import MIN_GT_DEPTH
 
-#: Ground truth at or below this (metres) is not a measurement (benchmark convention).
-MIN_GT_DEPTH = 0.1
 #: The network's input size (width, height) for Matterport3D and the shipped models.
 DEFAULT_SIZE = (320, 256)
 

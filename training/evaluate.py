@@ -43,14 +43,13 @@ from depth_completion_ros.depth_io import atomic_output, write_color
 from depth_completion_ros.evaluation import (
     EvaluationReport,
     Method,
-    check_draws,
     evaluate,
     prepare_inputs,
     resolve_protocol,
 )
+from depth_completion_ros.metrics import MIN_GT_DEPTH
 from depth_completion_ros.pipeline import FITS, DepthCompleter
 from depth_completion_ros.visualization import make_panel, robust_depth_range
-from training.datasets import MIN_GT_DEPTH
 
 LOG = logging.getLogger("evaluate")
 BASELINES = ("classical", "nearest", "inpaint")
@@ -152,14 +151,13 @@ def run_evaluation(args: argparse.Namespace) -> EvaluationReport:
     frames = discover_frames(args.data, layout=args.layout)
     selected = parse_frame_range(args.frames, len(frames))
     frames = [frames[i] for i in selected]
-    protocol = resolve_protocol(frames, args.protocol)
+    protocol = resolve_protocol(frames, args.protocol, args.draws)
     models = dict(parse_model_argument(text) for text in args.model)
     methods, completers = build_methods(models, [] if args.no_baselines else BASELINES, args.backend, args.fit,
                                         args.device, args.hybrid)
     for name, completer in completers.items():
         LOG.info("%s: %s", name, completer.describe())
     started = time.perf_counter()
-    check_draws(protocol, args.draws)
     report = evaluate(frames, methods, protocol=protocol, seed=args.seed, min_gt=args.min_gt, draws=args.draws)
     info = {
         "dataset": str(args.data),
@@ -221,7 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.hybrid and not args.model:
         print("error: --hybrid gates a model's fills: give --model", file=sys.stderr)
         return 2
-    report = run_evaluation(args)
+    try:
+        report = run_evaluation(args)
+    except (OSError, ValueError) as exc:  # missing or corrupt data or model, a bad choice: metrics unwritten
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(report.markdown())
     print(f"\nwritten to {args.out}/metrics.md, metrics.json and panels/")
     return 0

@@ -28,7 +28,7 @@ from depth_completion_ros.cli.common import add_protocol_arguments
 from depth_completion_ros.datasets import LAYOUTS, Frame, discover_frames, parse_frame_range
 from depth_completion_ros.depth_io import atomic_output
 from depth_completion_ros.evaluation import Method, resolve_protocol, scored_frames
-from training.datasets import MIN_GT_DEPTH
+from depth_completion_ros.metrics import MIN_GT_DEPTH
 from training.evaluate import BASELINES, build_methods, parse_model_argument
 
 #: Band edges (pixels at 640 wide) of the distance to the nearest measured pixel.
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         frames = discover_frames(args.data, layout=args.layout)
         frames = [frames[i] for i in parse_frame_range(args.frames, len(frames))]
-        protocol = resolve_protocol(frames, args.protocol)
+        protocol = resolve_protocol(frames, args.protocol, args.draws)
         methods, _ = build_methods(dict(parse_model_argument(text) for text in args.model), [args.against],
                                    args.backend)
         bands = score_bands(frames, methods, protocol, args.seed, edges, args.min_gt, args.draws)

@@ -28,9 +28,8 @@ import numpy as np
 
 from depth_completion_ros.datasets import discover_frames, load_frame
 from depth_completion_ros.depth_io import read_depth
-from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, format_metrics_table
+from depth_completion_ros.metrics import MIN_GT_DEPTH, aggregate_metrics, depth_metrics, format_metrics_table
 from depth_completion_ros.pipeline import DepthCompleter
-from training.datasets import MIN_GT_DEPTH
 
 #: The NYUv2 benchmark's input size, a typical target of an evaluation-time resize.
 RESIZED = (304, 228)

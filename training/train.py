@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_co
 from tqdm import tqdm
 
 from depth_completion_ros.depth_io import atomic_output
-from depth_completion_ros.metrics import aggregate_metrics, depth_metrics, metric_key
+from depth_completion_ros.metrics import MIN_GT_DEPTH, aggregate_metrics, depth_metrics, metric_key
 from depth_completion_ros.model import (
     DepthNetwork,
     FullResolutionPrediction,
@@ -59,7 +59,7 @@ from depth_completion_ros.model import (
 from training.checks import model_flat_wall_error, passes_flat_wall_check
 from training.config import OptimConfig, TrainingConfig, apply_overrides, load_training_config
 from training.curves import plot_runs
-from training.datasets import MIN_GT_DEPTH, MixtureDataset, TrainingItem, build_dataset
+from training.datasets import MixtureDataset, TrainingItem, build_dataset
 from training.losses import LossConfig, masked_depth_loss, plane_distribution_loss
 from training.schedules import build_scheduler
 

@@ -17,9 +17,10 @@ from .common import (
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_completer
+    from ..evaluation import evaluate_completer, resolve_protocol
 
     frames = dataset_frames(args)
+    resolve_protocol(frames, args.protocol, args.draws)  # a bad choice fails before the model loads
     # Output folders are checked before the (long) evaluation, not when its results are ready.
     panels = prepare_output_folder(args.panels) if args.panels else None
     if args.json:
